@@ -1,0 +1,307 @@
+//! The planner: (current state, desired declaration) → the next migrations.
+//!
+//! `current` is the snapshot committed beside the last migration (`schema.json`), or `None` for
+//! an empty database. Each migration carries the snapshot it leads to, so the whole history can
+//! be re-rendered and compared with what is committed ([`render_history`]): a hand edit, or a
+//! generator change that would alter an old migration, is detected instead of silently shipped.
+
+use crate::sql::{self, ident};
+use tenancy_schema::{Schema, Table};
+
+/// One diesel migration directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    /// Directory name, `NNNN_summary`.
+    pub name: String,
+    pub up: String,
+    pub down: String,
+    /// `false` for steps PostgreSQL cannot run in a transaction (`CREATE INDEX CONCURRENTLY`).
+    pub run_in_transaction: bool,
+    /// The declaration state after this migration, stored as `schema.json`.
+    pub snapshot: Schema,
+}
+
+/// A declaration change the planner cannot turn into a safe migration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot plan a migration for {subject}: {message}\n  hint: {hint}")]
+pub struct PlanError {
+    pub subject: String,
+    pub message: String,
+    pub hint: String,
+}
+
+/// Plans the migrations from `current` to `desired`, numbered from `next_number`.
+/// Returns no migrations when nothing changed.
+pub fn plan(
+    current: Option<&Schema>,
+    desired: &Schema,
+    next_number: usize,
+) -> Result<Vec<Migration>, PlanError> {
+    let Some(current) = current else {
+        return Ok(vec![initial(desired, next_number)]);
+    };
+    if current == desired {
+        return Ok(Vec::new());
+    }
+    if current.settings != desired.settings {
+        return Err(PlanError {
+            subject: "the workspace settings".to_owned(),
+            message:
+                "changing #![tenancy(...)] settings after the first migration is not supported yet"
+                    .to_owned(),
+            hint: "restore the previous settings, or write that migration by hand".to_owned(),
+        });
+    }
+    let mut up = Vec::new();
+    // Each change adds one group of down statements; groups run in reverse order of the changes.
+    let mut down: Vec<Vec<String>> = Vec::new();
+    let mut summary = Vec::new();
+
+    let added: Vec<&Table> = desired
+        .tables_in_dependency_order()
+        .into_iter()
+        .filter(|t| current.table(&t.name).is_none())
+        .collect();
+    let existing: Vec<&str> = current
+        .tables
+        .iter()
+        .map(|t| t.name.as_str())
+        .filter(|n| desired.table(n).is_some())
+        .collect();
+    let (created, deferred) = create_tables(desired, &added, &existing);
+    if !added.is_empty() {
+        up.extend(created);
+        up.extend(deferred);
+        down.push(vec![format!(
+            "DROP TABLE {};",
+            added
+                .iter()
+                .rev()
+                .map(|t| ident(&t.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )]);
+        summary.extend(added.iter().map(|t| format!("create_{}", t.name)));
+    }
+
+    for table in &desired.tables {
+        let Some(before) = current.table(&table.name) else {
+            continue;
+        };
+        if before == table {
+            continue;
+        }
+        let unsupported = |what: &str| {
+            PlanError {
+            subject: format!("table `{}`", table.name),
+            message: format!("{what} is not supported by the planner yet"),
+            hint: "keep the old shape and add a new table or column instead, or write that migration by hand".to_owned(),
+        }
+        };
+        if before.scope != table.scope {
+            return Err(unsupported("changing a table's scope"));
+        }
+        if before.uniques != table.uniques {
+            return Err(unsupported("changing unique keys"));
+        }
+        for column in &table.columns {
+            match before.column(&column.name) {
+                Some(old) if old == column => {}
+                Some(_) => return Err(unsupported(&format!("changing column `{}`", column.name))),
+                None if column.references.is_some() || column.unique || column.key => {
+                    return Err(unsupported(&format!(
+                        "adding key, unique or referencing column `{}`",
+                        column.name
+                    )));
+                }
+                None if !column.nullable && column.default.is_none() => {
+                    return Err(PlanError {
+                        subject: format!("column `{}.{}`", table.name, column.name),
+                        message: "a new NOT NULL column without a default would fail on existing rows".to_owned(),
+                        hint: "declare it as Option<...> (or give it #[default(\"...\")]), fill it, then make it required".to_owned(),
+                    });
+                }
+                None => {
+                    up.push(sql::add_column(table, column));
+                    down.push(vec![sql::drop_column(table, column)]);
+                    summary.push(format!("add_{}_{}", table.name, column.name));
+                }
+            }
+        }
+        for column in &before.columns {
+            if table.column(&column.name).is_none() {
+                if column.key || column.references.is_some() || column.unique {
+                    return Err(unsupported(&format!(
+                        "dropping key, unique or referencing column `{}`",
+                        column.name
+                    )));
+                }
+                up.push(sql::drop_column(before, column));
+                // The values are gone; down restores the column, nullable, so revert cannot fail.
+                down.push(vec![sql::add_column(
+                    before,
+                    &tenancy_schema::Column {
+                        nullable: true,
+                        ..column.clone()
+                    },
+                )]);
+                summary.push(format!("drop_{}_{}", table.name, column.name));
+            }
+        }
+    }
+
+    let removed: Vec<&Table> = current
+        .tables_in_dependency_order()
+        .into_iter()
+        .rev()
+        .filter(|t| desired.table(&t.name).is_none())
+        .collect();
+    if !removed.is_empty() {
+        up.push(format!(
+            "DROP TABLE {};",
+            removed
+                .iter()
+                .map(|t| ident(&t.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let remaining: Vec<&str> = current
+            .tables
+            .iter()
+            .map(|t| t.name.as_str())
+            .filter(|n| desired.table(n).is_some())
+            .collect();
+        let restore: Vec<&Table> = removed.iter().rev().copied().collect();
+        let (created, deferred) = create_tables(current, &restore, &remaining);
+        down.push(created.into_iter().chain(deferred).collect());
+        summary.extend(removed.iter().map(|t| format!("drop_{}", t.name)));
+    }
+
+    if up.is_empty() {
+        // Only Rust-side facts changed (struct names, backfill strategies): record the new
+        // snapshot with an empty migration so history stays a faithful log.
+        summary.push("update_declaration".to_owned());
+    }
+    let name = migration_name(next_number, &summary);
+    Ok(vec![Migration {
+        up: file(&name, &up, true),
+        down: file(
+            &format!("{name} (down)"),
+            &down.into_iter().rev().flatten().collect::<Vec<_>>(),
+            true,
+        ),
+        name,
+        run_in_transaction: true,
+        snapshot: desired.clone(),
+    }])
+}
+
+/// The full history implied by a list of snapshots: what `codegen` would write for each step.
+/// Consecutive equal snapshots belong to one planning step (e.g. a transactional migration and
+/// its non-transactional follow-up).
+pub fn render_history(snapshots: &[Schema]) -> Result<Vec<Migration>, PlanError> {
+    let mut migrations = Vec::new();
+    let mut previous: Option<&Schema> = None;
+    for (i, snapshot) in snapshots.iter().enumerate() {
+        if i > 0 && Some(snapshot) == previous {
+            continue;
+        }
+        migrations.extend(plan(previous, snapshot, migrations.len() + 1)?);
+        previous = Some(snapshot);
+    }
+    Ok(migrations)
+}
+
+/// The files of a migration directory, as (file name, contents).
+pub fn migration_files(migration: &Migration) -> Vec<(&'static str, String)> {
+    let snapshot = serde_json::to_string_pretty(&migration.snapshot).expect("schemas serialize");
+    vec![
+        ("up.sql", migration.up.clone()),
+        ("down.sql", migration.down.clone()),
+        (
+            "metadata.toml",
+            format!(
+                "# Generated by `cargo xtask codegen`. Do not edit by hand.\nrun_in_transaction = {}\n",
+                migration.run_in_transaction
+            ),
+        ),
+        ("schema.json", format!("{snapshot}\n")),
+    ]
+}
+
+/// Reads a `schema.json` written by [`migration_files`].
+pub fn parse_snapshot(text: &str) -> Result<Schema, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
+fn initial(schema: &Schema, number: usize) -> Migration {
+    let settings = &schema.settings;
+    let tables = schema.tables_in_dependency_order();
+    let mut up = sql::ensure_app_role(settings);
+    up.extend(sql::auth_org_id(settings));
+    up.push(sql::immutability_function(settings));
+    let (created, deferred) = create_tables(schema, &tables, &[]);
+    up.extend(created);
+    up.extend(deferred);
+
+    let mut down = vec![format!(
+        "DROP TABLE {};",
+        tables
+            .iter()
+            .rev()
+            .map(|t| ident(&t.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
+    down.extend(sql::drop_functions());
+    // The role is cluster-wide and may serve other databases, so revert keeps it.
+    down.extend(sql::drop_app_role_grants(settings));
+
+    let name = migration_name(number, &["initial".to_owned()]);
+    Migration {
+        up: file(&name, &up, true),
+        down: file(&format!("{name} (down)"), &down, true),
+        name,
+        run_in_transaction: true,
+        snapshot: schema.clone(),
+    }
+}
+
+/// Creates `tables` in order; foreign keys to tables not yet created come back as deferred
+/// `ALTER TABLE` statements to run after all of them.
+fn create_tables(
+    schema: &Schema,
+    tables: &[&Table],
+    existing: &[&str],
+) -> (Vec<String>, Vec<String>) {
+    let mut created: Vec<&str> = existing.to_vec();
+    let mut statements = Vec::new();
+    let mut deferred = Vec::new();
+    for table in tables {
+        let (create, later) = sql::create_table(schema, table, &created);
+        statements.extend(create);
+        deferred.extend(later);
+        created.push(&table.name);
+    }
+    (statements, deferred)
+}
+
+fn migration_name(number: usize, summary: &[String]) -> String {
+    let mut text = match summary {
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first}_and_{}_more", rest.len()),
+        [] => "empty".to_owned(),
+    };
+    text.truncate(60);
+    format!("{number:04}_{text}")
+}
+
+fn file(title: &str, statements: &[String], in_transaction: bool) -> String {
+    let mut out = sql::header(title, in_transaction);
+    for statement in statements {
+        out.push('\n');
+        out.push_str(statement);
+        out.push('\n');
+    }
+    out
+}

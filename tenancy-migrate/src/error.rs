@@ -1,0 +1,65 @@
+//! The errors a user sees. Each message is one line that says what is wrong and what to do.
+
+/// Everything that can stop a command. `main` prints it and exits with code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "invalid database URL {url}: {reason}; expected postgres://user:password@host:port/database"
+    )]
+    BadUrl { url: String, reason: String },
+    #[error(
+        "cannot reach PostgreSQL at {url}: {reason}; check --database-url / DATABASE_URL, or start a local one with `cargo xtask dev-db start`"
+    )]
+    Unreachable { url: String, reason: String },
+    #[error(
+        "authentication failed for {url}: {reason}; check the user and password in --database-url"
+    )]
+    Authentication { url: String, reason: String },
+    #[error(
+        "database in {url} does not exist: {reason}; create it (createdb) or fix the database name in the URL"
+    )]
+    NoDatabase { url: String, reason: String },
+    #[error(
+        "permission denied while {doing}: {reason}; the migrating role needs CREATE on schema public and CREATEROLE (or an existing app role), e.g. GRANT CREATE ON SCHEMA public TO <role>"
+    )]
+    Permission { doing: String, reason: String },
+    #[error(
+        "another tenancy-migrate (backend pid {pid}) holds the migration lock; rerun without --no-wait to wait for it"
+    )]
+    LockHeld { pid: i32 },
+    #[error(
+        "migration {name} failed: {reason}; nothing of it was applied (it ran in a transaction), fix the cause and rerun"
+    )]
+    MigrationFailed { name: String, reason: String },
+    #[error(
+        "the database has migration {version} applied that this binary does not know; it was built from an older or different migrations/ directory"
+    )]
+    UnknownApplied { version: String },
+    #[error("database error while {doing}: {reason}")]
+    Database { doing: String, reason: String },
+    #[error("{0}")]
+    Cluster(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps a query error, recognising missing privileges.
+    pub fn query(doing: impl Into<String>, err: impl std::fmt::Display) -> Error {
+        let reason = first_line(&err.to_string());
+        let doing = doing.into();
+        if reason.contains("permission denied") || reason.contains("must be owner") {
+            Error::Permission { doing, reason }
+        } else {
+            Error::Database { doing, reason }
+        }
+    }
+}
+
+pub(crate) fn first_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+        .to_owned()
+}
