@@ -4,9 +4,7 @@
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let manifest = PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
-    );
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let declaration = manifest.join("../tenancy-schema/schema");
     let migrations = manifest.join("../migrations");
@@ -21,14 +19,8 @@ fn main() {
             std::process::exit(1);
         }
     };
-    write(
-        &out.join("models.rs"),
-        &tenancy_codegen::rust::models(&schema),
-    );
-    write(
-        &out.join("migration_sql.rs"),
-        &migration_sql_table(&migrations),
-    );
+    write(&out.join("models.rs"), &tenancy_codegen::rust::models(&schema));
+    write(&out.join("migration_sql.rs"), &migration_sql_table(&migrations));
 }
 
 fn migration_sql_table(dir: &Path) -> String {

@@ -32,11 +32,7 @@ pub struct PlanError {
 
 /// Plans the migrations from `current` to `desired`, numbered from `next_number`.
 /// Returns no migrations when nothing changed.
-pub fn plan(
-    current: Option<&Schema>,
-    desired: &Schema,
-    next_number: usize,
-) -> Result<Vec<Migration>, PlanError> {
+pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> Result<Vec<Migration>, PlanError> {
     let Some(current) = current else {
         return Ok(vec![initial(desired, next_number)]);
     };
@@ -46,9 +42,7 @@ pub fn plan(
     if current.settings != desired.settings {
         return Err(PlanError {
             subject: "the workspace settings".to_owned(),
-            message:
-                "changing #![tenancy(...)] settings after the first migration is not supported yet"
-                    .to_owned(),
+            message: "changing #![tenancy(...)] settings after the first migration is not supported yet".to_owned(),
             hint: "restore the previous settings, or write that migration by hand".to_owned(),
         });
     }
@@ -57,29 +51,17 @@ pub fn plan(
     let mut down: Vec<Vec<String>> = Vec::new();
     let mut summary = Vec::new();
 
-    let added: Vec<&Table> = desired
-        .tables_in_dependency_order()
-        .into_iter()
-        .filter(|t| current.table(&t.name).is_none())
-        .collect();
-    let existing: Vec<&str> = current
-        .tables
-        .iter()
-        .map(|t| t.name.as_str())
-        .filter(|n| desired.table(n).is_some())
-        .collect();
+    let added: Vec<&Table> =
+        desired.tables_in_dependency_order().into_iter().filter(|t| current.table(&t.name).is_none()).collect();
+    let existing: Vec<&str> =
+        current.tables.iter().map(|t| t.name.as_str()).filter(|n| desired.table(n).is_some()).collect();
     let (created, deferred) = create_tables(desired, &added, &existing);
     if !added.is_empty() {
         up.extend(created);
         up.extend(deferred);
         down.push(vec![format!(
             "DROP TABLE {};",
-            added
-                .iter()
-                .rev()
-                .map(|t| ident(&t.name))
-                .collect::<Vec<_>>()
-                .join(", ")
+            added.iter().rev().map(|t| ident(&t.name)).collect::<Vec<_>>().join(", ")
         )]);
         summary.extend(added.iter().map(|t| format!("create_{}", t.name)));
     }
@@ -91,12 +73,11 @@ pub fn plan(
         if before == table {
             continue;
         }
-        let unsupported = |what: &str| {
-            PlanError {
+        let unsupported = |what: &str| PlanError {
             subject: format!("table `{}`", table.name),
             message: format!("{what} is not supported by the planner yet"),
-            hint: "keep the old shape and add a new table or column instead, or write that migration by hand".to_owned(),
-        }
+            hint: "keep the old shape and add a new table or column instead, or write that migration by hand"
+                .to_owned(),
         };
         if before.scope != table.scope {
             return Err(unsupported("changing a table's scope"));
@@ -109,16 +90,15 @@ pub fn plan(
                 Some(old) if old == column => {}
                 Some(_) => return Err(unsupported(&format!("changing column `{}`", column.name))),
                 None if column.references.is_some() || column.unique || column.key => {
-                    return Err(unsupported(&format!(
-                        "adding key, unique or referencing column `{}`",
-                        column.name
-                    )));
+                    return Err(unsupported(&format!("adding key, unique or referencing column `{}`", column.name)));
                 }
                 None if !column.nullable && column.default.is_none() => {
                     return Err(PlanError {
                         subject: format!("column `{}.{}`", table.name, column.name),
                         message: "a new NOT NULL column without a default would fail on existing rows".to_owned(),
-                        hint: "declare it as Option<...> (or give it #[default(\"...\")]), fill it, then make it required".to_owned(),
+                        hint:
+                            "declare it as Option<...> (or give it #[default(\"...\")]), fill it, then make it required"
+                                .to_owned(),
                     });
                 }
                 None => {
@@ -131,46 +111,22 @@ pub fn plan(
         for column in &before.columns {
             if table.column(&column.name).is_none() {
                 if column.key || column.references.is_some() || column.unique {
-                    return Err(unsupported(&format!(
-                        "dropping key, unique or referencing column `{}`",
-                        column.name
-                    )));
+                    return Err(unsupported(&format!("dropping key, unique or referencing column `{}`", column.name)));
                 }
                 up.push(sql::drop_column(before, column));
                 // The values are gone; down restores the column, nullable, so revert cannot fail.
-                down.push(vec![sql::add_column(
-                    before,
-                    &tenancy_schema::Column {
-                        nullable: true,
-                        ..column.clone()
-                    },
-                )]);
+                down.push(vec![sql::add_column(before, &tenancy_schema::Column { nullable: true, ..column.clone() })]);
                 summary.push(format!("drop_{}_{}", table.name, column.name));
             }
         }
     }
 
-    let removed: Vec<&Table> = current
-        .tables_in_dependency_order()
-        .into_iter()
-        .rev()
-        .filter(|t| desired.table(&t.name).is_none())
-        .collect();
+    let removed: Vec<&Table> =
+        current.tables_in_dependency_order().into_iter().rev().filter(|t| desired.table(&t.name).is_none()).collect();
     if !removed.is_empty() {
-        up.push(format!(
-            "DROP TABLE {};",
-            removed
-                .iter()
-                .map(|t| ident(&t.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        let remaining: Vec<&str> = current
-            .tables
-            .iter()
-            .map(|t| t.name.as_str())
-            .filter(|n| desired.table(n).is_some())
-            .collect();
+        up.push(format!("DROP TABLE {};", removed.iter().map(|t| ident(&t.name)).collect::<Vec<_>>().join(", ")));
+        let remaining: Vec<&str> =
+            current.tables.iter().map(|t| t.name.as_str()).filter(|n| desired.table(n).is_some()).collect();
         let restore: Vec<&Table> = removed.iter().rev().copied().collect();
         let (created, deferred) = create_tables(current, &restore, &remaining);
         down.push(created.into_iter().chain(deferred).collect());
@@ -185,11 +141,7 @@ pub fn plan(
     let name = migration_name(next_number, &summary);
     Ok(vec![Migration {
         up: file(&name, &up, true),
-        down: file(
-            &format!("{name} (down)"),
-            &down.into_iter().rev().flatten().collect::<Vec<_>>(),
-            true,
-        ),
+        down: file(&format!("{name} (down)"), &down.into_iter().rev().flatten().collect::<Vec<_>>(), true),
         name,
         run_in_transaction: true,
         snapshot: desired.clone(),
@@ -244,15 +196,8 @@ fn initial(schema: &Schema, number: usize) -> Migration {
     up.extend(created);
     up.extend(deferred);
 
-    let mut down = vec![format!(
-        "DROP TABLE {};",
-        tables
-            .iter()
-            .rev()
-            .map(|t| ident(&t.name))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )];
+    let mut down =
+        vec![format!("DROP TABLE {};", tables.iter().rev().map(|t| ident(&t.name)).collect::<Vec<_>>().join(", "))];
     down.extend(sql::drop_functions());
     // The role is cluster-wide and may serve other databases, so revert keeps it.
     down.extend(sql::drop_app_role_grants(settings));
@@ -269,11 +214,7 @@ fn initial(schema: &Schema, number: usize) -> Migration {
 
 /// Creates `tables` in order; foreign keys to tables not yet created come back as deferred
 /// `ALTER TABLE` statements to run after all of them.
-fn create_tables(
-    schema: &Schema,
-    tables: &[&Table],
-    existing: &[&str],
-) -> (Vec<String>, Vec<String>) {
+fn create_tables(schema: &Schema, tables: &[&Table], existing: &[&str]) -> (Vec<String>, Vec<String>) {
     let mut created: Vec<&str> = existing.to_vec();
     let mut statements = Vec::new();
     let mut deferred = Vec::new();

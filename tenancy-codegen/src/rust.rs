@@ -14,8 +14,8 @@ pub fn models(schema: &Schema) -> String {
     let tables = schema.tables.iter().map(|t| table_macro(schema, t));
     let joinables = joinables(schema);
     let all_tables: Vec<Ident> = schema.tables.iter().map(|t| rust_ident(&t.name)).collect();
-    let same_query = (all_tables.len() > 1)
-        .then(|| quote! { diesel::allow_tables_to_appear_in_same_query!(#(#all_tables),*); });
+    let same_query =
+        (all_tables.len() > 1).then(|| quote! { diesel::allow_tables_to_appear_in_same_query!(#(#all_tables),*); });
     let joins = composite_joins(schema);
     let rows = schema.tables.iter().map(|t| row_struct(schema, t));
     let inserts = schema.tables.iter().map(|t| insert_struct(schema, t));
@@ -103,21 +103,13 @@ fn table_macro(schema: &Schema, table: &Table) -> TokenStream {
     let sql_name = sql_name_attr(&table.name);
     let org = rust_ident(&schema.settings.org_column);
     let key = rust_ident(&table.key().name);
-    let primary_key = if table.is_tenant() {
-        quote!((#org, #key))
-    } else {
-        quote!((#key))
-    };
+    let primary_key = if table.is_tenant() { quote!((#org, #key)) } else { quote!((#key)) };
     let org_column = table.is_tenant().then(|| quote! { #org -> Uuid, });
     let columns = table.columns.iter().map(|c| {
         let ident = rust_ident(&c.name);
         let sql_name = sql_name_attr(&c.name);
         let ty = sql_type(c.ty);
-        let ty = if c.nullable {
-            quote!(Nullable<#ty>)
-        } else {
-            ty
-        };
+        let ty = if c.nullable { quote!(Nullable<#ty>) } else { ty };
         quote! { #sql_name #ident -> #ty, }
     });
     quote! {
@@ -150,11 +142,7 @@ fn joinables(schema: &Schema) -> Vec<TokenStream> {
             if !seen.insert((table.name.as_str(), parent.name.as_str())) {
                 continue;
             }
-            let (child, parent, column) = (
-                rust_ident(&table.name),
-                rust_ident(&parent.name),
-                rust_ident(&column.name),
-            );
+            let (child, parent, column) = (rust_ident(&table.name), rust_ident(&parent.name), rust_ident(&column.name));
             out.push(quote! { diesel::joinable!(#child -> #parent (#column)); });
         }
     }
@@ -185,15 +173,9 @@ fn composite_joins(schema: &Schema) -> Vec<TokenStream> {
                 org_name = schema.settings.org_column
             );
             let (target_type, target_expr) = if column.nullable {
-                (
-                    quote!(diesel::dsl::Nullable<#parent_ident::#target>),
-                    quote!(#parent_ident::#target.nullable()),
-                )
+                (quote!(diesel::dsl::Nullable<#parent_ident::#target>), quote!(#parent_ident::#target.nullable()))
             } else {
-                (
-                    quote!(#parent_ident::#target),
-                    quote!(#parent_ident::#target),
-                )
+                (quote!(#parent_ident::#target), quote!(#parent_ident::#target))
             };
             out.push(quote! {
                 #[doc = #doc]
@@ -214,19 +196,11 @@ fn row_struct(schema: &Schema, table: &Table) -> TokenStream {
     let table_ident = rust_ident(&table.name);
     let org = rust_ident(&schema.settings.org_column);
     let key = rust_ident(&table.key().name);
-    let primary_key = if table.is_tenant() {
-        quote!(#org, #key)
-    } else {
-        quote!(#key)
-    };
+    let primary_key = if table.is_tenant() { quote!(#org, #key) } else { quote!(#key) };
     let org_field = table.is_tenant().then(|| quote! { pub #org: OrgId, });
     let fields = table.columns.iter().map(|c| {
         let ident = rust_ident(&c.name);
-        let ty = if table.scope == Scope::Root && c.key {
-            quote!(OrgId)
-        } else {
-            rust_type(c.ty)
-        };
+        let ty = if table.scope == Scope::Root && c.key { quote!(OrgId) } else { rust_type(c.ty) };
         let ty = if c.nullable { quote!(Option<#ty>) } else { ty };
         quote! { pub #ident: #ty, }
     });
@@ -249,18 +223,9 @@ fn insert_struct(schema: &Schema, table: &Table) -> TokenStream {
     let org_field = table.is_tenant().then(|| quote! { pub #org: OrgId, });
     let fields = table.columns.iter().map(|c| {
         let ident = rust_ident(&c.name);
-        let ty = if table.scope == Scope::Root && c.key {
-            quote!(OrgId)
-        } else {
-            rust_type(c.ty)
-        };
-        let has_default =
-            c.default.is_some() || (c.key && (c.ty.is_integer() || c.ty == ColumnType::Uuid));
-        let ty = if c.nullable || has_default {
-            quote!(Option<#ty>)
-        } else {
-            ty
-        };
+        let ty = if table.scope == Scope::Root && c.key { quote!(OrgId) } else { rust_type(c.ty) };
+        let has_default = c.default.is_some() || (c.key && (c.ty.is_integer() || c.ty == ColumnType::Uuid));
+        let ty = if c.nullable || has_default { quote!(Option<#ty>) } else { ty };
         quote! { pub #ident: #ty, }
     });
     let doc = format!("A row to insert into `{}`.", table.name);

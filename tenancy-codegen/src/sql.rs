@@ -63,9 +63,7 @@ pub mod names {
     }
 
     fn fnv1a(bytes: &[u8]) -> u64 {
-        bytes.iter().fold(0xcbf29ce484222325, |hash, byte| {
-            (hash ^ u64::from(*byte)).wrapping_mul(0x100000001b3)
-        })
+        bytes.iter().fold(0xcbf29ce484222325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x100000001b3))
     }
 }
 
@@ -103,10 +101,7 @@ pub fn ensure_app_role(settings: &Settings) -> Vec<String> {
 }
 
 pub fn drop_app_role_grants(settings: &Settings) -> Vec<String> {
-    vec![format!(
-        "REVOKE USAGE ON SCHEMA public FROM {};",
-        ident(&settings.app_role)
-    )]
+    vec![format!("REVOKE USAGE ON SCHEMA public FROM {};", ident(&settings.app_role))]
 }
 
 /// `auth_org_id()`: the caller's organization, or NULL (never an error, never "all rows") when
@@ -125,11 +120,7 @@ pub fn auth_org_id(settings: &Settings) -> Vec<String> {
              \x20 AS $tenancy$ {body} $tenancy$;",
             name = ident(names::AUTH_ORG_ID),
         ),
-        format!(
-            "GRANT EXECUTE ON FUNCTION {}() TO {};",
-            ident(names::AUTH_ORG_ID),
-            ident(&settings.app_role)
-        ),
+        format!("GRANT EXECUTE ON FUNCTION {}() TO {};", ident(names::AUTH_ORG_ID), ident(&settings.app_role)),
     ]
 }
 
@@ -157,10 +148,7 @@ pub fn immutability_function(settings: &Settings) -> String {
 
 pub fn drop_functions() -> Vec<String> {
     vec![
-        format!(
-            "DROP FUNCTION {}();",
-            ident(names::IMMUTABLE_TRIGGER_FUNCTION)
-        ),
+        format!("DROP FUNCTION {}();", ident(names::IMMUTABLE_TRIGGER_FUNCTION)),
         format!("DROP FUNCTION {}();", ident(names::AUTH_ORG_ID)),
     ]
 }
@@ -169,40 +157,25 @@ pub fn drop_functions() -> Vec<String> {
 /// row-level security, the policy, the trigger and grants. `created` lists tables that exist
 /// before this statement runs; references to other tables are returned as deferred
 /// `ALTER TABLE` statements for the caller to run once their targets exist.
-pub fn create_table(
-    schema: &Schema,
-    table: &Table,
-    created: &[&str],
-) -> (Vec<String>, Vec<String>) {
+pub fn create_table(schema: &Schema, table: &Table, created: &[&str]) -> (Vec<String>, Vec<String>) {
     let settings = &schema.settings;
     let org = settings.org_column.as_str();
     let tenant = table.is_tenant();
     let mut lines: Vec<String> = Vec::new();
     if tenant {
-        lines.push(format!(
-            "{} uuid NOT NULL DEFAULT {}()",
-            ident(org),
-            ident(names::AUTH_ORG_ID)
-        ));
+        lines.push(format!("{} uuid NOT NULL DEFAULT {}()", ident(org), ident(names::AUTH_ORG_ID)));
     }
     lines.extend(table.columns.iter().map(column_definition));
     let key = table.key();
-    let key_columns: Vec<&str> = if tenant {
-        vec![org, &key.name]
-    } else {
-        vec![&key.name]
-    };
+    let key_columns: Vec<&str> = if tenant { vec![org, &key.name] } else { vec![&key.name] };
     lines.push(format!(
         "CONSTRAINT {} PRIMARY KEY ({})",
         ident(&names::primary_key(&table.name)),
         ident_list(&key_columns)
     ));
     for unique in unique_keys(table) {
-        let columns: Vec<&str> = if tenant {
-            std::iter::once(org).chain(unique.iter().copied()).collect()
-        } else {
-            unique
-        };
+        let columns: Vec<&str> =
+            if tenant { std::iter::once(org).chain(unique.iter().copied()).collect() } else { unique };
         lines.push(format!(
             "CONSTRAINT {} UNIQUE ({})",
             ident(&names::unique(&table.name, &columns)),
@@ -227,17 +200,10 @@ pub fn create_table(
         if reference.table == table.name || created.contains(&reference.table.as_str()) {
             lines.push(constraint);
         } else {
-            deferred.push(format!(
-                "ALTER TABLE {} ADD {constraint};",
-                ident(&table.name)
-            ));
+            deferred.push(format!("ALTER TABLE {} ADD {constraint};", ident(&table.name)));
         }
     }
-    let mut statements = vec![format!(
-        "CREATE TABLE {} (\n  {}\n);",
-        ident(&table.name),
-        lines.join(",\n  ")
-    )];
+    let mut statements = vec![format!("CREATE TABLE {} (\n  {}\n);", ident(&table.name), lines.join(",\n  "))];
     statements.extend(indexes(settings, table).into_iter().map(|columns| {
         let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
         format!(
@@ -279,9 +245,7 @@ pub fn security(settings: &Settings, table: &Table) -> Vec<String> {
                 ident(&settings.org_column),
                 ident(names::IMMUTABLE_TRIGGER_FUNCTION),
             ));
-            statements.push(format!(
-                "GRANT SELECT, INSERT, UPDATE, DELETE ON {name} TO {role};"
-            ));
+            statements.push(format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {name} TO {role};"));
         }
         // The app may read and rename its own organization, never create or delete one.
         Scope::Root => statements.push(format!("GRANT SELECT, UPDATE ON {name} TO {role};")),
@@ -296,29 +260,16 @@ pub fn drop_table(table: &Table) -> String {
 
 /// `ALTER TABLE ... ADD COLUMN` for a column added to an existing table.
 pub fn add_column(table: &Table, column: &Column) -> String {
-    format!(
-        "ALTER TABLE {} ADD COLUMN {};",
-        ident(&table.name),
-        column_definition(column)
-    )
+    format!("ALTER TABLE {} ADD COLUMN {};", ident(&table.name), column_definition(column))
 }
 
 pub fn drop_column(table: &Table, column: &Column) -> String {
-    format!(
-        "ALTER TABLE {} DROP COLUMN {};",
-        ident(&table.name),
-        ident(&column.name)
-    )
+    format!("ALTER TABLE {} DROP COLUMN {};", ident(&table.name), ident(&column.name))
 }
 
 /// A foreign key as a table constraint. Between tenant tables it is composite, so a row can
 /// only point at a parent of its own organization (FK checks ignore RLS).
-pub fn foreign_key_constraint(
-    schema: &Schema,
-    table: &Table,
-    column: &Column,
-    reference: &Reference,
-) -> String {
+pub fn foreign_key_constraint(schema: &Schema, table: &Table, column: &Column, reference: &Reference) -> String {
     let org = schema.settings.org_column.as_str();
     let target = schema.table(&reference.table).expect("validated reference");
     let composite = table.is_tenant() && target.is_tenant();
@@ -328,11 +279,8 @@ pub fn foreign_key_constraint(
         (vec![&column.name], vec![&reference.column])
     };
     // PostgreSQL 15: SET NULL of only the referencing column, never the org column.
-    let on_delete = if column.nullable {
-        format!(" ON DELETE SET NULL ({})", ident(&column.name))
-    } else {
-        String::new()
-    };
+    let on_delete =
+        if column.nullable { format!(" ON DELETE SET NULL ({})", ident(&column.name)) } else { String::new() };
     format!(
         "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){on_delete}",
         ident(&names::foreign_key(&table.name, &column.name)),
@@ -344,15 +292,8 @@ pub fn foreign_key_constraint(
 
 /// Declared unique keys: single-column `#[unique]` first, then `unique(...)` lists.
 pub fn unique_keys(table: &Table) -> Vec<Vec<&str>> {
-    let singles = table
-        .columns
-        .iter()
-        .filter(|c| c.unique)
-        .map(|c| vec![c.name.as_str()]);
-    let lists = table
-        .uniques
-        .iter()
-        .map(|u| u.iter().map(String::as_str).collect());
+    let singles = table.columns.iter().filter(|c| c.unique).map(|c| vec![c.name.as_str()]);
+    let lists = table.uniques.iter().map(|u| u.iter().map(String::as_str).collect());
     singles.chain(lists).collect()
 }
 
@@ -362,21 +303,13 @@ pub fn unique_keys(table: &Table) -> Vec<Vec<&str>> {
 pub fn indexes(settings: &Settings, table: &Table) -> Vec<Vec<String>> {
     let org = settings.org_column.as_str();
     let prefix: Vec<&str> = if table.is_tenant() { vec![org] } else { vec![] };
-    let covered: Vec<Vec<&str>> = unique_keys(table)
-        .into_iter()
-        .map(|u| prefix.iter().copied().chain(u).collect())
-        .collect();
+    let covered: Vec<Vec<&str>> =
+        unique_keys(table).into_iter().map(|u| prefix.iter().copied().chain(u).collect()).collect();
     table
         .columns
         .iter()
         .filter(|c| c.references.is_some() && !c.key)
-        .map(|c| {
-            prefix
-                .iter()
-                .copied()
-                .chain([c.name.as_str()])
-                .collect::<Vec<&str>>()
-        })
+        .map(|c| prefix.iter().copied().chain([c.name.as_str()]).collect::<Vec<&str>>())
         .filter(|columns| !covered.iter().any(|u| u.starts_with(columns)))
         .map(|columns| columns.into_iter().map(str::to_owned).collect())
         .collect()
@@ -389,23 +322,15 @@ fn column_definition(column: &Column) -> String {
     }
     match (&column.default, column.key) {
         (Some(default), _) => definition.push_str(&format!(" DEFAULT {default}")),
-        (None, true) if column.ty.is_integer() => {
-            definition.push_str(" GENERATED BY DEFAULT AS IDENTITY")
-        }
-        (None, true) if column.ty == ColumnType::Uuid => {
-            definition.push_str(" DEFAULT gen_random_uuid()")
-        }
+        (None, true) if column.ty.is_integer() => definition.push_str(" GENERATED BY DEFAULT AS IDENTITY"),
+        (None, true) if column.ty == ColumnType::Uuid => definition.push_str(" DEFAULT gen_random_uuid()"),
         _ => {}
     }
     definition
 }
 
 fn ident_list(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| ident(n))
-        .collect::<Vec<_>>()
-        .join(", ")
+    names.iter().map(|n| ident(n)).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -427,9 +352,6 @@ mod tests {
         assert!(a.len() <= 63 && b.len() <= 63, "{a} / {b}");
         assert_ne!(a, b);
         assert!(a.ends_with("_fkey"));
-        assert_eq!(
-            names::foreign_key("calls", "agent_id"),
-            "calls_agent_id_fkey"
-        );
+        assert_eq!(names::foreign_key("calls", "agent_id"), "calls_agent_id_fkey");
     }
 }

@@ -8,11 +8,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "tenancy-migrate",
-    version,
-    about = "Apply, revert and inspect tenancy migrations on PostgreSQL"
-)]
+#[command(name = "tenancy-migrate", version, about = "Apply, revert and inspect tenancy migrations on PostgreSQL")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -74,11 +70,7 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
-            return if err.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return if err.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
     match run(cli.command) {
@@ -94,21 +86,12 @@ fn run(command: Command) -> crate::Result<()> {
     let mut log = |line: &str| eprintln!("{line}");
     let mut out = std::io::stdout().lock();
     match command {
-        Command::Apply {
-            connection,
-            dry_run,
-            no_wait,
-        } => {
+        Command::Apply { connection, dry_run, no_wait } => {
             let mut conn = db::connect(&connection.database_url)?;
             let outcome = migrate::apply(&mut conn, wait(no_wait), dry_run, &mut log)?;
             report(&mut out, &outcome, dry_run, "applied", "pending");
         }
-        Command::Revert {
-            connection,
-            all,
-            dry_run,
-            no_wait,
-        } => {
+        Command::Revert { connection, all, dry_run, no_wait } => {
             let mut conn = db::connect(&connection.database_url)?;
             let outcome = migrate::revert(&mut conn, all, wait(no_wait), dry_run, &mut log)?;
             report(&mut out, &outcome, dry_run, "reverted", "would revert");
@@ -119,19 +102,12 @@ fn run(command: Command) -> crate::Result<()> {
             match format {
                 Format::Human => {
                     for m in &status {
-                        let _ = writeln!(
-                            out,
-                            "[{}] {}",
-                            if m.applied { "applied" } else { "pending" },
-                            m.name
-                        );
+                        let _ = writeln!(out, "[{}] {}", if m.applied { "applied" } else { "pending" }, m.name);
                     }
                 }
                 Format::Json => {
-                    let rows: Vec<serde_json::Value> = status
-                        .iter()
-                        .map(|m| serde_json::json!({ "name": m.name, "applied": m.applied }))
-                        .collect();
+                    let rows: Vec<serde_json::Value> =
+                        status.iter().map(|m| serde_json::json!({ "name": m.name, "applied": m.applied })).collect();
                     let _ = writeln!(out, "{}", serde_json::Value::Array(rows));
                 }
             }
@@ -144,13 +120,7 @@ fn wait(no_wait: bool) -> Wait {
     if no_wait { Wait::NoWait } else { Wait::Wait }
 }
 
-fn report(
-    out: &mut impl Write,
-    outcome: &migrate::Outcome,
-    dry_run: bool,
-    done: &str,
-    planned: &str,
-) {
+fn report(out: &mut impl Write, outcome: &migrate::Outcome, dry_run: bool, done: &str, planned: &str) {
     if outcome.migrations.is_empty() {
         eprintln!("nothing to do: the database is up to date");
         return;

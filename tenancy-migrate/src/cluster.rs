@@ -9,6 +9,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The superuser password of every throwaway cluster. It only guards a server that listens on
+/// 127.0.0.1 and lives under target/; it exists so authentication behaves as in production.
+pub const SUPERUSER_PASSWORD: &str = "tenancy-dev";
+
 /// A local cluster: `dir/data` holds the data, `dir/port` the port it listens on (127.0.0.1 only).
 #[derive(Debug, Clone)]
 pub struct Cluster {
@@ -22,8 +26,7 @@ impl Cluster {
     pub fn ensure_running(dir: &Path) -> Result<Cluster> {
         std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, e))?;
         let lock_path = dir.join(".lock");
-        let lock =
-            std::fs::File::create(&lock_path).map_err(|e| io_error("create", &lock_path, e))?;
+        let lock = std::fs::File::create(&lock_path).map_err(|e| io_error("create", &lock_path, e))?;
         lock.lock().map_err(|e| io_error("lock", &lock_path, e))?;
         let bin = server_binaries()?;
         let as_root = running_as_root();
@@ -32,28 +35,19 @@ impl Cluster {
             if as_root {
                 chown_to_postgres(dir)?;
             }
-            run(
-                &bin,
-                as_root,
-                "initdb",
-                &[
-                    "-D",
-                    &data.to_string_lossy(),
-                    "-U",
-                    "postgres",
-                    "-A",
-                    "trust",
-                    "--no-sync",
-                    "-E",
-                    "UTF8",
-                    "--locale=C.UTF-8",
-                ],
-            )?;
+            // Password authentication even on 127.0.0.1, so a wrong password fails as in production.
+            let pwfile = dir.join("password");
+            std::fs::write(&pwfile, SUPERUSER_PASSWORD).map_err(|e| io_error("write", &pwfile, e))?;
+            if as_root {
+                chown_to_postgres(&pwfile)?;
+            }
+            let pwfile_arg = format!("--pwfile={}", pwfile.display());
+            let data_arg = data.to_string_lossy();
+            let args =
+                ["-D", &data_arg, "-U", "postgres", "-A", "scram-sha-256", &pwfile_arg, "--no-sync", "-E", "UTF8"];
+            run(&bin, as_root, "initdb", &[&args[..], &["--locale=C.UTF-8"]].concat())?;
         }
-        let port = match std::fs::read_to_string(dir.join("port"))
-            .ok()
-            .and_then(|p| p.trim().parse().ok())
-        {
+        let port = match std::fs::read_to_string(dir.join("port")).ok().and_then(|p| p.trim().parse().ok()) {
             Some(port) => port,
             None => {
                 let port = free_port()?;
@@ -62,10 +56,7 @@ impl Cluster {
                 port
             }
         };
-        let cluster = Cluster {
-            dir: dir.to_path_buf(),
-            port,
-        };
+        let cluster = Cluster { dir: dir.to_path_buf(), port };
         if !cluster.is_running(&bin, as_root) {
             let options = format!(
                 "-k {} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
@@ -76,16 +67,7 @@ impl Cluster {
                 &bin,
                 as_root,
                 "pg_ctl",
-                &[
-                    "-D",
-                    &data.to_string_lossy(),
-                    "-l",
-                    &log.to_string_lossy(),
-                    "-w",
-                    "-o",
-                    &options,
-                    "start",
-                ],
+                &["-D", &data.to_string_lossy(), "-l", &log.to_string_lossy(), "-w", "-o", &options, "start"],
             )
             .map_err(|err| Error::Cluster(format!("{err} (server log: {})", log.display())))?;
         }
@@ -94,15 +76,8 @@ impl Cluster {
 
     /// The cluster in `dir` if it was ever started (it may be stopped).
     pub fn existing(dir: &Path) -> Option<Cluster> {
-        let port = std::fs::read_to_string(dir.join("port"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        Some(Cluster {
-            dir: dir.to_path_buf(),
-            port,
-        })
+        let port = std::fs::read_to_string(dir.join("port")).ok()?.trim().parse().ok()?;
+        Some(Cluster { dir: dir.to_path_buf(), port })
     }
 
     /// Stops the server ("fast" shutdown); the data stays for the next start.
@@ -114,14 +89,7 @@ impl Cluster {
                 &bin,
                 as_root,
                 "pg_ctl",
-                &[
-                    "-D",
-                    &self.dir.join("data").to_string_lossy(),
-                    "-m",
-                    "fast",
-                    "-w",
-                    "stop",
-                ],
+                &["-D", &self.dir.join("data").to_string_lossy(), "-m", "fast", "-w", "stop"],
             )?;
         }
         Ok(())
@@ -129,7 +97,7 @@ impl Cluster {
 
     /// A superuser URL for `database`.
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+        format!("postgres://postgres:{SUPERUSER_PASSWORD}@127.0.0.1:{}/{database}", self.port)
     }
 
     fn is_running(&self, bin: &Path, as_root: bool) -> bool {
@@ -148,9 +116,7 @@ fn server_binaries() -> Result<PathBuf> {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    let candidates = from_pg_config
-        .into_iter()
-        .chain([PathBuf::from("/usr/lib/postgresql/15/bin")]);
+    let candidates = from_pg_config.into_iter().chain([PathBuf::from("/usr/lib/postgresql/15/bin")]);
     for dir in candidates {
         if dir.join("initdb").is_file() && dir.join("pg_ctl").is_file() {
             return Ok(dir);
@@ -181,10 +147,7 @@ fn run(bin: &Path, as_root: bool, program: &str, args: &[&str]) -> Result<()> {
         Ok(())
     } else {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        Err(Error::Cluster(format!(
-            "{program} failed: {}",
-            crate::error::first_line(&stderr)
-        )))
+        Err(Error::Cluster(format!("{program} failed: {}", crate::error::first_line(&stderr))))
     }
 }
 
@@ -209,12 +172,9 @@ fn chown_to_postgres(dir: &Path) -> Result<()> {
 }
 
 fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| Error::Cluster(format!("no free port: {e}")))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| Error::Cluster(format!("no free port: {e}")))
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| Error::Cluster(format!("no free port: {e}")))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| Error::Cluster(format!("no free port: {e}")))
 }
 
 fn io_error(doing: &str, path: &Path, err: std::io::Error) -> Error {

@@ -16,10 +16,7 @@ pub fn connect(url: &str) -> Result<PgConnection> {
 fn classify(url: &str, err: diesel::ConnectionError) -> Error {
     let url = url.to_owned();
     match err {
-        diesel::ConnectionError::InvalidConnectionUrl(reason) => Error::BadUrl {
-            url,
-            reason: first_line(&reason),
-        },
+        diesel::ConnectionError::InvalidConnectionUrl(reason) => Error::BadUrl { url, reason: first_line(&reason) },
         diesel::ConnectionError::BadConnection(text) => {
             let reason = first_line(&text);
             if text.contains("password authentication failed")
@@ -30,19 +27,14 @@ fn classify(url: &str, err: diesel::ConnectionError) -> Error {
             } else if text.contains("database") && text.contains("does not exist") {
                 Error::NoDatabase { url, reason }
             } else if text.contains("invalid")
-                && (text.contains("URI")
-                    || text.contains("connection option")
-                    || text.contains("missing"))
+                && (text.contains("URI") || text.contains("connection option") || text.contains("missing"))
             {
                 Error::BadUrl { url, reason }
             } else {
                 Error::Unreachable { url, reason }
             }
         }
-        other => Error::Unreachable {
-            url,
-            reason: first_line(&other.to_string()),
-        },
+        other => Error::Unreachable { url, reason: first_line(&other.to_string()) },
     }
 }
 
@@ -54,19 +46,14 @@ pub fn create_database_if_missing(admin_url: &str, name: &str) -> Result<()> {
         exists: bool,
     }
     let mut conn = connect(admin_url)?;
-    let found = diesel::sql_query(
-        "SELECT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = $1) AS exists",
-    )
-    .bind::<diesel::sql_types::Text, _>(name)
-    .get_result::<Exists>(&mut conn)
-    .map_err(|e| Error::query("looking up the database", e))?;
+    let found = diesel::sql_query("SELECT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = $1) AS exists")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_result::<Exists>(&mut conn)
+        .map_err(|e| Error::query("looking up the database", e))?;
     if !found.exists {
-        diesel::sql_query(format!(
-            "CREATE DATABASE {}",
-            tenancy_codegen::sql::ident(name)
-        ))
-        .execute(&mut conn)
-        .map_err(|e| Error::query(format!("creating database {name}"), e))?;
+        diesel::sql_query(format!("CREATE DATABASE {}", tenancy_codegen::sql::ident(name)))
+            .execute(&mut conn)
+            .map_err(|e| Error::query(format!("creating database {name}"), e))?;
     }
     Ok(())
 }
@@ -76,20 +63,12 @@ pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority, tail) = rest
-        .split_once('/')
-        .map_or((rest, None), |(a, t)| (a, Some(t)));
+    let (authority, tail) = rest.split_once('/').map_or((rest, None), |(a, t)| (a, Some(t)));
     let Some((credentials, host)) = authority.rsplit_once('@') else {
         return url.to_owned();
     };
-    let user = credentials
-        .split_once(':')
-        .map_or(credentials, |(user, _)| user);
-    let hidden = if credentials.contains(':') {
-        format!("{user}:***")
-    } else {
-        user.to_owned()
-    };
+    let user = credentials.split_once(':').map_or(credentials, |(user, _)| user);
+    let hidden = if credentials.contains(':') { format!("{user}:***") } else { user.to_owned() };
     match tail {
         Some(tail) => format!("{scheme}://{hidden}@{host}/{tail}"),
         None => format!("{scheme}://{hidden}@{host}"),
@@ -100,13 +79,8 @@ pub fn redact(url: &str) -> String {
 pub fn with_login(url: &str, user: &str, password: Option<&str>, database: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
     let (authority, tail) = rest.split_once('/').map_or((rest, ""), |(a, t)| (a, t));
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    let query = tail
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let query = tail.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
     let credentials = match password {
         Some(password) => format!("{user}:{password}"),
         None => user.to_owned(),
@@ -120,10 +94,7 @@ mod tests {
 
     #[test]
     fn passwords_never_appear_in_messages() {
-        assert_eq!(
-            redact("postgres://app:secret@db:5432/x"),
-            "postgres://app:***@db:5432/x"
-        );
+        assert_eq!(redact("postgres://app:secret@db:5432/x"), "postgres://app:***@db:5432/x");
         assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
         assert_eq!(redact("postgres://a:b@h"), "postgres://a:***@h");
     }
@@ -131,17 +102,9 @@ mod tests {
     #[test]
     fn with_login_replaces_user_and_database_only() {
         assert_eq!(
-            with_login(
-                "postgres://root:pw@127.0.0.1:5433/main?sslmode=disable",
-                "app_user",
-                Some("x"),
-                "t1"
-            ),
+            with_login("postgres://root:pw@127.0.0.1:5433/main?sslmode=disable", "app_user", Some("x"), "t1"),
             "postgres://app_user:x@127.0.0.1:5433/t1?sslmode=disable"
         );
-        assert_eq!(
-            with_login("postgres://h:1/db", "u", None, "d"),
-            "postgres://u@h:1/d"
-        );
+        assert_eq!(with_login("postgres://h:1/db", "u", None, "d"), "postgres://u@h:1/d");
     }
 }

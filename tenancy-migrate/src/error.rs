@@ -3,21 +3,15 @@
 /// Everything that can stop a command. `main` prints it and exits with code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "invalid database URL {url}: {reason}; expected postgres://user:password@host:port/database"
-    )]
+    #[error("invalid database URL {url}: {reason}; expected postgres://user:password@host:port/database")]
     BadUrl { url: String, reason: String },
     #[error(
         "cannot reach PostgreSQL at {url}: {reason}; check --database-url / DATABASE_URL, or start a local one with `cargo xtask dev-db start`"
     )]
     Unreachable { url: String, reason: String },
-    #[error(
-        "authentication failed for {url}: {reason}; check the user and password in --database-url"
-    )]
+    #[error("authentication failed for {url}: {reason}; check the user and password in --database-url")]
     Authentication { url: String, reason: String },
-    #[error(
-        "database in {url} does not exist: {reason}; create it (createdb) or fix the database name in the URL"
-    )]
+    #[error("database in {url} does not exist: {reason}; create it (createdb) or fix the database name in the URL")]
     NoDatabase { url: String, reason: String },
     #[error(
         "permission denied while {doing}: {reason}; the migrating role needs CREATE on schema public and CREATEROLE (or an existing app role), e.g. GRANT CREATE ON SCHEMA public TO <role>"
@@ -57,9 +51,5 @@ impl Error {
 }
 
 pub(crate) fn first_line(text: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
-        .to_owned()
+    text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_owned()
 }

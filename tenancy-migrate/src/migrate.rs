@@ -43,12 +43,7 @@ pub struct Outcome {
 }
 
 /// Applies every pending migration. With `dry_run` nothing is executed.
-pub fn apply(
-    conn: &mut PgConnection,
-    wait: Wait,
-    dry_run: bool,
-    log: &mut dyn FnMut(&str),
-) -> Result<Outcome> {
+pub fn apply(conn: &mut PgConnection, wait: Wait, dry_run: bool, log: &mut dyn FnMut(&str)) -> Result<Outcome> {
     with_lock(conn, wait, log, |conn, log| {
         let pending = pending(conn)?;
         let mut outcome = Outcome::default();
@@ -57,8 +52,7 @@ pub fn apply(
             outcome.sql.push(sql_of(&name, true));
             if !dry_run {
                 log(&format!("applying {name}"));
-                conn.run_migration(&*migration)
-                    .map_err(|err| migration_error(&name, err))?;
+                conn.run_migration(&*migration).map_err(|err| migration_error(&name, err))?;
             }
             outcome.migrations.push(name);
         }
@@ -80,20 +74,14 @@ pub fn revert(
         applied.sort();
         let mut outcome = Outcome::default();
         for version in applied.iter().rev() {
-            let Some(migration) = known
-                .iter()
-                .find(|m| m.name().version().to_string() == *version)
-            else {
-                return Err(Error::UnknownApplied {
-                    version: version.clone(),
-                });
+            let Some(migration) = known.iter().find(|m| m.name().version().to_string() == *version) else {
+                return Err(Error::UnknownApplied { version: version.clone() });
             };
             let name = migration.name().to_string();
             outcome.sql.push(sql_of(&name, false));
             if !dry_run {
                 log(&format!("reverting {name}"));
-                conn.revert_migration(&**migration)
-                    .map_err(|err| migration_error(&name, err))?;
+                conn.revert_migration(&**migration).map_err(|err| migration_error(&name, err))?;
             }
             outcome.migrations.push(name);
             if !all {
@@ -109,13 +97,8 @@ pub fn status(conn: &mut PgConnection) -> Result<Vec<MigrationStatus>> {
     let applied = applied_versions(conn)?;
     let known = known_migrations()?;
     for version in &applied {
-        if !known
-            .iter()
-            .any(|m| m.name().version().to_string() == *version)
-        {
-            return Err(Error::UnknownApplied {
-                version: version.clone(),
-            });
+        if !known.iter().any(|m| m.name().version().to_string() == *version) {
+            return Err(Error::UnknownApplied { version: version.clone() });
         }
     }
     Ok(known
@@ -128,16 +111,15 @@ pub fn status(conn: &mut PgConnection) -> Result<Vec<MigrationStatus>> {
 }
 
 fn known_migrations() -> Result<Vec<Box<dyn Migration<Pg>>>> {
-    let mut known = MigrationSource::<Pg>::migrations(&MIGRATIONS)
-        .map_err(|e| Error::query("reading embedded migrations", e))?;
+    let mut known =
+        MigrationSource::<Pg>::migrations(&MIGRATIONS).map_err(|e| Error::query("reading embedded migrations", e))?;
     known.sort_by(|a, b| a.name().version().cmp(&b.name().version()));
     Ok(known)
 }
 
 fn pending(conn: &mut PgConnection) -> Result<Vec<Box<dyn Migration<Pg>>>> {
     status(conn)?; // refuses a database ahead of this binary
-    conn.pending_migrations(MIGRATIONS)
-        .map_err(|e| Error::query("listing pending migrations", e))
+    conn.pending_migrations(MIGRATIONS).map_err(|e| Error::query("listing pending migrations", e))
 }
 
 fn applied_versions(conn: &mut PgConnection) -> Result<Vec<String>> {
@@ -159,15 +141,9 @@ fn sql_of(name: &str, up: bool) -> String {
 fn migration_error(name: &str, err: Box<dyn std::error::Error + Send + Sync>) -> Error {
     let reason = crate::error::first_line(&err.to_string());
     if reason.contains("permission denied") || reason.contains("must be owner") {
-        Error::Permission {
-            doing: format!("running migration {name}"),
-            reason,
-        }
+        Error::Permission { doing: format!("running migration {name}"), reason }
     } else {
-        Error::MigrationFailed {
-            name: name.to_owned(),
-            reason,
-        }
+        Error::MigrationFailed { name: name.to_owned(), reason }
     }
 }
 
@@ -199,9 +175,7 @@ fn with_lock<T>(
         match wait {
             Wait::NoWait => return Err(Error::LockHeld { pid: holder }),
             Wait::Wait => {
-                log(&format!(
-                    "waiting for the migration lock held by backend pid {holder} (another tenancy-migrate)"
-                ));
+                log(&format!("waiting for the migration lock held by backend pid {holder} (another tenancy-migrate)"));
                 diesel::sql_query("SELECT pg_advisory_lock($1)")
                     .bind::<diesel::sql_types::BigInt, _>(LOCK_KEY)
                     .execute(conn)
@@ -210,9 +184,8 @@ fn with_lock<T>(
         }
     }
     let result = body(conn, log);
-    let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1)")
-        .bind::<diesel::sql_types::BigInt, _>(LOCK_KEY)
-        .execute(conn);
+    let unlocked =
+        diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<diesel::sql_types::BigInt, _>(LOCK_KEY).execute(conn);
     match (result, unlocked) {
         (Ok(value), Ok(_)) => Ok(value),
         (Ok(_), Err(e)) => Err(Error::query("releasing the migration lock", e)),

@@ -13,11 +13,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            span,
-            message: message.into(),
-            hint: None,
-        }
+        Diagnostic { span, message: message.into(), hint: None }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Diagnostic {
@@ -49,11 +45,7 @@ impl fmt::Display for Diagnostics {
             write!(f, "{diagnostic}")?;
         }
         if self.0.len() > 1 {
-            write!(
-                f,
-                "\n{} errors in the declaration; nothing was generated",
-                self.0.len()
-            )?;
+            write!(f, "\n{} errors in the declaration; nothing was generated", self.0.len())?;
         }
         Ok(())
     }
@@ -65,13 +57,8 @@ pub enum LoadError {
     #[error(
         "cannot read the declaration at {path}: {source}\n  hint: the declaration lives in tenancy-schema/schema/*.rs, or pass its path"
     )]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error(
-        "no declaration files (*.rs) in {path}\n  hint: write one, starting from the example in README.md"
-    )]
+    Io { path: String, source: std::io::Error },
+    #[error("no declaration files (*.rs) in {path}\n  hint: write one, starting from the example in README.md")]
     Empty { path: String },
     #[error(transparent)]
     Invalid(#[from] Diagnostics),

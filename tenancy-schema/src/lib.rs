@@ -10,9 +10,7 @@ mod parse;
 mod validate;
 
 pub use diagnostic::{Diagnostic, Diagnostics, LoadError};
-pub use ir::{
-    Backfill, Claim, Column, ColumnType, Reference, Schema, Scope, Settings, Span, Table,
-};
+pub use ir::{Backfill, Claim, Column, ColumnType, Reference, Schema, Scope, Settings, Span, Table};
 pub use parse::default_table_name;
 pub use validate::MAX_IDENTIFIER_BYTES;
 
@@ -27,9 +25,8 @@ pub fn parse_sources(files: &[(String, String)]) -> Result<Schema, Diagnostics> 
         if let Some((found, span)) = parsed.settings {
             if let Some((_, first)) = &settings {
                 errors.push(
-                    Diagnostic::new(span, "settings are declared twice").hint(format!(
-                        "keep one #![tenancy(...)]; the first is at {first}"
-                    )),
+                    Diagnostic::new(span, "settings are declared twice")
+                        .hint(format!("keep one #![tenancy(...)]; the first is at {first}")),
                 );
             } else {
                 settings = Some((found, span));
@@ -38,22 +35,14 @@ pub fn parse_sources(files: &[(String, String)]) -> Result<Schema, Diagnostics> 
         tables.extend(parsed.tables);
     }
     let (settings, settings_span) = settings.unwrap_or_else(|| {
-        let span = Span {
-            file: files.first().map(|(n, _)| n.clone()).unwrap_or_default(),
-            line: 1,
-            column: 1,
-        };
+        let span = Span { file: files.first().map(|(n, _)| n.clone()).unwrap_or_default(), line: 1, column: 1 };
         (Settings::default(), span)
     });
     let mut schema = Schema { settings, tables };
     if errors.is_empty() {
         validate::validate(&mut schema, &settings_span, &mut errors);
     }
-    if errors.is_empty() {
-        Ok(schema)
-    } else {
-        Err(Diagnostics(errors))
-    }
+    if errors.is_empty() { Ok(schema) } else { Err(Diagnostics(errors)) }
 }
 
 /// Parses one declaration file's text.
@@ -64,10 +53,7 @@ pub fn parse_str(file_name: &str, text: &str) -> Result<Schema, Diagnostics> {
 /// Reads every `*.rs` file of a directory (sorted by name), or one file, and parses them.
 /// Returns the schema and the files read, so build scripts can watch exactly those.
 pub fn load_dir(path: &std::path::Path) -> Result<(Schema, Vec<std::path::PathBuf>), LoadError> {
-    let io = |source| LoadError::Io {
-        path: path.display().to_string(),
-        source,
-    };
+    let io = |source| LoadError::Io { path: path.display().to_string(), source };
     let mut paths = if path.is_dir() {
         let mut paths = Vec::new();
         for entry in std::fs::read_dir(path).map_err(io)? {
@@ -82,16 +68,12 @@ pub fn load_dir(path: &std::path::Path) -> Result<(Schema, Vec<std::path::PathBu
     };
     paths.sort();
     if paths.is_empty() {
-        return Err(LoadError::Empty {
-            path: path.display().to_string(),
-        });
+        return Err(LoadError::Empty { path: path.display().to_string() });
     }
     let mut files = Vec::new();
     for file in &paths {
-        let text = std::fs::read_to_string(file).map_err(|source| LoadError::Io {
-            path: file.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(file)
+            .map_err(|source| LoadError::Io { path: file.display().to_string(), source })?;
         files.push((file.display().to_string(), text));
     }
     Ok((parse_sources(&files)?, paths))

@@ -28,16 +28,11 @@ pub(crate) struct ParsedFile {
 }
 
 pub(crate) fn parse_file(file: &str, source: &str, errors: &mut Vec<Diagnostic>) -> ParsedFile {
-    let mut parsed = ParsedFile {
-        settings: None,
-        tables: Vec::new(),
-    };
+    let mut parsed = ParsedFile { settings: None, tables: Vec::new() };
     let syntax = match syn::parse_file(source) {
         Ok(syntax) => syntax,
         Err(err) => {
-            errors.push(
-                syn_error(file, &err).hint("a declaration is Rust syntax: structs with attributes"),
-            );
+            errors.push(syn_error(file, &err).hint("a declaration is Rust syntax: structs with attributes"));
             return parsed;
         }
     };
@@ -49,11 +44,8 @@ pub(crate) fn parse_file(file: &str, source: &str, errors: &mut Vec<Diagnostic>)
             }
         } else if !is_doc_or_allow(attr) {
             errors.push(
-                Diagnostic::new(
-                    span(file, attr.span()),
-                    format!("unknown file attribute `{}`", path_name(attr)),
-                )
-                .hint(SETTINGS_HINT),
+                Diagnostic::new(span(file, attr.span()), format!("unknown file attribute `{}`", path_name(attr)))
+                    .hint(SETTINGS_HINT),
             );
         }
     }
@@ -66,11 +58,8 @@ pub(crate) fn parse_file(file: &str, source: &str, errors: &mut Vec<Diagnostic>)
             }
             Item::Use(_) => {}
             other => errors.push(
-                Diagnostic::new(
-                    span(file, other.span()),
-                    "only structs can be declared here",
-                )
-                .hint("declare each table as `#[tenancy(tenant)] struct Name { ... }`"),
+                Diagnostic::new(span(file, other.span()), "only structs can be declared here")
+                    .hint("declare each table as `#[tenancy(tenant)] struct Name { ... }`"),
             ),
         }
     }
@@ -78,9 +67,9 @@ pub(crate) fn parse_file(file: &str, source: &str, errors: &mut Vec<Diagnostic>)
 }
 
 const SETTINGS_HINT: &str = "settings are `#![tenancy(org_column = \"org_id\", app_role = \"app_user\", claim = \"app.org_id\" | postgrest, default_org = \"<uuid>\")]`";
-const TABLE_HINT: &str =
-    "write `#[tenancy(root | tenant | global, table = \"name\", unique(col, ...))]`";
-const COLUMN_HINT: &str = "column attributes are #[key], #[unique], #[references(table)], #[references(table.column)], #[default(\"sql\")]";
+const TABLE_HINT: &str = "write `#[tenancy(root | tenant | global, table = \"name\", unique(col, ...))]`";
+const COLUMN_HINT: &str =
+    "column attributes are #[key], #[unique], #[references(table)], #[references(table.column)], #[default(\"sql\")]";
 const BACKFILL_HINT: &str = "write #[backfill(default_org)], #[backfill(via = \"col -> table.org_column\")], #[backfill(from_parent = \"col\")] or #[backfill(sql = \"expr\")]";
 
 fn parse_settings(attr: &Attribute) -> syn::Result<Settings> {
@@ -99,10 +88,7 @@ fn parse_settings(attr: &Attribute) -> syn::Result<Settings> {
             } else {
                 let preset: Ident = value.parse()?;
                 if preset != "postgrest" {
-                    return Err(syn::Error::new(
-                        preset.span(),
-                        format!("unknown claim preset `{preset}`"),
-                    ));
+                    return Err(syn::Error::new(preset.span(), format!("unknown claim preset `{preset}`")));
                 }
                 Claim::Postgrest
             };
@@ -127,9 +113,7 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
                 match name.as_str() {
                     "root" | "tenant" | "global" => {
                         if scope.is_some() {
-                            return Err(
-                                meta.error("a table has exactly one scope: root, tenant or global")
-                            );
+                            return Err(meta.error("a table has exactly one scope: root, tenant or global"));
                         }
                         scope = Some(match name.as_str() {
                             "root" => Scope::Root,
@@ -153,17 +137,12 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
             })
             .map_err(|err| syn_error(file, &err).hint(TABLE_HINT))
         } else if attr.path().is_ident("backfill") {
-            parse_backfill(attr)
-                .map(|b| backfill = Some(b))
-                .map_err(|err| syn_error(file, &err).hint(BACKFILL_HINT))
+            parse_backfill(attr).map(|b| backfill = Some(b)).map_err(|err| syn_error(file, &err).hint(BACKFILL_HINT))
         } else if is_doc_or_allow(attr) {
             Ok(())
         } else {
-            Err(Diagnostic::new(
-                span(file, attr.span()),
-                format!("unknown attribute `{}`", path_name(attr)),
-            )
-            .hint(TABLE_HINT))
+            Err(Diagnostic::new(span(file, attr.span()), format!("unknown attribute `{}`", path_name(attr)))
+                .hint(TABLE_HINT))
         };
         if let Err(diagnostic) = result {
             errors.push(diagnostic);
@@ -181,19 +160,12 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
     };
     let Fields::Named(fields) = &item.fields else {
         errors.push(
-            Diagnostic::new(
-                span(file, item.ident.span()),
-                "a table struct needs named fields",
-            )
-            .hint("write `struct Name { #[key] id: i64, ... }`"),
+            Diagnostic::new(span(file, item.ident.span()), "a table struct needs named fields")
+                .hint("write `struct Name { #[key] id: i64, ... }`"),
         );
         return None;
     };
-    let columns = fields
-        .named
-        .iter()
-        .filter_map(|field| parse_column(file, field, errors))
-        .collect();
+    let columns = fields.named.iter().filter_map(|field| parse_column(file, field, errors)).collect();
     Some(Table {
         name: table_name.unwrap_or_else(|| default_table_name(&struct_name)),
         struct_name,
@@ -203,10 +175,7 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
             .iter()
             .map(|u: &Vec<(String, Span)>| u.first().map(|(_, s)| s.clone()).unwrap_or_default())
             .collect(),
-        uniques: uniques
-            .into_iter()
-            .map(|u| u.into_iter().map(|(c, _)| c).collect())
-            .collect(),
+        uniques: uniques.into_iter().map(|u| u.into_iter().map(|(c, _)| c).collect()).collect(),
         backfill,
         span: span(file, item.ident.span()),
     })
@@ -218,18 +187,12 @@ fn parse_backfill(attr: &Attribute) -> syn::Result<Backfill> {
         let name = meta_name(&meta.path);
         backfill = Some(match name.as_str() {
             "default_org" => Backfill::DefaultOrg,
-            "from_parent" => Backfill::FromParent {
-                column: meta.value()?.parse::<LitStr>()?.value(),
-            },
+            "from_parent" => Backfill::FromParent { column: meta.value()?.parse::<LitStr>()?.value() },
             "sql" => Backfill::Sql(meta.value()?.parse::<LitStr>()?.value()),
             "via" => {
                 let lit = meta.value()?.parse::<LitStr>()?;
-                parse_via(&lit.value()).ok_or_else(|| {
-                    syn::Error::new(
-                        lit.span(),
-                        "`via` must look like \"column -> table.column\"",
-                    )
-                })?
+                parse_via(&lit.value())
+                    .ok_or_else(|| syn::Error::new(lit.span(), "`via` must look like \"column -> table.column\""))?
             }
             _ => return Err(meta.error(format!("unknown backfill strategy `{name}`"))),
         });
@@ -242,17 +205,10 @@ fn parse_via(text: &str) -> Option<Backfill> {
     let (column, target) = text.split_once("->")?;
     let (table, target) = target.trim().split_once('.')?;
     let [column, table, target] = [column.trim(), table.trim(), target.trim()];
-    if [column, table, target]
-        .iter()
-        .any(|s| s.is_empty() || s.contains(char::is_whitespace))
-    {
+    if [column, table, target].iter().any(|s| s.is_empty() || s.contains(char::is_whitespace)) {
         return None;
     }
-    Some(Backfill::Via {
-        column: column.to_owned(),
-        table: table.to_owned(),
-        target: target.to_owned(),
-    })
+    Some(Backfill::Via { column: column.to_owned(), table: table.to_owned(), target: target.to_owned() })
 }
 
 fn parse_column(file: &str, field: &syn::Field, errors: &mut Vec<Diagnostic>) -> Option<Column> {
@@ -263,14 +219,8 @@ fn parse_column(file: &str, field: &syn::Field, errors: &mut Vec<Diagnostic>) ->
         Err(shown) => {
             let supported: Vec<&str> = ColumnType::ALL.iter().map(|(n, _)| *n).collect();
             errors.push(
-                Diagnostic::new(
-                    span(file, field.ty.span()),
-                    format!("unknown column type `{shown}` for `{name}`"),
-                )
-                .hint(format!(
-                    "supported types: {}, each optionally wrapped in Option<...>",
-                    supported.join(", ")
-                )),
+                Diagnostic::new(span(file, field.ty.span()), format!("unknown column type `{shown}` for `{name}`"))
+                    .hint(format!("supported types: {}, each optionally wrapped in Option<...>", supported.join(", "))),
             );
             return None;
         }
@@ -303,21 +253,14 @@ fn parse_column(file: &str, field: &syn::Field, errors: &mut Vec<Diagnostic>) ->
             })
             .map(|(table, target)| {
                 // An empty column means "the key of that table"; validation resolves it.
-                column.references = Some(Reference {
-                    table,
-                    column: target.unwrap_or_default(),
-                });
+                column.references = Some(Reference { table, column: target.unwrap_or_default() });
             })
         } else if attr.path().is_ident("default") {
-            attr.parse_args::<LitStr>()
-                .map(|sql| column.default = Some(sql.value()))
+            attr.parse_args::<LitStr>().map(|sql| column.default = Some(sql.value()))
         } else if is_doc_or_allow(attr) {
             Ok(())
         } else {
-            Err(syn::Error::new(
-                attr.span(),
-                format!("unknown column attribute `{}`", path_name(attr)),
-            ))
+            Err(syn::Error::new(attr.span(), format!("unknown column attribute `{}`", path_name(attr))))
         };
         if let Err(err) = result {
             errors.push(syn_error(file, &err).hint(COLUMN_HINT));
@@ -349,15 +292,11 @@ fn column_type(ty: &Type) -> Result<(ColumnType, bool), String> {
     if path.path.segments.len() != 1 || !segment.arguments.is_none() {
         return Err(shown());
     }
-    ColumnType::from_rust_name(&segment.ident.to_string())
-        .map(|t| (t, false))
-        .ok_or_else(shown)
+    ColumnType::from_rust_name(&segment.ident.to_string()).map(|t| (t, false)).ok_or_else(shown)
 }
 
 fn quote_type(ty: &Type) -> String {
-    quote::ToTokens::to_token_stream(ty)
-        .to_string()
-        .replace(' ', "")
+    quote::ToTokens::to_token_stream(ty).to_string().replace(' ', "")
 }
 
 fn is_doc_or_allow(attr: &Attribute) -> bool {
@@ -369,20 +308,12 @@ fn path_name(attr: &Attribute) -> String {
 }
 
 fn meta_name(path: &syn::Path) -> String {
-    path.segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect::<Vec<_>>()
-        .join("::")
+    path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::")
 }
 
 pub(crate) fn span(file: &str, span: proc_macro2::Span) -> Span {
     let start = span.start();
-    Span {
-        file: file.to_owned(),
-        line: start.line,
-        column: start.column + 1,
-    }
+    Span { file: file.to_owned(), line: start.line, column: start.column + 1 }
 }
 
 fn syn_error(file: &str, err: &syn::Error) -> Diagnostic {
@@ -402,18 +333,12 @@ pub fn default_table_name(struct_name: &str) -> String {
             snake.push(ch);
         }
     }
-    let consonant_y = snake.ends_with('y')
-        && !snake.ends_with("ay")
-        && !snake.ends_with("ey")
-        && !snake.ends_with("oy");
+    let consonant_y =
+        snake.ends_with('y') && !snake.ends_with("ay") && !snake.ends_with("ey") && !snake.ends_with("oy");
     if consonant_y {
         snake.pop();
         snake.push_str("ies");
-    } else if snake.ends_with('s')
-        || snake.ends_with('x')
-        || snake.ends_with("ch")
-        || snake.ends_with("sh")
-    {
+    } else if snake.ends_with('s') || snake.ends_with('x') || snake.ends_with("ch") || snake.ends_with("sh") {
         snake.push_str("es");
     } else {
         snake.push('s');

@@ -23,10 +23,7 @@ pub(crate) fn validate(schema: &mut Schema, settings_span: &Span, errors: &mut V
 
 fn check_settings(schema: &Schema, span: &Span, errors: &mut Vec<Diagnostic>) {
     let settings = &schema.settings;
-    for (what, value) in [
-        ("org_column", &settings.org_column),
-        ("app_role", &settings.app_role),
-    ] {
+    for (what, value) in [("org_column", &settings.org_column), ("app_role", &settings.app_role)] {
         check_identifier(what, value, span, errors);
     }
     if let Some(org) = &settings.default_org {
@@ -40,11 +37,7 @@ fn check_settings(schema: &Schema, span: &Span, errors: &mut Vec<Diagnostic>) {
 }
 
 fn check_roots(schema: &Schema, errors: &mut Vec<Diagnostic>) {
-    let roots: Vec<&Table> = schema
-        .tables
-        .iter()
-        .filter(|t| t.scope == Scope::Root)
-        .collect();
+    let roots: Vec<&Table> = schema.tables.iter().filter(|t| t.scope == Scope::Root).collect();
     match roots.as_slice() {
         [_] => {}
         [] => errors.push(
@@ -57,18 +50,16 @@ fn check_roots(schema: &Schema, errors: &mut Vec<Diagnostic>) {
         [_, rest @ ..] => {
             for extra in rest {
                 errors.push(
-                    Diagnostic::new(extra.span.clone(), format!("second root table `{}`", extra.name))
-                        .hint(format!("only one table is the organizations table; `{}` is already root", roots[0].name)),
+                    Diagnostic::new(extra.span.clone(), format!("second root table `{}`", extra.name)).hint(format!(
+                        "only one table is the organizations table; `{}` is already root",
+                        roots[0].name
+                    )),
                 );
             }
         }
     }
     if let Some(root) = roots.first() {
-        if root
-            .columns
-            .iter()
-            .any(|c| c.key && c.ty != crate::ir::ColumnType::Uuid)
-        {
+        if root.columns.iter().any(|c| c.key && c.ty != crate::ir::ColumnType::Uuid) {
             errors.push(
                 Diagnostic::new(root.key_span(), "the root table's key must be a Uuid")
                     .hint("organization ids are UUIDs so claims can carry them: `#[key] id: Uuid`"),
@@ -84,19 +75,13 @@ fn check_names(schema: &Schema, errors: &mut Vec<Diagnostic>) {
         check_identifier("table name", &table.name, &table.span, errors);
         if let Some(first) = tables.insert(&table.name, table) {
             errors.push(
-                Diagnostic::new(
-                    table.span.clone(),
-                    format!("duplicate table `{}`", table.name),
-                )
-                .hint(format!("it is first declared at {}", first.span)),
+                Diagnostic::new(table.span.clone(), format!("duplicate table `{}`", table.name))
+                    .hint(format!("it is first declared at {}", first.span)),
             );
         } else if let Some(first) = structs.insert(&table.struct_name, table) {
             errors.push(
-                Diagnostic::new(
-                    table.span.clone(),
-                    format!("duplicate struct `{}`", table.struct_name),
-                )
-                .hint(format!("it is first declared at {}", first.span)),
+                Diagnostic::new(table.span.clone(), format!("duplicate struct `{}`", table.struct_name))
+                    .hint(format!("it is first declared at {}", first.span)),
             );
         }
         let mut columns: HashMap<&str, &Span> = HashMap::new();
@@ -150,11 +135,7 @@ fn check_keys(schema: &Schema, errors: &mut Vec<Diagnostic>) {
 }
 
 fn resolve_references(schema: &mut Schema, errors: &mut Vec<Diagnostic>) {
-    let targets: HashMap<String, Table> = schema
-        .tables
-        .iter()
-        .map(|t| (t.name.clone(), t.clone()))
-        .collect();
+    let targets: HashMap<String, Table> = schema.tables.iter().map(|t| (t.name.clone(), t.clone())).collect();
     let org_column = schema.settings.org_column.clone();
     for table in &mut schema.tables {
         for column in &mut table.columns {
@@ -167,10 +148,7 @@ fn resolve_references(schema: &mut Schema, errors: &mut Vec<Diagnostic>) {
                 errors.push(
                     Diagnostic::new(
                         column.span.clone(),
-                        format!(
-                            "`{}` references undeclared table `{}`",
-                            column.name, reference.table
-                        ),
+                        format!("`{}` references undeclared table `{}`", column.name, reference.table),
                     )
                     .hint(format!("declared tables: {}", known.join(", "))),
                 );
@@ -191,11 +169,7 @@ fn resolve_references(schema: &mut Schema, errors: &mut Vec<Diagnostic>) {
                             column.name, target.name, reference.column
                         ),
                     )
-                    .hint(format!(
-                        "`{}` has columns: {}",
-                        target.name,
-                        column_list(target)
-                    )),
+                    .hint(format!("`{}` has columns: {}", target.name, column_list(target))),
                 );
                 continue;
             };
@@ -263,29 +237,17 @@ fn check_uniques(schema: &Schema, errors: &mut Vec<Diagnostic>) {
                     errors.push(
                         Diagnostic::new(
                             span.clone(),
-                            format!(
-                                "unique key of `{}` names unknown column `{name}`",
-                                table.name
-                            ),
+                            format!("unique key of `{}` names unknown column `{name}`", table.name),
                         )
-                        .hint(format!(
-                            "`{}` has columns: {}",
-                            table.name,
-                            column_list(table)
-                        )),
+                        .hint(format!("`{}` has columns: {}", table.name, column_list(table))),
                     );
                 } else if !seen.insert(name) {
-                    errors.push(Diagnostic::new(
-                        span.clone(),
-                        format!("column `{name}` appears twice in a unique key"),
-                    ));
+                    errors
+                        .push(Diagnostic::new(span.clone(), format!("column `{name}` appears twice in a unique key")));
                 }
             }
             if unique.is_empty() {
-                errors.push(
-                    Diagnostic::new(span.clone(), "empty unique key")
-                        .hint("write unique(col, ...)"),
-                );
+                errors.push(Diagnostic::new(span.clone(), "empty unique key").hint("write unique(col, ...)"));
             }
         }
     }
@@ -299,73 +261,50 @@ fn check_backfills(schema: &Schema, errors: &mut Vec<Diagnostic>) {
         let span = table.span.clone();
         if table.scope != Scope::Tenant {
             errors.push(
-                Diagnostic::new(
-                    span,
-                    format!(
-                        "#[backfill] on {} table `{}`",
-                        scope_name(table.scope),
-                        table.name
-                    ),
-                )
-                .hint("only tenant tables are backfilled with an organization"),
+                Diagnostic::new(span, format!("#[backfill] on {} table `{}`", scope_name(table.scope), table.name))
+                    .hint("only tenant tables are backfilled with an organization"),
             );
             continue;
         }
         match backfill {
             Backfill::DefaultOrg if schema.settings.default_org.is_none() => errors.push(
-                Diagnostic::new(
-                    span,
-                    "#[backfill(default_org)] but no default organization is set",
-                )
-                .hint("add `default_org = \"<uuid>\"` to #![tenancy(...)]"),
+                Diagnostic::new(span, "#[backfill(default_org)] but no default organization is set")
+                    .hint("add `default_org = \"<uuid>\"` to #![tenancy(...)]"),
             ),
-            Backfill::Via {
-                column,
-                table: via_table,
-                target,
-            } => {
+            Backfill::Via { column, table: via_table, target } => {
                 if table.column(column).is_none() {
                     errors.push(
                         Diagnostic::new(
                             span.clone(),
                             format!("backfill via unknown column `{column}` of `{}`", table.name),
                         )
-                        .hint(format!(
-                            "`{}` has columns: {}",
-                            table.name,
-                            column_list(table)
-                        )),
+                        .hint(format!("`{}` has columns: {}", table.name, column_list(table))),
                     );
                 }
                 match schema.table(via_table) {
-                    None => errors.push(Diagnostic::new(
-                        span,
-                        format!("backfill via undeclared table `{via_table}`"),
-                    )),
+                    None => errors.push(Diagnostic::new(span, format!("backfill via undeclared table `{via_table}`"))),
                     Some(via)
                         if via.column(target).is_none()
                             && !(via.is_tenant() && *target == schema.settings.org_column) =>
                     {
                         errors.push(
-                            Diagnostic::new(
-                                span,
-                                format!("backfill via unknown column `{via_table}.{target}`"),
-                            )
-                            .hint(format!("`{via_table}` has columns: {}", column_list(via))),
+                            Diagnostic::new(span, format!("backfill via unknown column `{via_table}.{target}`"))
+                                .hint(format!("`{via_table}` has columns: {}", column_list(via))),
                         )
                     }
                     Some(_) => {}
                 }
             }
             Backfill::FromParent { column } => {
-                let parent = table
-                    .column(column)
-                    .and_then(|c| c.references.as_ref())
-                    .and_then(|r| schema.table(&r.table));
+                let parent =
+                    table.column(column).and_then(|c| c.references.as_ref()).and_then(|r| schema.table(&r.table));
                 if !parent.is_some_and(|p| p.is_tenant()) {
                     errors.push(
-                        Diagnostic::new(span, format!("backfill from_parent = \"{column}\" needs a column referencing a tenant table"))
-                            .hint("name a field of this table marked #[references(tenant_table)]"),
+                        Diagnostic::new(
+                            span,
+                            format!("backfill from_parent = \"{column}\" needs a column referencing a tenant table"),
+                        )
+                        .hint("name a field of this table marked #[references(tenant_table)]"),
                     );
                 }
             }
@@ -397,13 +336,8 @@ fn check_required_cycles(schema: &Schema, errors: &mut Vec<Diagnostic>) {
             key.sort_unstable();
             if reported.insert(key) {
                 errors.push(
-                    Diagnostic::new(
-                        span.clone(),
-                        format!("cycle of required references: {}", cycle.join(" -> ")),
-                    )
-                    .hint(
-                        "no row could ever be inserted; make one of these references Option<...>",
-                    ),
+                    Diagnostic::new(span.clone(), format!("cycle of required references: {}", cycle.join(" -> ")))
+                        .hint("no row could ever be inserted; make one of these references Option<...>"),
                 );
             }
         }
@@ -437,8 +371,11 @@ fn find_cycle<'a>(
 fn check_identifier(what: &str, name: &str, span: &Span, errors: &mut Vec<Diagnostic>) {
     if name.len() > MAX_IDENTIFIER_BYTES {
         errors.push(
-            Diagnostic::new(span.clone(), format!("{what} `{name}` is {} bytes; PostgreSQL allows {MAX_IDENTIFIER_BYTES}", name.len()))
-                .hint("PostgreSQL would silently truncate it; choose a shorter name (with table = \"...\" for tables)"),
+            Diagnostic::new(
+                span.clone(),
+                format!("{what} `{name}` is {} bytes; PostgreSQL allows {MAX_IDENTIFIER_BYTES}", name.len()),
+            )
+            .hint("PostgreSQL would silently truncate it; choose a shorter name (with table = \"...\" for tables)"),
         );
     } else if name.is_empty() {
         errors.push(Diagnostic::new(span.clone(), format!("empty {what}")));
@@ -448,18 +385,11 @@ fn check_identifier(what: &str, name: &str, span: &Span, errors: &mut Vec<Diagno
 fn looks_like_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-        && groups
-            .iter()
-            .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
+        && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn column_list(table: &Table) -> String {
-    table
-        .columns
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    table.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 fn scope_name(scope: Scope) -> &'static str {
@@ -472,10 +402,6 @@ fn scope_name(scope: Scope) -> &'static str {
 
 impl Table {
     fn key_span(&self) -> Span {
-        self.columns
-            .iter()
-            .find(|c| c.key)
-            .map(|c| c.span.clone())
-            .unwrap_or_else(|| self.span.clone())
+        self.columns.iter().find(|c| c.key).map(|c| c.span.clone()).unwrap_or_else(|| self.span.clone())
     }
 }

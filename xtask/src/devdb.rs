@@ -26,8 +26,7 @@ pub fn stop() -> Result<()> {
 }
 
 pub fn url() -> Result<String> {
-    let cluster = Cluster::existing(&dir())
-        .context("no throwaway PostgreSQL yet; run `cargo xtask dev-db start`")?;
+    let cluster = Cluster::existing(&dir()).context("no throwaway PostgreSQL yet; run `cargo xtask dev-db start`")?;
     Ok(cluster.url(DEV_DATABASE))
 }
 

@@ -81,22 +81,14 @@ fn migrate(args: &[&str]) -> Result<()> {
             let cluster = devdb::start()?;
             devdb::ensure_database(&cluster, devdb::DEV_DATABASE)?;
             let url = cluster.url(devdb::DEV_DATABASE);
-            eprintln!(
-                "DATABASE_URL is not set: using the throwaway PostgreSQL in {}",
-                cluster.dir.display()
-            );
+            eprintln!("DATABASE_URL is not set: using the throwaway PostgreSQL in {}", cluster.dir.display());
             eprintln!("  {url}");
             url
         }
     };
     let mut conn = tenancy_migrate::db::connect(&url)?;
     let mut log = |line: &str| eprintln!("{line}");
-    let outcome = tenancy_migrate::migrate::apply(
-        &mut conn,
-        tenancy_migrate::migrate::Wait::Wait,
-        dry_run,
-        &mut log,
-    )?;
+    let outcome = tenancy_migrate::migrate::apply(&mut conn, tenancy_migrate::migrate::Wait::Wait, dry_run, &mut log)?;
     if outcome.migrations.is_empty() {
         eprintln!("nothing to do: the database is up to date");
     } else if dry_run {
@@ -104,11 +96,7 @@ fn migrate(args: &[&str]) -> Result<()> {
             println!("-- pending: {name}\n{sql}");
         }
     } else {
-        eprintln!(
-            "applied {} migration(s): {}",
-            outcome.migrations.len(),
-            outcome.migrations.join(", ")
-        );
+        eprintln!("applied {} migration(s): {}", outcome.migrations.len(), outcome.migrations.join(", "));
     }
     Ok(())
 }
@@ -117,53 +105,27 @@ fn ci() -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let steps: [(&str, &[&str]); 3] = [
         ("format", &["fmt", "--all", "--check"]),
-        (
-            "lint",
-            &[
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--locked",
-                "--",
-                "-D",
-                "warnings",
-            ],
-        ),
+        ("lint", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]),
         ("tests", &["test", "--workspace", "--locked"]),
     ];
     for (what, args) in steps {
         eprintln!("== {what}: cargo {}", args.join(" "));
-        let status = Command::new(&cargo)
-            .args(args)
-            .current_dir(project_root())
-            .status()?;
+        let status = Command::new(&cargo).args(args).current_dir(project_root()).status()?;
         if !status.success() {
             bail!("{what} failed (cargo {})", args.join(" "));
         }
     }
     eprintln!("== wasm: tenancy-schema builds for wasm32-unknown-unknown");
     let status = Command::new(&cargo)
-        .args([
-            "build",
-            "--locked",
-            "-p",
-            "tenancy-schema",
-            "--target",
-            "wasm32-unknown-unknown",
-        ])
+        .args(["build", "--locked", "-p", "tenancy-schema", "--target", "wasm32-unknown-unknown"])
         .current_dir(project_root())
         .status()?;
     if !status.success() {
-        bail!(
-            "tenancy-schema does not build for wasm32-unknown-unknown (rustup target add wasm32-unknown-unknown)"
-        );
+        bail!("tenancy-schema does not build for wasm32-unknown-unknown (rustup target add wasm32-unknown-unknown)");
     }
     Ok(())
 }
 
 pub(crate) fn project_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }

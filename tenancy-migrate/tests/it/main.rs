@@ -1,1 +1,10 @@
+//! One integration-test binary for tenancy-migrate; every test runs against a real PostgreSQL
+//! (a throwaway cluster under target/, or the server of DATABASE_URL), in its own database.
 
+mod apply;
+mod catalog;
+mod errors;
+mod isolation;
+mod models;
+mod squawk;
+mod support;
