@@ -11,3 +11,6 @@ pub mod rust;
 pub mod sql;
 
 pub use plan::{Migration, PlanError, migration_files, parse_snapshot, plan, render_history};
+
+#[cfg(test)]
+mod tests;

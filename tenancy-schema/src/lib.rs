@@ -83,3 +83,6 @@ pub fn load_dir(path: &std::path::Path) -> Result<(Schema, Vec<std::path::PathBu
 pub fn workspace_declaration_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema")
 }
+
+#[cfg(test)]
+mod tests;

@@ -26,13 +26,13 @@ fn check_settings(schema: &Schema, span: &Span, errors: &mut Vec<Diagnostic>) {
     for (what, value) in [("org_column", &settings.org_column), ("app_role", &settings.app_role)] {
         check_identifier(what, value, span, errors);
     }
-    if let Some(org) = &settings.default_org {
-        if !looks_like_uuid(org) {
-            errors.push(
-                Diagnostic::new(span.clone(), format!("default_org `{org}` is not a UUID"))
-                    .hint("write it as 8-4-4-4-12 hex digits, e.g. \"00000000-0000-0000-0000-000000000001\""),
-            );
-        }
+    if let Some(org) = &settings.default_org
+        && !looks_like_uuid(org)
+    {
+        errors.push(
+            Diagnostic::new(span.clone(), format!("default_org `{org}` is not a UUID"))
+                .hint("write it as 8-4-4-4-12 hex digits, e.g. \"00000000-0000-0000-0000-000000000001\""),
+        );
     }
 }
 
@@ -58,13 +58,13 @@ fn check_roots(schema: &Schema, errors: &mut Vec<Diagnostic>) {
             }
         }
     }
-    if let Some(root) = roots.first() {
-        if root.columns.iter().any(|c| c.key && c.ty != crate::ir::ColumnType::Uuid) {
-            errors.push(
-                Diagnostic::new(root.key_span(), "the root table's key must be a Uuid")
-                    .hint("organization ids are UUIDs so claims can carry them: `#[key] id: Uuid`"),
-            );
-        }
+    if let Some(root) = roots.first()
+        && root.columns.iter().any(|c| c.key && c.ty != crate::ir::ColumnType::Uuid)
+    {
+        errors.push(
+            Diagnostic::new(root.key_span(), "the root table's key must be a Uuid")
+                .hint("organization ids are UUIDs so claims can carry them: `#[key] id: Uuid`"),
+        );
     }
 }
 
@@ -332,7 +332,8 @@ fn check_required_cycles(schema: &Schema, errors: &mut Vec<Diagnostic>) {
     for table in &schema.tables {
         let mut path = vec![table.name.as_str()];
         if let Some((cycle, span)) = find_cycle(&edges, &mut path, &mut HashSet::new()) {
-            let mut key: Vec<&str> = cycle.clone();
+            // One report per cycle, whichever table it was found from.
+            let mut key: Vec<&str> = cycle[..cycle.len() - 1].to_vec();
             key.sort_unstable();
             if reported.insert(key) {
                 errors.push(

@@ -113,6 +113,69 @@ fn write_migration(dir: &Path, migration: &Migration) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// A scratch workspace under target/ with one declaration file.
+    fn scratch(name: &str, declaration: &str) -> PathBuf {
+        let root = crate::project_root().join("target/tenancy/xtask-tests").join(name);
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("tenancy-schema/schema")).unwrap();
+        std::fs::create_dir_all(root.join("migrations")).unwrap();
+        std::fs::write(root.join("tenancy-schema/schema/decl.rs"), declaration).unwrap();
+        root
+    }
+
+    fn migration_dirs(root: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(root.join("migrations"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into())
+            .collect();
+        names.sort();
+        names
+    }
+
+    const DECL: &str = "#[tenancy(root)]\nstruct Organization { #[key] id: Uuid, name: String }\n\
+                        #[tenancy(tenant)]\nstruct Lead { #[key] id: i64, email: String }\n";
+
+    #[test]
+    fn an_invalid_declaration_generates_nothing() {
+        let root = scratch("invalid", "#[tenancy(tenant)]\nstruct Lead { #[key] id: i64, org_id: Uuid }\n");
+        let err = generate(&root, Mode::Write).unwrap_err().to_string();
+        assert!(err.contains("decl.rs:2:8: error: no root table"), "{err}");
+        assert!(err.contains("decl.rs:2:31: error: tenant table `leads` declares `org_id` itself"), "{err}");
+        assert!(migration_dirs(&root).is_empty());
+    }
+
+    #[test]
+    fn a_declaration_change_appends_and_never_rewrites() {
+        let root = scratch("append", DECL);
+        assert_eq!(generate(&root, Mode::Write).unwrap(), ["0001_initial"]);
+        let first = std::fs::read_to_string(root.join("migrations/0001_initial/up.sql")).unwrap();
+        assert!(generate(&root, Mode::Check).unwrap().is_empty());
+
+        std::fs::write(
+            root.join("tenancy-schema/schema/decl.rs"),
+            DECL.replace("email: String", "email: String, phone: Option<String>"),
+        )
+        .unwrap();
+        let stale = generate(&root, Mode::Check).unwrap_err().to_string();
+        assert!(stale.contains("run `cargo xtask codegen` to add 0002_add_leads_phone"), "{stale}");
+        assert_eq!(generate(&root, Mode::Write).unwrap(), ["0002_add_leads_phone"]);
+        assert_eq!(migration_dirs(&root), ["0001_initial", "0002_add_leads_phone"]);
+        assert_eq!(std::fs::read_to_string(root.join("migrations/0001_initial/up.sql")).unwrap(), first);
+        assert!(generate(&root, Mode::Check).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_hand_edited_migration_is_detected() {
+        let root = scratch("edited", DECL);
+        generate(&root, Mode::Write).unwrap();
+        let up = root.join("migrations/0001_initial/up.sql");
+        let edited =
+            std::fs::read_to_string(&up).unwrap().replace("FORCE ROW LEVEL SECURITY", "NO FORCE ROW LEVEL SECURITY");
+        std::fs::write(&up, edited).unwrap();
+        let err = generate(&root, Mode::Check).unwrap_err().to_string();
+        assert!(err.contains("0001_initial/up.sql differs from what codegen renders"), "{err}");
+    }
+
     /// Fails when the declaration changed without `cargo xtask codegen`, or a migration was edited.
     #[test]
     fn committed_migrations_are_fresh() {
