@@ -288,6 +288,14 @@ fn sql_name_attr(name: &str) -> Option<TokenStream> {
     is_keyword(name).then(|| quote! { #[sql_name = #name] })
 }
 
+/// Rust keywords (strict and reserved, 2024 edition) that cannot be plain identifiers.
+const KEYWORDS: &[&str] = &[
+    "Self", "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do", "dyn",
+    "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro",
+    "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return", "self", "static", "struct", "super",
+    "trait", "true", "try", "type", "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
 fn is_keyword(name: &str) -> bool {
-    syn::parse_str::<syn::Ident>(name).is_err()
+    KEYWORDS.contains(&name)
 }

@@ -24,6 +24,7 @@ impl Cluster {
     /// Starts the cluster in `dir`, creating it first if needed; reuses one already running.
     /// Safe to call from several processes at once (they serialize on a lock file).
     pub fn ensure_running(dir: &Path) -> Result<Cluster> {
+        let dir = &effective_dir(dir);
         std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, e))?;
         let lock_path = dir.join(".lock");
         let lock = std::fs::File::create(&lock_path).map_err(|e| io_error("create", &lock_path, e))?;
@@ -76,6 +77,7 @@ impl Cluster {
 
     /// The cluster in `dir` if it was ever started (it may be stopped).
     pub fn existing(dir: &Path) -> Option<Cluster> {
+        let dir = &effective_dir(dir);
         let port = std::fs::read_to_string(dir.join("port")).ok()?.trim().parse().ok()?;
         Some(Cluster { dir: dir.to_path_buf(), port })
     }
@@ -149,6 +151,30 @@ fn run(bin: &Path, as_root: bool, program: &str, args: &[&str]) -> Result<()> {
         let stderr = String::from_utf8_lossy(&output.stderr);
         Err(Error::Cluster(format!("{program} failed: {}", crate::error::first_line(&stderr))))
     }
+}
+
+/// Where the cluster for `dir` really lives. As root, the server runs as `postgres`, which must
+/// reach the directory; when a parent is closed to it (a checkout under /root, mode 700), the
+/// cluster moves to a per-checkout directory under the system temp dir instead.
+fn effective_dir(dir: &Path) -> PathBuf {
+    if !running_as_root() || reachable_by_postgres(dir) {
+        return dir.to_path_buf();
+    }
+    let hash = dir
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+    std::env::temp_dir().join(format!("tenancy-pg-{hash:016x}"))
+}
+
+/// Whether the `postgres` user can traverse every existing ancestor of `dir`.
+fn reachable_by_postgres(dir: &Path) -> bool {
+    let existing = dir.ancestors().find(|p| p.exists()).unwrap_or(Path::new("/"));
+    Command::new("runuser")
+        .args(["-u", "postgres", "--", "test", "-x"])
+        .arg(existing)
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// `/proc/self` belongs to the process's effective user.
