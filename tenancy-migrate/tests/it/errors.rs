@@ -71,3 +71,12 @@ fn missing_database_url_is_a_usage_error() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--database-url"), "{stderr}");
 }
+
+#[test]
+fn help_is_complete() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tenancy-migrate")).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    insta::assert_snapshot!("help", String::from_utf8_lossy(&output.stdout));
+    let output = Command::new(env!("CARGO_BIN_EXE_tenancy-migrate")).args(["apply", "--help"]).output().unwrap();
+    insta::assert_snapshot!("apply_help", String::from_utf8_lossy(&output.stdout));
+}

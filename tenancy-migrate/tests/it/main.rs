@@ -3,6 +3,7 @@
 
 mod apply;
 mod catalog;
+mod claims;
 mod errors;
 mod isolation;
 mod models;
