@@ -75,6 +75,17 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// The user and password of a URL (`postgres` when it names no user).
+pub fn credentials(url: &str) -> (String, Option<String>) {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let Some((credentials, _host)) = authority.rsplit_once('@') else { return ("postgres".to_owned(), None) };
+    match credentials.split_once(':') {
+        Some((user, password)) => (user.to_owned(), Some(password.to_owned())),
+        None => (credentials.to_owned(), None),
+    }
+}
+
 /// The same server with another user, password and database.
 pub fn with_login(url: &str, user: &str, password: Option<&str>, database: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
@@ -97,6 +108,13 @@ mod tests {
         assert_eq!(redact("postgres://app:secret@db:5432/x"), "postgres://app:***@db:5432/x");
         assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
         assert_eq!(redact("postgres://a:b@h"), "postgres://a:***@h");
+    }
+
+    #[test]
+    fn credentials_of_a_url() {
+        assert_eq!(credentials("postgres://a:b@h:1/d"), ("a".to_owned(), Some("b".to_owned())));
+        assert_eq!(credentials("postgres://a@h/d"), ("a".to_owned(), None));
+        assert_eq!(credentials("postgres://h/d"), ("postgres".to_owned(), None));
     }
 
     #[test]

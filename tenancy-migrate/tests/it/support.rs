@@ -60,7 +60,8 @@ impl TestDb {
     }
 
     pub fn admin_url(&self) -> String {
-        db::with_login(admin_url(), &user_of(admin_url()), password_of(admin_url()).as_deref(), &self.name)
+        let (user, password) = db::credentials(admin_url());
+        db::with_login(admin_url(), &user, password.as_deref(), &self.name)
     }
 
     pub fn url_as(&self, user: &str, password: &str) -> String {
@@ -76,20 +77,6 @@ impl TestDb {
     pub fn app(&self) -> PgConnection {
         PgConnection::establish(&self.url_as(APP_ROLE, APP_PASSWORD)).expect("app role connection")
     }
-}
-
-fn user_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let credentials = authority.rsplit_once('@').map_or("postgres", |(c, _)| c);
-    credentials.split(':').next().unwrap_or("postgres").to_owned()
-}
-
-fn password_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let (credentials, _) = authority.rsplit_once('@')?;
-    credentials.split_once(':').map(|(_, p)| p.to_owned())
 }
 
 #[derive(diesel::QueryableByName, Debug)]
