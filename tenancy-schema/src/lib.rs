@@ -7,6 +7,7 @@
 mod diagnostic;
 pub mod ir;
 mod parse;
+pub mod report;
 mod validate;
 
 pub use diagnostic::{Diagnostic, Diagnostics, LoadError};

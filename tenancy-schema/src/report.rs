@@ -1,0 +1,158 @@
+//! The report model: what `scan` (and later `verify`) export as JSON and report-web renders.
+//! Versioned by `schema_version`; readers refuse versions newer than [`REPORT_SCHEMA_VERSION`].
+//! The checks that fill it arrive with the scan issue; this is only the shared vocabulary.
+
+use serde::{Deserialize, Serialize};
+
+/// The report format version this build writes and the newest it reads.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    /// The tool and version that wrote the report, e.g. `tenancy-migrate 0.0.0`.
+    pub tool: String,
+    pub database: DatabaseInfo,
+    /// RFC 3339 timestamp.
+    pub generated_at: String,
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseInfo {
+    pub name: String,
+    pub server_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub tables_scanned: u32,
+    pub declared_tables: u32,
+    pub errors: u32,
+    pub warnings: u32,
+    pub infos: u32,
+    pub rls_coverage: Coverage,
+    pub compliance_percent: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub enabled: u32,
+    pub total: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warn,
+    Error,
+}
+
+/// One verdict, always with the query that decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable identifier of the check, e.g. `rls-not-forced`.
+    pub code: String,
+    pub severity: Severity,
+    pub category: String,
+    pub table: Option<String>,
+    pub column: Option<String>,
+    pub message: String,
+    pub remediation: String,
+    pub evidence: Evidence,
+    /// Stable across runs for the same problem on the same object; used for suppressions and diffs.
+    pub cache_key: String,
+}
+
+/// The SQL that was run and what it returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub sql: String,
+    pub result: String,
+}
+
+/// Why a JSON document is not a report this build can read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("not a tenancy report: {0}")]
+    Invalid(String),
+    #[error("report schema_version {found} is newer than this build understands ({supported}); upgrade tenancy")]
+    TooNew { found: u32, supported: u32 },
+}
+
+impl Report {
+    /// Parses a report, refusing newer format versions with a clear message.
+    pub fn from_json(text: &str) -> Result<Report, ReportError> {
+        #[derive(Deserialize)]
+        struct Version {
+            schema_version: u32,
+        }
+        let version: Version = serde_json::from_str(text).map_err(|e| ReportError::Invalid(e.to_string()))?;
+        if version.schema_version > REPORT_SCHEMA_VERSION {
+            return Err(ReportError::TooNew { found: version.schema_version, supported: REPORT_SCHEMA_VERSION });
+        }
+        serde_json::from_str(text).map_err(|e| ReportError::Invalid(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Report {
+        Report {
+            schema_version: REPORT_SCHEMA_VERSION,
+            tool: "tenancy-migrate 0.0.0".into(),
+            database: DatabaseInfo { name: "app".into(), server_version: "15.18".into() },
+            generated_at: "2026-11-22T12:00:00Z".into(),
+            summary: Summary {
+                tables_scanned: 2,
+                declared_tables: 1,
+                errors: 1,
+                warnings: 0,
+                infos: 0,
+                rls_coverage: Coverage { enabled: 0, total: 1 },
+                compliance_percent: 0.0,
+            },
+            findings: vec![Finding {
+                code: "rls-disabled".into(),
+                severity: Severity::Error,
+                category: "rls".into(),
+                table: Some("contacts".into()),
+                column: None,
+                message: "row-level security is disabled on contacts".into(),
+                remediation: "ALTER TABLE contacts ENABLE ROW LEVEL SECURITY".into(),
+                evidence: Evidence {
+                    sql: "SELECT relrowsecurity FROM pg_class WHERE oid = 'contacts'::regclass".into(),
+                    result: "f".into(),
+                },
+                cache_key: "rls-disabled:contacts".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn reports_round_trip_through_json() {
+        let json = serde_json::to_string(&sample()).unwrap();
+        assert!(json.contains(r#""severity":"error""#));
+        assert_eq!(Report::from_json(&json).unwrap(), sample());
+    }
+
+    #[test]
+    fn newer_and_foreign_documents_are_refused_clearly() {
+        let newer = serde_json::to_string(&Report { schema_version: 99, ..sample() }).unwrap();
+        assert_eq!(
+            Report::from_json(&newer).unwrap_err().to_string(),
+            "report schema_version 99 is newer than this build understands (1); upgrade tenancy"
+        );
+        assert!(
+            Report::from_json(r#"{"hello": 1}"#)
+                .unwrap_err()
+                .to_string()
+                .starts_with("not a tenancy report: missing field `schema_version`")
+        );
+        assert!(Report::from_json("").unwrap_err().to_string().starts_with("not a tenancy report"));
+    }
+}
