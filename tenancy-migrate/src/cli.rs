@@ -82,7 +82,8 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
     }
 }
 
-fn run(command: Command) -> crate::Result<()> {
+/// Runs one parsed command; `main` and `cargo xtask migrate` both come through here.
+pub fn run(command: Command) -> crate::Result<()> {
     let mut log = |line: &str| eprintln!("{line}");
     let mut out = std::io::stdout().lock();
     match command {

@@ -5,13 +5,15 @@ mod codegen;
 mod devdb;
 
 use anyhow::{Result, bail};
+use clap::Parser;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 const HELP: &str = "\
 cargo xtask <command>
 
-  migrate [--dry-run]     apply pending migrations to DATABASE_URL, or to a throwaway local
+  migrate [--dry-run] [--no-wait]
+                          apply pending migrations to DATABASE_URL, or to a throwaway local
                           PostgreSQL under target/ when it is unset (prints its URL)
   dev-db start|stop|url   manage that throwaway PostgreSQL
   codegen [--check]       append migrations for declaration changes (--check: fail if stale)
@@ -69,12 +71,9 @@ fn run(args: &[&str]) -> Result<()> {
     }
 }
 
+/// Resolves the database (DATABASE_URL, else the throwaway cluster) and runs
+/// `tenancy-migrate apply` with the remaining arguments (`--dry-run`, `--no-wait`).
 fn migrate(args: &[&str]) -> Result<()> {
-    let dry_run = match args {
-        [] => false,
-        ["--dry-run"] => true,
-        _ => bail!("usage: cargo xtask migrate [--dry-run]"),
-    };
     let url = match std::env::var("DATABASE_URL") {
         Ok(url) => url,
         Err(_) => {
@@ -86,18 +85,10 @@ fn migrate(args: &[&str]) -> Result<()> {
             url
         }
     };
-    let mut conn = tenancy_migrate::db::connect(&url)?;
-    let mut log = |line: &str| eprintln!("{line}");
-    let outcome = tenancy_migrate::migrate::apply(&mut conn, tenancy_migrate::migrate::Wait::Wait, dry_run, &mut log)?;
-    if outcome.migrations.is_empty() {
-        eprintln!("nothing to do: the database is up to date");
-    } else if dry_run {
-        for (name, sql) in outcome.migrations.iter().zip(&outcome.sql) {
-            println!("-- pending: {name}\n{sql}");
-        }
-    } else {
-        eprintln!("applied {} migration(s): {}", outcome.migrations.len(), outcome.migrations.join(", "));
-    }
+    let argv = ["tenancy-migrate", "apply", "--database-url", &url].into_iter().chain(args.iter().copied());
+    let cli = tenancy_migrate::cli::Cli::try_parse_from(argv)
+        .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_start_matches("error: ").trim_end()))?;
+    tenancy_migrate::cli::run(cli.command)?;
     Ok(())
 }
 
