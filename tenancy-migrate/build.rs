@@ -11,8 +11,8 @@ fn main() {
     println!("cargo::rerun-if-changed={}", declaration.display());
     println!("cargo::rerun-if-changed={}", migrations.display());
 
-    let schema = match tenancy_schema::load_dir(&declaration) {
-        Ok((schema, _files)) => schema,
+    let (schema, files) = match tenancy_schema::load_dir(&declaration) {
+        Ok(loaded) => loaded,
         Err(err) => {
             // Cargo prints the build script's stderr; the message names file:line:col.
             eprintln!("{err}");
@@ -21,6 +21,22 @@ fn main() {
     };
     write(&out.join("models.rs"), &tenancy_codegen::rust::models(&schema));
     write(&out.join("migration_sql.rs"), &migration_sql_table(&migrations));
+    write(&out.join("declaration.rs"), &declaration_files(&files));
+}
+
+/// The declaration's files, embedded so `scan` compares with the declaration the binary was
+/// built from (the models and migrations it carries) unless told otherwise.
+fn declaration_files(files: &[PathBuf]) -> String {
+    let mut out = String::from(
+        "/// (path from the workspace root, text) of each declaration file.\npub const FILES: &[(&str, &str)] = &[\n",
+    );
+    for file in files {
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let shown = format!("tenancy-schema/schema/{name}");
+        out.push_str(&format!("    ({shown:?}, include_str!({:?})),\n", file.display().to_string()));
+    }
+    out.push_str("];\n");
+    out
 }
 
 fn migration_sql_table(dir: &Path) -> String {

@@ -2,13 +2,22 @@
 //! 2 usage or runtime error. Logs go to stderr; machine output (JSON) to stdout.
 
 use crate::db;
+use crate::error::Error;
 use crate::migrate::{self, Wait};
+use crate::scan;
 use clap::{Parser, Subcommand, ValueEnum};
-use std::io::Write;
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use tenancy_schema::report::Severity;
 
 #[derive(Debug, Parser)]
-#[command(name = "tenancy-migrate", version, about = "Apply, revert and inspect tenancy migrations on PostgreSQL")]
+#[command(
+    name = "tenancy-migrate",
+    version,
+    about = "Scan, apply, revert and inspect tenancy migrations on PostgreSQL"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -27,8 +36,51 @@ pub enum Format {
     Json,
 }
 
+/// The least severe finding that makes `scan` exit 1.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warn,
+    Info,
+}
+
+impl From<FailOn> for Severity {
+    fn from(level: FailOn) -> Severity {
+        match level {
+            FailOn::Error => Severity::Error,
+            FailOn::Warn => Severity::Warn,
+            FailOn::Info => Severity::Info,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Compare the live database with the declaration; every finding with its evidence
+    Scan {
+        #[command(flatten)]
+        connection: Connection,
+        /// Declaration file or directory [default: the one this binary was built from]
+        #[arg(long, value_name = "PATH")]
+        declaration: Option<PathBuf>,
+        /// PostgreSQL schema to scan
+        #[arg(long, default_value = "public")]
+        schema: String,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        /// Write the report to FILE instead of stdout
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Exit with 1 when a finding is at least this severe
+        #[arg(long, value_enum, default_value = "error")]
+        fail_on: FailOn,
+        /// File of cache keys to leave out, one per line (# starts a comment)
+        #[arg(long, value_name = "FILE")]
+        ignore: Option<PathBuf>,
+        /// Skip the data checks (no table rows are read)
+        #[arg(long)]
+        no_data: bool,
+    },
     /// Apply every pending migration (alias: migrate)
     #[command(alias = "migrate")]
     Apply {
@@ -74,7 +126,7 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
         }
     };
     match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::from(2)
@@ -82,11 +134,42 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
     }
 }
 
-/// Runs one parsed command; `main` and `cargo xtask migrate` both come through here.
-pub fn run(command: Command) -> crate::Result<()> {
+/// Runs one parsed command; `main` and `cargo xtask` both come through here. Returns the exit
+/// code for a completed run: 0, or 1 when `scan` found something at or above `--fail-on`.
+pub fn run(command: Command) -> crate::Result<ExitCode> {
     let mut log = |line: &str| eprintln!("{line}");
     let mut out = std::io::stdout().lock();
     match command {
+        Command::Scan { connection, declaration, schema, format, output, fail_on, ignore, no_data } => {
+            let declaration = crate::declaration::load(declaration.as_deref())?;
+            let ignore = match &ignore {
+                Some(path) => read_ignore_file(path)?,
+                None => BTreeSet::new(),
+            };
+            let mut conn = db::connect(&connection.database_url)?;
+            let options = scan::Options { schema, data: !no_data, ignore };
+            log(&format!("scanning schema {} against {} declared tables", options.schema, declaration.tables.len()));
+            let report = scan::scan(&mut conn, &declaration, &options)?;
+            let color = output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let mut text = Vec::new();
+            match format {
+                Format::Json => {
+                    serde_json::to_writer_pretty(&mut text, &report).expect("reports serialize");
+                    text.push(b'\n');
+                }
+                Format::Human => scan::human::render(&mut text, &report, color).expect("writing to memory"),
+            }
+            match &output {
+                Some(path) => {
+                    write_atomically(path, &text)?;
+                    log(&format!("wrote {}", path.display()));
+                }
+                None => {
+                    let _ = out.write_all(&text);
+                }
+            }
+            return Ok(if scan::fails(&report, fail_on.into()) { ExitCode::from(1) } else { ExitCode::SUCCESS });
+        }
         Command::Apply { connection, dry_run, no_wait } => {
             let mut conn = db::connect(&connection.database_url)?;
             let outcome = migrate::apply(&mut conn, wait(no_wait), dry_run, &mut log)?;
@@ -114,7 +197,46 @@ pub fn run(command: Command) -> crate::Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads suppressions: one cache key per line, blank lines and `#` comments allowed. A line that
+/// is not `<known code>:...` is refused, so a typo cannot silently suppress nothing.
+pub fn read_ignore_file(path: &Path) -> crate::Result<BTreeSet<String>> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|err| Error::File {
+        doing: "read --ignore file",
+        path: shown.clone(),
+        reason: err.to_string(),
+    })?;
+    let mut keys = BTreeSet::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let known = line
+            .split_once(':')
+            .is_some_and(|(code, rest)| !rest.is_empty() && scan::checks::codes().any(|c| c.code == code));
+        if !known || line.contains(char::is_whitespace) {
+            return Err(Error::IgnoreFile { path: shown, line: i + 1, text: line.chars().take(60).collect() });
+        }
+        keys.insert(line.to_owned());
+    }
+    Ok(keys)
+}
+
+/// Writes through a temporary file and a rename, so a failed run never leaves half a report.
+fn write_atomically(path: &Path, bytes: &[u8]) -> crate::Result<()> {
+    let shown = path.display().to_string();
+    let error = |err: std::io::Error| Error::File { doing: "write", path: shown.clone(), reason: err.to_string() };
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
+    std::fs::write(&temporary, bytes).map_err(error)?;
+    std::fs::rename(&temporary, path).map_err(|err| {
+        let _ = std::fs::remove_file(&temporary);
+        error(err)
+    })
 }
 
 fn wait(no_wait: bool) -> Wait {

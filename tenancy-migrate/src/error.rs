@@ -29,6 +29,22 @@ pub enum Error {
         "the database has migration {version} applied that this binary does not know; it was built from an older or different migrations/ directory"
     )]
     UnknownApplied { version: String },
+    #[error(
+        "cannot read the catalog ({query}): {reason}; the scan needs SELECT on pg_catalog (granted to PUBLIC by default), e.g. GRANT SELECT ON ALL TABLES IN SCHEMA pg_catalog TO <role>"
+    )]
+    CatalogPermission { query: String, reason: String },
+    #[error(
+        "the scanning role cannot read {tables}: data checks need SELECT on every declared tenant table; GRANT pg_read_all_data TO <role> (and BYPASSRLS), or rerun with --no-data"
+    )]
+    DataPermission { tables: String },
+    #[error("invalid declaration: {0}")]
+    Declaration(String),
+    #[error(
+        "invalid --ignore file {path}:{line}: `{text}` is not a finding's cache key; write one key per line as scan prints it after `ignore:` (e.g. rls-disabled:contacts), # starts a comment"
+    )]
+    IgnoreFile { path: String, line: usize, text: String },
+    #[error("cannot {doing} {path}: {reason}")]
+    File { doing: &'static str, path: String, reason: String },
     #[error("database error while {doing}: {reason}")]
     Database { doing: String, reason: String },
     #[error("{0}")]
@@ -52,4 +68,25 @@ impl Error {
 
 pub(crate) fn first_line(text: &str) -> String {
     text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_owned()
+}
+
+impl From<tenancy_schema::LoadError> for Error {
+    /// Declaration errors on one line: `file:line:col: error: message (hint: ...)`, joined by `; `.
+    fn from(err: tenancy_schema::LoadError) -> Error {
+        let mut flat = String::new();
+        for line in err.to_string().lines().map(str::trim).filter(|l| !l.is_empty()) {
+            match line.strip_prefix("hint: ") {
+                Some(hint) => flat.push_str(&format!(" (hint: {hint})")),
+                None if flat.is_empty() => flat.push_str(line),
+                None => flat.push_str(&format!("; {line}")),
+            }
+        }
+        Error::Declaration(flat)
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(err: diesel::result::Error) -> Error {
+        Error::query("running the scan transaction", err)
+    }
 }

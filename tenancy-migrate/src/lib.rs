@@ -2,14 +2,21 @@
 //!
 //! - [`db`]: connecting, with errors that say what to fix.
 //! - [`migrate`]: apply / status / revert of the embedded migrations under an advisory lock.
+//! - [`catalog`]: the live database as facts, read with a constant number of catalog queries.
+//! - [`scan`]: the declaration vs the live database; one check per file, findings with evidence.
 //! - [`models`]: the typed Diesel models generated from the declaration by build.rs.
 //! - [`cluster`]: a throwaway local PostgreSQL for xtask and tests.
 
+pub mod catalog;
 pub mod cli;
 pub mod cluster;
 pub mod db;
+pub mod declaration;
 pub mod error;
 pub mod migrate;
 pub mod models;
+pub mod scan;
+#[doc(hidden)]
+pub mod testing;
 
 pub use error::{Error, Result};

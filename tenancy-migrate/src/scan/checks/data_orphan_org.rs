@@ -1,0 +1,47 @@
+//! `org-id-orphan-rows`: rows whose organization does not exist — possible only without the
+//! foreign key (or with one NOT VALID), and exactly what blocks adding or validating it.
+
+use super::data_null_org::{evidence, samples};
+use crate::scan::{Code, Context, On};
+use tenancy_schema::report::{Finding, Severity};
+
+pub const CODE: Code = Code { code: "org-id-orphan-rows", severity: Severity::Error, category: "data" };
+pub const CODES: &[Code] = &[CODE];
+
+pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    let org = cx.org_column();
+    let root = &cx.schema.root().name;
+    for data in cx.data {
+        let Some(problem) = data.orphan_org.as_ref().filter(|p| p.rows > 0) else { continue };
+        out.push(CODE.finding(
+            On::column(&data.table, org),
+            format!(
+                "{} rows of {} belong to an organization that does not exist in {root}{}",
+                problem.rows,
+                data.table,
+                samples(problem)
+            ),
+            format!("move them to an existing organization or delete them, then add the foreign key to {root}"),
+            evidence(data, problem),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scan::testing::case_also;
+
+    #[test]
+    fn rows_of_a_missing_organization_are_found() {
+        case_also(
+            "data_orphan_org",
+            "org-id-orphan-rows",
+            "ALTER TABLE agents DROP CONSTRAINT agents_org_id_fkey;
+             INSERT INTO agents (org_id, id, name) VALUES ('0000000c-0000-4000-8000-000000000000', 9, 'ghost')",
+            "DELETE FROM agents WHERE id = 9;
+             ALTER TABLE agents ADD CONSTRAINT agents_org_id_fkey FOREIGN KEY (org_id) REFERENCES organizations (id) ON DELETE CASCADE",
+            // Orphans need the foreign key gone.
+            &["org-fk-missing"],
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! `parent-org-mismatch`: child rows whose parent (through a declared reference) is not in the
+//! child's organization — the cross-organization links a plain foreign key allows.
+
+use super::data_null_org::{evidence, samples};
+use crate::scan::{Code, Context, On};
+use tenancy_schema::report::{Finding, Severity};
+
+pub const CODE: Code = Code { code: "parent-org-mismatch", severity: Severity::Error, category: "data" };
+pub const CODES: &[Code] = &[CODE];
+
+pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    let org = cx.org_column();
+    for data in cx.data {
+        for parent in data.parents.iter().filter(|p| p.problem.rows > 0) {
+            out.push(CODE.finding(
+                On::column(&data.table, &parent.column),
+                format!(
+                    "{} rows of {} reference a {} row outside their organization through {}{}",
+                    parent.problem.rows,
+                    data.table,
+                    parent.parent,
+                    parent.column,
+                    samples(&parent.problem)
+                ),
+                format!(
+                    "fix or clear {} on those rows, then make the foreign key composite: ({org}, {}) → {}({org}, ...)",
+                    parent.column, parent.column, parent.parent
+                ),
+                evidence(data, &parent.problem),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scan::testing::case_also;
+
+    #[test]
+    fn children_of_another_organizations_parent_are_found() {
+        case_also(
+            "data_parent_org",
+            "parent-org-mismatch",
+            "CREATE UNIQUE INDEX agents_id_only ON agents (id);
+             ALTER TABLE contacts DROP CONSTRAINT contacts_agent_id_fkey,
+               ADD CONSTRAINT contacts_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES agents (id);
+             UPDATE contacts SET agent_id = 2 WHERE id = 1",
+            "UPDATE contacts SET agent_id = 1 WHERE id = 1;
+             ALTER TABLE contacts DROP CONSTRAINT contacts_agent_id_fkey,
+               ADD CONSTRAINT contacts_agent_id_fkey FOREIGN KEY (org_id, agent_id) REFERENCES agents (org_id, id) ON DELETE SET NULL (agent_id);
+             DROP INDEX agents_id_only",
+            // A cross-organization link needs the plain foreign key (and its unique index on id).
+            &["tenant-fk-without-org", "unique-without-org"],
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! Every check, one file each. A check is a pure function of the [`Context`]: it reads the
+//! declaration, the catalog and the data facts, and pushes findings — each with its evidence.
+//! Each file ends with its real-database test: break the object → exactly one finding; fix it →
+//! none (see `scan::testing::case`).
+
+use super::{Code, Context};
+use tenancy_schema::report::Finding;
+
+mod app_role;
+mod auth_org_id;
+mod claim_from_user_metadata;
+mod claim_per_row;
+mod column_drift;
+mod data_null_org;
+mod data_orphan_org;
+mod data_parent_org;
+mod data_unverified;
+mod materialized_view;
+mod org_column_missing;
+mod org_column_nullable;
+mod org_column_type;
+mod org_fk_missing;
+mod org_fk_not_cascade;
+mod org_id_mutable;
+mod org_index_missing;
+mod policy_always_true;
+mod policy_not_org_scoped;
+mod policy_several_permissive;
+mod rls_disabled;
+mod rls_no_policy;
+mod rls_not_forced;
+mod security_definer;
+mod table_missing;
+mod table_not_declared;
+mod tenant_fk_without_org;
+mod unique_without_org;
+mod view_security_invoker;
+
+pub struct Check {
+    pub codes: &'static [Code],
+    pub run: fn(&Context<'_>, &mut Vec<Finding>),
+}
+
+macro_rules! checks {
+    ($($check:ident),* $(,)?) => {
+        /// Every check, in the order they run.
+        pub const ALL: &[Check] = &[$(Check { codes: $check::CODES, run: $check::check }),*];
+    };
+}
+
+checks![
+    table_not_declared,
+    table_missing,
+    column_drift,
+    org_column_missing,
+    org_column_nullable,
+    org_column_type,
+    org_fk_missing,
+    org_fk_not_cascade,
+    tenant_fk_without_org,
+    org_index_missing,
+    unique_without_org,
+    rls_disabled,
+    rls_not_forced,
+    rls_no_policy,
+    policy_not_org_scoped,
+    policy_always_true,
+    policy_several_permissive,
+    claim_per_row,
+    claim_from_user_metadata,
+    auth_org_id,
+    app_role,
+    view_security_invoker,
+    materialized_view,
+    security_definer,
+    org_id_mutable,
+    data_null_org,
+    data_orphan_org,
+    data_parent_org,
+    data_unverified,
+];
+
+/// Every code any check can report.
+pub fn codes() -> impl Iterator<Item = &'static Code> {
+    ALL.iter().flat_map(|c| c.codes.iter())
+}

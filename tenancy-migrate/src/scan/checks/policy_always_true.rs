@@ -1,0 +1,61 @@
+//! `policy-always-true`: a permissive write policy (INSERT, UPDATE, DELETE or ALL) whose USING or
+//! WITH CHECK is `true` — the seeds' "permissive policy": the app role may write any row of any
+//! organization.
+
+use crate::catalog::{POLICIES, Policy, Row};
+use crate::scan::policy;
+use crate::scan::{Code, Context, On};
+use tenancy_codegen::sql::ident;
+use tenancy_schema::report::{Finding, Severity};
+
+pub const CODE: Code = Code { code: "policy-always-true", severity: Severity::Error, category: "rls" };
+pub const CODES: &[Code] = &[CODE];
+
+/// Whether `p` is a permissive write policy of the app role with a `true` side left open.
+pub fn always_true_write(cx: &Context<'_>, p: &Row<Policy>, org: &str) -> bool {
+    policy::writes(p)
+        && super::policy_not_org_scoped::open_sides(cx, p, org)
+            .into_iter()
+            .any(|side| policy::expression(p, side).is_some_and(policy::always_true))
+}
+
+pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    for scoped in cx.scoped_tables() {
+        let name = &scoped.table.name;
+        let org = scoped.org_column;
+        for p in cx.catalog.policies_of(name).filter(|p| always_true_write(cx, p, org)) {
+            out.push(CODE.finding(
+                On::table(name).detail(&p.name),
+                format!(
+                    "policy {} on {name} lets {} {} any row of any organization (its condition is always true)",
+                    p.name,
+                    p.roles.join(", "),
+                    policy::command_name(p)
+                ),
+                format!(
+                    "DROP POLICY {} ON {}; the organization policy (`tenancy-migrate plan`) already allows same-organization writes",
+                    ident(&p.name),
+                    ident(name)
+                ),
+                cx.catalog.evidence(&POLICIES, Some(name), [p]),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scan::testing::case_also;
+
+    #[test]
+    fn an_always_true_write_policy_is_found() {
+        case_also(
+            "policy_always_true",
+            "policy-always-true",
+            "CREATE POLICY service_writes ON contacts FOR UPDATE TO app_user USING (true) WITH CHECK (true)",
+            "DROP POLICY service_writes ON contacts",
+            // A second permissive UPDATE policy is also, by itself, OR-ed with the first.
+            &["policy-several-permissive"],
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! The data checks' queries: per tenant table, ONE counting pass answers all three questions —
+//! rows with a NULL organization, rows whose organization does not exist, and rows whose parent
+//! (through each declared reference to another tenant table) belongs to another organization.
+//! Up to five sample keys are fetched only for a question whose count is not zero.
+//!
+//! Runs with `row_security = off`: if the scanning role were subject to a table's row-level
+//! security, PostgreSQL raises an error instead of silently returning filtered counts. Tables
+//! where that would happen are not queried; `data-unverified` reports them.
+
+use super::json_rows;
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use diesel::{PgConnection, RunQueryDsl};
+use serde::Deserialize;
+use tenancy_codegen::sql::ident;
+use tenancy_schema::{Schema, Scope, Table};
+
+/// How many offending keys a finding shows.
+pub const SAMPLES: usize = 5;
+
+/// What the data checks found in one table.
+#[derive(Debug, Clone)]
+pub struct TableData {
+    pub table: String,
+    /// The counting query and its result row (JSON).
+    pub sql: String,
+    pub result: String,
+    pub null_org: Problem,
+    /// None when the root table or its key is missing (nothing to compare with).
+    pub orphan_org: Option<Problem>,
+    pub parents: Vec<ParentProblem>,
+}
+
+/// A count and, when it is not zero, the query for samples and what it returned.
+#[derive(Debug, Clone, Default)]
+pub struct Problem {
+    pub rows: i64,
+    pub samples: Vec<String>,
+    pub sample_sql: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ParentProblem {
+    pub column: String,
+    pub parent: String,
+    pub problem: Problem,
+}
+
+struct Plan<'a> {
+    table: &'a Table,
+    org: String,
+    key: String,
+    /// The quoted schema name.
+    schema: String,
+    from: String,
+    root: Option<(String, String)>,
+    parents: Vec<(String, String, String)>,
+}
+
+/// Runs the data checks on every declared tenant table that has its org column. Returns the
+/// results and the tables skipped because the scanning role is subject to their RLS.
+pub fn run(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog) -> Result<(Vec<TableData>, Vec<String>)> {
+    let session = &catalog.session;
+    let exempt = session.superuser || session.bypass_rls;
+    let org_column = &schema.settings.org_column;
+    let mut plans = Vec::new();
+    let mut blocked = Vec::new();
+    let mut unreadable = Vec::new();
+    for table in schema.tables.iter().filter(|t| t.is_tenant()) {
+        let Some(db) = catalog.table(&table.name) else { continue };
+        if catalog.column(&table.name, org_column).is_none() {
+            continue;
+        }
+        if !db.readable {
+            unreadable.push(table.name.clone());
+            continue;
+        }
+        // Owners are exempt from their table's policies unless RLS is forced.
+        let subject = db.rls_enabled && !exempt && (db.rls_forced || db.owner != session.role);
+        if subject {
+            blocked.push(table.name.clone());
+            continue;
+        }
+        plans.push(plan(schema, catalog, table));
+    }
+    if !unreadable.is_empty() {
+        return Err(Error::DataPermission { tables: unreadable.join(", ") });
+    }
+    diesel::sql_query("SET LOCAL row_security = off")
+        .execute(conn)
+        .map_err(|err| Error::query("turning row_security off for the data checks", err))?;
+    let data = plans.iter().map(|p| execute(conn, p)).collect::<Result<Vec<_>>>()?;
+    Ok((data, blocked))
+}
+
+fn plan<'a>(schema: &'a Schema, catalog: &Catalog, table: &'a Table) -> Plan<'a> {
+    let qualified = |name: &str| format!("{}.{}", ident(&catalog.schema), ident(name));
+    let org_column = &schema.settings.org_column;
+    let root = schema.root();
+    let root_key = &root.key().name;
+    let root = catalog.column(&root.name, root_key).map(|_| (qualified(&root.name), ident(root_key)));
+    // Sample keys: the declared key when it exists, else the physical row address.
+    let key = if catalog.column(&table.name, &table.key().name).is_some() {
+        format!("t.{}", ident(&table.key().name))
+    } else {
+        "t.ctid".to_owned()
+    };
+    let parents = table
+        .columns
+        .iter()
+        .filter_map(|c| c.references.as_ref().map(|r| (c, r)))
+        .filter(|(c, r)| {
+            schema.table(&r.table).is_some_and(|p| p.scope == Scope::Tenant)
+                && comparable(catalog, (&table.name, &c.name), (&r.table, &r.column))
+                && comparable(catalog, (&table.name, org_column), (&r.table, org_column))
+        })
+        .map(|(c, r)| (c.name.clone(), r.table.clone(), r.column.clone()))
+        .collect();
+    Plan {
+        table,
+        org: ident(org_column),
+        key,
+        schema: ident(&catalog.schema),
+        from: qualified(&table.name),
+        root,
+        parents,
+    }
+}
+
+/// Whether both columns exist and can be compared with `=` (same type, or both integers);
+/// mistyped columns are reported by the drift checks instead.
+fn comparable(catalog: &Catalog, (t1, c1): (&str, &str), (t2, c2): (&str, &str)) -> bool {
+    const INTEGERS: [&str; 3] = ["smallint", "integer", "bigint"];
+    match (catalog.column(t1, c1), catalog.column(t2, c2)) {
+        (Some(a), Some(b)) => a.ty == b.ty || (INTEGERS.contains(&a.ty.as_str()) && INTEGERS.contains(&b.ty.as_str())),
+        _ => false,
+    }
+}
+
+fn count_sql(plan: &Plan<'_>) -> String {
+    let org = &plan.org;
+    let mut grouped = vec![format!("t.{org} AS org"), "count(*) AS n".to_owned()];
+    let mut joins = String::new();
+    for (i, (column, parent, target)) in plan.parents.iter().enumerate() {
+        let p = format!("p{i}");
+        grouped.push(format!(
+            "count(*) FILTER (WHERE t.{col} IS NOT NULL AND {p}.{target} IS NULL) AS {p}",
+            col = ident(column),
+            target = ident(target),
+        ));
+        joins.push_str(&format!(
+            "\n    LEFT JOIN {}.{} {p} ON {p}.{} = t.{} AND {p}.{org} = t.{org}",
+            plan.schema,
+            ident(parent),
+            ident(target),
+            ident(column),
+        ));
+    }
+    let mut totals = vec!["coalesce(sum(g.n) FILTER (WHERE g.org IS NULL), 0)::bigint AS null_org".to_owned()];
+    let root_join = match &plan.root {
+        Some((root, key)) => {
+            totals.push(
+                "coalesce(sum(g.n) FILTER (WHERE g.org IS NOT NULL AND o.key IS NULL), 0)::bigint AS orphan_org"
+                    .to_owned(),
+            );
+            // Compared as text: a mistyped org column is reported separately, not a crash here.
+            format!("\nLEFT JOIN (SELECT {key}::text AS key FROM {root}) o ON o.key = g.org::text")
+        }
+        None => String::new(),
+    };
+    for i in 0..plan.parents.len() {
+        totals.push(format!("coalesce(sum(g.p{i}), 0)::bigint AS p{i}"));
+    }
+    format!(
+        "WITH g AS (\n  SELECT {}\n  FROM {} t{joins}\n  GROUP BY t.{org}\n)\nSELECT {}\nFROM g{root_join}",
+        grouped.join(", "),
+        plan.from,
+        totals.join(", "),
+    )
+}
+
+fn execute(conn: &mut PgConnection, plan: &Plan<'_>) -> Result<TableData> {
+    let name = &plan.table.name;
+    let sql = count_sql(plan);
+    let doing = format!("counting rows of {name} for the data checks");
+    let result = json_rows(conn, &sql, &doing)?.into_iter().next().unwrap_or_default();
+    let counts: Counts = serde_json::from_str(&result)
+        .map_err(|err| Error::Database { doing: doing.clone(), reason: format!("unexpected row {result}: {err}") })?;
+    let org = &plan.org;
+    let null_org = problem(conn, plan, counts.null_org, &format!("t.{org} IS NULL"))?;
+    let orphan_org = match (&plan.root, counts.orphan_org) {
+        (Some((root, key)), Some(rows)) => Some(problem(
+            conn,
+            plan,
+            rows,
+            &format!("t.{org} IS NOT NULL AND NOT EXISTS (SELECT FROM {root} o WHERE o.{key}::text = t.{org}::text)"),
+        )?),
+        _ => None,
+    };
+    let mut parents = Vec::new();
+    for (i, (column, parent, target)) in plan.parents.iter().enumerate() {
+        let rows = counts.parents.get(&format!("p{i}")).copied().unwrap_or(0);
+        let condition = format!(
+            "t.{col} IS NOT NULL AND NOT EXISTS (SELECT FROM {parent} p WHERE p.{target} = t.{col} AND p.{org} = t.{org})",
+            col = ident(column),
+            parent = format_args!("{}.{}", plan.schema, ident(parent)),
+            target = ident(target),
+        );
+        let problem = problem(conn, plan, rows, &condition)?;
+        parents.push(ParentProblem { column: column.clone(), parent: parent.clone(), problem });
+    }
+    Ok(TableData { table: name.clone(), sql, result, null_org, orphan_org, parents })
+}
+
+/// Fetches up to [`SAMPLES`] keys of the rows matching `condition`, when there are any.
+fn problem(conn: &mut PgConnection, plan: &Plan<'_>, rows: i64, condition: &str) -> Result<Problem> {
+    if rows == 0 {
+        return Ok(Problem::default());
+    }
+    let sql = format!(
+        "SELECT {key}::text AS key FROM {from} t WHERE {condition} ORDER BY {key} LIMIT {SAMPLES}",
+        key = plan.key,
+        from = plan.from,
+    );
+    #[derive(diesel::QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        key: String,
+    }
+    let samples = diesel::sql_query(&sql)
+        .load::<Key>(conn)
+        .map_err(|err| Error::query(format!("sampling rows of {}", plan.table.name), err))?
+        .into_iter()
+        .map(|k| k.key)
+        .collect();
+    Ok(Problem { rows, samples, sample_sql: Some(sql) })
+}
+
+#[derive(Deserialize)]
+struct Counts {
+    null_org: i64,
+    orphan_org: Option<i64>,
+    #[serde(flatten)]
+    parents: std::collections::BTreeMap<String, i64>,
+}

@@ -1,0 +1,258 @@
+//! scan: compare the live database with the declaration.
+//!
+//! One pass: read the catalog ([`crate::catalog`], a constant number of queries), optionally run
+//! the data checks ([`data`], one counting query per tenant table), then hand both to every check
+//! in [`checks`] — one file per check, each a pure function of the [`Context`] that pushes
+//! findings. Every finding carries the query that decided it and what that query returned.
+//! Everything runs in one READ ONLY transaction: a scan cannot change the database.
+
+pub mod checks;
+pub mod data;
+pub mod human;
+pub(crate) mod policy;
+
+use crate::catalog::{self, Catalog};
+use crate::error::{Error, Result};
+use diesel::{PgConnection, RunQueryDsl};
+use std::collections::BTreeSet;
+use tenancy_schema::report::{
+    Coverage, DatabaseInfo, Evidence, Finding, REPORT_SCHEMA_VERSION, Report, Severity, Summary,
+};
+use tenancy_schema::{Schema, Scope, Table};
+
+/// Tables the tooling itself keeps; never reported as drift.
+pub const INTERNAL_TABLES: &[&str] = &["__diesel_schema_migrations"];
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The PostgreSQL schema to scan.
+    pub schema: String,
+    /// Run the data checks (NULL / orphan / cross-organization rows).
+    pub data: bool,
+    /// Cache keys of findings to leave out (suppressions).
+    pub ignore: BTreeSet<String>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { schema: "public".to_owned(), data: true, ignore: BTreeSet::new() }
+    }
+}
+
+/// A check's stable identity: its code, how bad it is, and its category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Code {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub category: &'static str,
+}
+
+impl Code {
+    /// A finding of this code. `detail` distinguishes several findings on the same table/column
+    /// (a policy or constraint name) in the cache key.
+    pub(crate) fn finding(
+        &self,
+        on: On<'_>,
+        message: impl Into<String>,
+        remediation: impl Into<String>,
+        evidence: Evidence,
+    ) -> Finding {
+        let mut cache_key = self.code.to_owned();
+        for part in [on.table, on.column, on.detail].into_iter().flatten() {
+            cache_key.push(':');
+            cache_key.push_str(part);
+        }
+        Finding {
+            code: self.code.to_owned(),
+            severity: self.severity,
+            category: self.category.to_owned(),
+            table: on.table.map(str::to_owned),
+            column: on.column.map(str::to_owned),
+            message: message.into(),
+            remediation: remediation.into(),
+            evidence,
+            cache_key,
+        }
+    }
+}
+
+/// What a finding is about.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct On<'a> {
+    pub table: Option<&'a str>,
+    pub column: Option<&'a str>,
+    pub detail: Option<&'a str>,
+}
+
+impl<'a> On<'a> {
+    pub fn table(table: &'a str) -> On<'a> {
+        On { table: Some(table), ..On::default() }
+    }
+    pub fn column(table: &'a str, column: &'a str) -> On<'a> {
+        On { table: Some(table), column: Some(column), detail: None }
+    }
+    pub fn detail(mut self, detail: &'a str) -> On<'a> {
+        self.detail = Some(detail);
+        self
+    }
+    pub fn global(detail: &'a str) -> On<'a> {
+        On { detail: Some(detail), ..On::default() }
+    }
+}
+
+/// What every check reads: the declaration, the catalog, and the data facts.
+pub struct Context<'a> {
+    pub schema: &'a Schema,
+    pub catalog: &'a Catalog,
+    /// One entry per tenant table the data checks ran on; empty with `--no-data`.
+    pub data: &'a [data::TableData],
+    /// Tenant tables the data checks could not run on honestly (the scanning role is subject to
+    /// their row-level security); empty with `--no-data`.
+    pub data_blocked: &'a [String],
+}
+
+/// A declared table that must be isolated by organization and exists in the database: tenant
+/// tables (by the org column) and the root (by its key).
+pub struct Scoped<'a> {
+    pub table: &'a Table,
+    pub db: &'a catalog::Row<catalog::Table>,
+    /// The column compared with the claim; present in the database.
+    pub org_column: &'a str,
+}
+
+impl<'a> Context<'a> {
+    pub fn org_column(&self) -> &'a str {
+        &self.schema.settings.org_column
+    }
+
+    pub fn app_role(&self) -> &'a str {
+        &self.schema.settings.app_role
+    }
+
+    /// Declared tenant tables that exist in the database, with their catalog row.
+    pub fn tenant_tables(&self) -> impl Iterator<Item = (&'a Table, &'a catalog::Row<catalog::Table>)> + 'a {
+        let catalog = self.catalog;
+        self.schema
+            .tables
+            .iter()
+            .filter(|t| t.is_tenant())
+            .filter_map(move |t| catalog.table(&t.name).map(|db| (t, db)))
+    }
+
+    /// Declared root and tenant tables that exist (RLS must be on for all of them).
+    pub fn isolated_tables(&self) -> impl Iterator<Item = (&'a Table, &'a catalog::Row<catalog::Table>)> + 'a {
+        let catalog = self.catalog;
+        self.schema
+            .tables
+            .iter()
+            .filter(|t| t.scope != Scope::Global)
+            .filter_map(move |t| catalog.table(&t.name).map(|db| (t, db)))
+    }
+
+    /// Root and tenant tables whose organization column exists: the ones the org-column-based
+    /// checks apply to (a missing column is reported once, by `org-id-missing`, not by every check).
+    pub fn scoped_tables(&self) -> impl Iterator<Item = Scoped<'a>> + 'a {
+        let catalog = self.catalog;
+        let org_column = self.org_column();
+        self.isolated_tables().filter_map(move |(table, db)| {
+            let column = if table.is_tenant() { org_column } else { table.key().name.as_str() };
+            catalog.column(&table.name, column).map(|_| Scoped { table, db, org_column: column })
+        })
+    }
+
+    /// Scoped tenant tables only (no root).
+    pub fn scoped_tenant_tables(&self) -> impl Iterator<Item = Scoped<'a>> + 'a {
+        self.scoped_tables().filter(|s| s.table.is_tenant())
+    }
+
+    /// Whether a policy applies to the app role (granted to it or to PUBLIC).
+    pub fn applies_to_app(&self, policy: &catalog::Policy) -> bool {
+        policy.roles.iter().any(|r| r == "public" || r == self.app_role())
+    }
+
+    pub fn is_declared_isolated(&self, table: &str) -> bool {
+        self.schema.table(table).is_some_and(|t| t.scope != Scope::Global)
+    }
+}
+
+/// Runs the scan: catalog, data checks, every check; returns the report.
+pub fn scan(conn: &mut PgConnection, declaration: &Schema, options: &Options) -> Result<Report> {
+    conn.build_transaction().read_only().run(|conn| {
+        let catalog = Catalog::load(conn, &options.schema, &declaration.settings.app_role)?;
+        let (data, blocked) =
+            if options.data { data::run(conn, declaration, &catalog)? } else { (Vec::new(), Vec::new()) };
+        let cx = Context { schema: declaration, catalog: &catalog, data: &data, data_blocked: &blocked };
+        let mut findings = Vec::new();
+        for check in checks::ALL {
+            (check.run)(&cx, &mut findings);
+        }
+        findings.retain(|f| !options.ignore.contains(&f.cache_key));
+        findings.sort_by(|a, b| {
+            (a.table.is_none(), &a.table, std::cmp::Reverse(a.severity), &a.code, &a.cache_key).cmp(&(
+                b.table.is_none(),
+                &b.table,
+                std::cmp::Reverse(b.severity),
+                &b.code,
+                &b.cache_key,
+            ))
+        });
+        Ok(report(&cx, findings))
+    })
+}
+
+fn report(cx: &Context<'_>, findings: Vec<Finding>) -> Report {
+    let count = |severity| findings.iter().filter(|f| f.severity == severity).count() as u32;
+    let tenant_total = cx.schema.tables.iter().filter(|t| t.is_tenant()).count() as u32;
+    let enabled = cx.tenant_tables().filter(|(_, db)| db.rls_enabled).count() as u32;
+    let declared = cx.schema.tables.len() as u32;
+    // A declared table complies when it exists and no error or warning is about it.
+    let compliant = cx
+        .schema
+        .tables
+        .iter()
+        .filter(|t| cx.catalog.table(&t.name).is_some())
+        .filter(|t| !findings.iter().any(|f| f.table.as_deref() == Some(&t.name) && f.severity >= Severity::Warn))
+        .count();
+    let compliance_percent =
+        if declared == 0 { 100.0 } else { (compliant as f64 * 1000.0 / declared as f64).round() / 10.0 };
+    Report {
+        schema_version: REPORT_SCHEMA_VERSION,
+        tool: format!("tenancy-migrate {}", env!("CARGO_PKG_VERSION")),
+        database: DatabaseInfo {
+            name: cx.catalog.session.database.clone(),
+            server_version: cx.catalog.session.server_version.clone(),
+        },
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        summary: Summary {
+            tables_scanned: cx.catalog.tables.iter().filter(|t| !INTERNAL_TABLES.contains(&t.name.as_str())).count()
+                as u32,
+            declared_tables: declared,
+            errors: count(Severity::Error),
+            warnings: count(Severity::Warn),
+            infos: count(Severity::Info),
+            rls_coverage: Coverage { enabled, total: tenant_total },
+            compliance_percent,
+        },
+        findings,
+    }
+}
+
+/// Runs a query whose rows are JSON objects (`to_jsonb`), returning their text.
+pub(crate) fn json_rows(conn: &mut PgConnection, sql: &str, doing: &str) -> Result<Vec<String>> {
+    #[derive(diesel::QueryableByName)]
+    struct JsonRow {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        row: String,
+    }
+    let wrapped = format!("SELECT to_jsonb(q)::text AS row FROM ({sql}) q");
+    let rows = diesel::sql_query(wrapped).load::<JsonRow>(conn).map_err(|err| Error::query(doing, err))?;
+    Ok(rows.into_iter().map(|r| r.row).collect())
+}
+
+/// Whether a finding at this severity fails a run with `--fail-on threshold`.
+pub fn fails(report: &Report, threshold: Severity) -> bool {
+    report.findings.iter().any(|f| f.severity >= threshold)
+}
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,241 @@
+//! Reading policy expressions as PostgreSQL prints them (`pg_get_expr`): does this expression
+//! compare the organization column with the caller's claim, and how is the claim read?
+//!
+//! The analysis is deliberately conservative: an expression is org-scoped only when, at its top
+//! level, it is a conjunction (AND) with a term `org_column = <claim>`. Anything OR-ed, or a claim
+//! we do not recognise, is reported — `verify` then proves the behaviour by running it.
+
+use crate::catalog::Policy;
+
+/// Which sides of a policy apply to a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// USING: which existing rows are visible (SELECT, UPDATE, DELETE).
+    Using,
+    /// WITH CHECK: which new rows may be written (INSERT, UPDATE).
+    Check,
+}
+
+impl Side {
+    pub fn sql(self) -> &'static str {
+        match self {
+            Side::Using => "USING",
+            Side::Check => "WITH CHECK",
+        }
+    }
+}
+
+/// The commands a policy covers, as SQL keywords.
+pub fn commands(policy: &Policy) -> &'static [&'static str] {
+    match policy.command.as_str() {
+        "r" => &["SELECT"],
+        "a" => &["INSERT"],
+        "w" => &["UPDATE"],
+        "d" => &["DELETE"],
+        _ => &["SELECT", "INSERT", "UPDATE", "DELETE"],
+    }
+}
+
+pub fn command_name(policy: &Policy) -> &'static str {
+    match policy.command.as_str() {
+        "r" => "SELECT",
+        "a" => "INSERT",
+        "w" => "UPDATE",
+        "d" => "DELETE",
+        _ => "ALL",
+    }
+}
+
+/// Whether the policy lets the app write rows (INSERT, UPDATE, DELETE or ALL).
+pub fn writes(policy: &Policy) -> bool {
+    policy.command != "r"
+}
+
+/// The expression governing `side` of a policy, as PostgreSQL applies it: UPDATE and ALL
+/// policies without WITH CHECK use their USING expression for new rows too.
+pub fn expression(policy: &Policy, side: Side) -> Option<&str> {
+    match (side, policy.command.as_str()) {
+        (Side::Using, "a") => None,
+        (Side::Using, _) => policy.using.as_deref(),
+        (Side::Check, "r" | "d") => None,
+        (Side::Check, "a") => policy.with_check.as_deref(),
+        (Side::Check, _) => policy.with_check.as_deref().or(policy.using.as_deref()),
+    }
+}
+
+/// The sides a policy governs.
+pub fn sides(policy: &Policy) -> &'static [Side] {
+    match policy.command.as_str() {
+        "r" | "d" => &[Side::Using],
+        "a" => &[Side::Check],
+        _ => &[Side::Using, Side::Check],
+    }
+}
+
+/// `true`, however parenthesised.
+pub fn always_true(expression: &str) -> bool {
+    strip_parens(expression.trim()).eq_ignore_ascii_case("true")
+}
+
+/// Whether the expression restricts rows to `org_column = <claim>` at its top level.
+pub fn org_scoped(expression: &str, org_column: &str) -> bool {
+    conjuncts(strip_parens(expression.trim())).into_iter().any(|term| {
+        let term = strip_parens(term.trim());
+        split_top(term, " = ").is_some_and(|(left, right)| {
+            (is_column(left, org_column) && is_claim(right)) || (is_column(right, org_column) && is_claim(left))
+        })
+    })
+}
+
+/// Calls that read the caller's claim.
+const CLAIM_CALLS: [&str; 4] = ["auth_org_id(", "current_setting(", "auth.jwt(", "auth.uid("];
+
+/// Whether the text reads a claim: `auth_org_id()`, `current_setting(...)`, `auth.jwt()`.
+pub fn is_claim(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase().replace('"', "");
+    CLAIM_CALLS.iter().any(|c| lower.contains(c)) || lower.contains("request.jwt.claim")
+}
+
+/// Whether some claim call is evaluated per row: not inside a `(SELECT ...)` sub-select, which
+/// PostgreSQL evaluates once per statement (an initplan).
+pub fn claim_per_row(expression: &str) -> bool {
+    let lower = expression.to_ascii_lowercase().replace('"', "");
+    let bytes = lower.as_bytes();
+    let mut open: Vec<usize> = Vec::new();
+    let mut quoted = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'\'' => quoted = !quoted,
+            b'(' if !quoted => open.push(i),
+            b')' if !quoted => {
+                open.pop();
+            }
+            _ if !quoted && CLAIM_CALLS.iter().any(|c| lower[i..].starts_with(c)) => {
+                // Qualified calls (`public.auth_org_id(`) start after a dot; look at the whole name.
+                let in_select = open.iter().any(|&p| lower[p + 1..].trim_start().starts_with("select "));
+                if !in_select {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether the text reads `user_metadata`, which end users can edit.
+pub fn reads_user_metadata(text: &str) -> bool {
+    text.to_ascii_lowercase().contains("user_metadata")
+}
+
+fn is_column(text: &str, column: &str) -> bool {
+    let text = strip_parens(text.trim());
+    // `org_id`, `"org_id"`, `t.org_id`, `org_id::text`.
+    let text = text.split("::").next().unwrap_or(text);
+    let last = text.rsplit('.').next().unwrap_or(text);
+    let unquoted = last.strip_prefix('"').and_then(|s| s.strip_suffix('"')).map(|s| s.replace("\"\"", "\""));
+    unquoted.as_deref().unwrap_or(last) == column
+}
+
+/// Removes parentheses that enclose the whole text.
+fn strip_parens(mut text: &str) -> &str {
+    loop {
+        let trimmed = text.trim();
+        if trimmed.starts_with('(') && trimmed.ends_with(')') && closing(trimmed, 0) == Some(trimmed.len() - 1) {
+            text = &trimmed[1..trimmed.len() - 1];
+        } else {
+            return trimmed;
+        }
+    }
+}
+
+/// The index of the parenthesis closing the one at `open`.
+fn closing(text: &str, open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quoted = false;
+    for (i, b) in text.bytes().enumerate().skip(open) {
+        match b {
+            b'\'' => quoted = !quoted,
+            b'(' if !quoted => depth += 1,
+            b')' if !quoted => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Splits on top-level ` AND `; an expression with a top-level ` OR ` has no safe conjuncts.
+fn conjuncts(text: &str) -> Vec<&str> {
+    if top_level(text, " OR ").next().is_some() {
+        return Vec::new();
+    }
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for at in top_level(text, " AND ") {
+        parts.push(&text[start..at]);
+        start = at + " AND ".len();
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+fn split_top<'t>(text: &'t str, separator: &str) -> Option<(&'t str, &'t str)> {
+    let at = top_level(text, separator).next()?;
+    Some((&text[..at], &text[at + separator.len()..]))
+}
+
+/// Positions of `needle` outside parentheses and quotes.
+fn top_level<'t>(text: &'t str, needle: &'t str) -> impl Iterator<Item = usize> + 't {
+    let mut depth = 0i32;
+    let mut quoted = false;
+    text.char_indices().filter_map(move |(i, c)| {
+        match c {
+            '\'' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth -= 1,
+            _ => {}
+        }
+        (depth == 0 && !quoted && text[i..].starts_with(needle)).then_some(i)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_policies_are_org_scoped_and_evaluate_the_claim_once() {
+        let printed = "(org_id = ( SELECT auth_org_id() AS auth_org_id))";
+        assert!(org_scoped(printed, "org_id"));
+        assert!(!claim_per_row(printed));
+        assert!(!always_true(printed));
+    }
+
+    #[test]
+    fn recognises_the_usual_hand_written_forms() {
+        assert!(org_scoped("(org_id = auth_org_id())", "org_id"));
+        assert!(claim_per_row("(org_id = auth_org_id())"));
+        assert!(org_scoped(
+            "((is_active = true) AND (org_id = (current_setting('app.org_id'::text, true))::uuid))",
+            "org_id"
+        ));
+        assert!(org_scoped(r#"("Org Id" = ( SELECT public.auth_org_id() AS auth_org_id))"#, "Org Id"));
+        assert!(org_scoped("(((auth.jwt() -> 'app_metadata'::text) ->> 'org_id'::text))::uuid = org_id", "org_id"));
+        assert!(reads_user_metadata("((auth.jwt() -> 'user_metadata'::text) ->> 'org_id'::text)"));
+    }
+
+    #[test]
+    fn anything_or_ed_or_unrelated_is_not_scoped() {
+        assert!(!org_scoped("((org_id = auth_org_id()) OR (is_public = true))", "org_id"));
+        assert!(!org_scoped("(user_id = auth.uid())", "org_id"));
+        assert!(!org_scoped("(org_id = org_id)", "org_id"));
+        assert!(!org_scoped("true", "org_id"));
+        assert!(always_true("(true)"));
+        assert!(!org_scoped("(other_org_id = auth_org_id())", "org_id"));
+    }
+}
