@@ -168,6 +168,8 @@ pub const ALL: [&Query; 10] =
 pub struct Row<T> {
     pub fact: T,
     pub json: String,
+    /// What the query's `$2` filter matches: the row's `table`, else its `name`.
+    pub object: String,
 }
 
 impl<T> std::ops::Deref for Row<T> {
@@ -384,20 +386,30 @@ impl Catalog {
         self.roles.first()
     }
 
-    /// The evidence for a verdict about one object: `query` with the schema, the object's name
-    /// and the app role filled in (run it, and it returns `rows`), and those rows.
-    pub fn evidence<'a, T: 'a>(
-        &self,
-        query: &Query,
-        object: Option<&str>,
-        rows: impl IntoIterator<Item = &'a Row<T>>,
-    ) -> Evidence {
+    /// The evidence for a verdict about one object (a table, function, view; None for all):
+    /// `query` with the schema, the object's name and the app role filled in, and every row it
+    /// returns — run it, and you get exactly these rows.
+    pub fn evidence(&self, query: &Query, object: Option<&str>) -> Evidence {
+        fn matching<'a, T>(rows: &'a [Row<T>], object: Option<&str>) -> Vec<&'a str> {
+            rows.iter().filter(|r| object.is_none_or(|o| r.object == o)).map(|r| r.json.as_str()).collect()
+        }
+        let rows = match query.name {
+            "session" => vec![self.session.json.as_str()],
+            "tables" => matching(&self.tables, object),
+            "columns" => matching(&self.columns, object),
+            "constraints" => matching(&self.constraints, object),
+            "indexes" => matching(&self.indexes, object),
+            "policies" => matching(&self.policies, object),
+            "triggers" => matching(&self.triggers, object),
+            "functions" => matching(&self.functions, object),
+            "views" => matching(&self.views, object),
+            _ => matching(&self.roles, object),
+        };
         let sql = query
             .sql
             .replace("$3", &literal(&self.app_role))
             .replace("$2", &object.map_or_else(|| "NULL".to_owned(), literal))
             .replace("$1", &literal(&self.schema));
-        let rows: Vec<&str> = rows.into_iter().map(|r| r.json.as_str()).collect();
         let result = if rows.is_empty() { "(no rows)".to_owned() } else { rows.join("\n") };
         Evidence { sql, result }
     }
@@ -424,11 +436,15 @@ fn load_rows<T: DeserializeOwned>(
         .map_err(|err| catalog_error(query, err))?;
     rows.into_iter()
         .map(|r| {
-            let fact = serde_json::from_str(&r.row).map_err(|err| Error::Database {
+            let invalid = |err: serde_json::Error| Error::Database {
                 doing: format!("reading catalog {}", query.name),
                 reason: format!("unexpected row {}: {err}", r.row),
-            })?;
-            Ok(Row { fact, json: r.row })
+            };
+            let value: serde_json::Value = serde_json::from_str(&r.row).map_err(invalid)?;
+            let object = value.get("table").or_else(|| value.get("name")).and_then(|v| v.as_str()).unwrap_or("");
+            let object = object.to_owned();
+            let fact = serde_json::from_value(value).map_err(invalid)?;
+            Ok(Row { fact, json: r.row, object })
         })
         .collect()
 }

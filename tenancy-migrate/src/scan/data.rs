@@ -168,8 +168,8 @@ fn count_sql(plan: &Plan<'_>) -> String {
         }
         None => String::new(),
     };
-    for i in 0..plan.parents.len() {
-        totals.push(format!("coalesce(sum(g.p{i}), 0)::bigint AS p{i}"));
+    for (i, (column, ..)) in plan.parents.iter().enumerate() {
+        totals.push(format!("coalesce(sum(g.p{i}), 0)::bigint AS {}", ident(&outside_key(column))));
     }
     format!(
         "WITH g AS (\n  SELECT {}\n  FROM {} t{joins}\n  GROUP BY t.{org}\n)\nSELECT {}\nFROM g{root_join}",
@@ -198,8 +198,8 @@ fn execute(conn: &mut PgConnection, plan: &Plan<'_>) -> Result<TableData> {
         _ => None,
     };
     let mut parents = Vec::new();
-    for (i, (column, parent, target)) in plan.parents.iter().enumerate() {
-        let rows = counts.parents.get(&format!("p{i}")).copied().unwrap_or(0);
+    for (column, parent, target) in &plan.parents {
+        let rows = counts.parents.get(&outside_key(column)).copied().unwrap_or(0);
         let condition = format!(
             "t.{col} IS NOT NULL AND NOT EXISTS (SELECT FROM {parent} p WHERE p.{target} = t.{col} AND p.{org} = t.{org})",
             col = ident(column),
@@ -234,6 +234,11 @@ fn problem(conn: &mut PgConnection, plan: &Plan<'_>, rows: i64, condition: &str)
         .map(|k| k.key)
         .collect();
     Ok(Problem { rows, samples, sample_sql: Some(sql) })
+}
+
+/// The result column counting rows whose `column` parent is in another organization.
+fn outside_key(column: &str) -> String {
+    format!("{column}_outside_org")
 }
 
 #[derive(Deserialize)]

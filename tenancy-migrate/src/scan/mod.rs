@@ -249,6 +249,11 @@ pub(crate) fn json_rows(conn: &mut PgConnection, sql: &str, doing: &str) -> Resu
     Ok(rows.into_iter().map(|r| r.row).collect())
 }
 
+/// `1 row`, `2 rows`.
+pub(crate) fn rows(n: i64) -> String {
+    if n == 1 { "1 row".to_owned() } else { format!("{n} rows") }
+}
+
 /// Whether a finding at this severity fails a run with `--fail-on threshold`.
 pub fn fails(report: &Report, threshold: Severity) -> bool {
     report.findings.iter().any(|f| f.severity >= threshold)

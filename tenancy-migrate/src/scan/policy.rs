@@ -46,6 +46,17 @@ pub fn command_name(policy: &Policy) -> &'static str {
     }
 }
 
+/// What a policy lets its roles do, as a verb phrase.
+pub fn verb(policy: &Policy) -> &'static str {
+    match policy.command.as_str() {
+        "r" => "read",
+        "a" => "insert",
+        "w" => "update",
+        "d" => "delete",
+        _ => "read and write",
+    }
+}
+
 /// Whether the policy lets the app write rows (INSERT, UPDATE, DELETE or ALL).
 pub fn writes(policy: &Policy) -> bool {
     policy.command != "r"

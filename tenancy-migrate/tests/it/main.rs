@@ -7,5 +7,6 @@ mod claims;
 mod errors;
 mod isolation;
 mod models;
+mod scan;
 mod squawk;
 mod support;

@@ -21,11 +21,11 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             on,
             format!("the app role {name} does not exist"),
             format!("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS (the migrations create it)", ident(name)),
-            cx.catalog.evidence::<crate::catalog::Role>(&ROLES, None, []),
+            cx.catalog.evidence(&ROLES, None),
         ));
         return;
     };
-    let evidence = || cx.catalog.evidence(&ROLES, None, [role]);
+    let evidence = || cx.catalog.evidence(&ROLES, None);
     if role.superuser {
         out.push(SUPERUSER.finding(
             on,
@@ -56,7 +56,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             On::table(&table.name).detail(name),
             format!("the app role {name} {how} {}: it can disable or bypass its row-level security", table.name),
             format!("ALTER TABLE {} OWNER TO <the migrating role>", ident(&table.name)),
-            cx.catalog.evidence(&TABLES, Some(&table.name), [table]),
+            cx.catalog.evidence(&TABLES, Some(&table.name)),
         ));
     }
 }

@@ -17,7 +17,7 @@ pub const CODES: &[Code] = &[MISSING, NOT_STABLE, SEARCH_PATH, NULLIF];
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     let found: Vec<&Row<Function>> =
         cx.catalog.functions.iter().filter(|f| f.name == AUTH_ORG_ID && f.arguments.is_empty()).collect();
-    let evidence = || cx.catalog.evidence(&FUNCTIONS, Some(AUTH_ORG_ID), found.iter().copied());
+    let evidence = || cx.catalog.evidence(&FUNCTIONS, Some(AUTH_ORG_ID));
     let on = On::global(AUTH_ORG_ID);
     let Some(f) = found.first() else {
         out.push(MISSING.finding(

@@ -19,7 +19,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 On::table(&p.table).detail(&p.name),
                 format!("policy {} on {} reads the organization from user_metadata, which users can edit", p.name, p.table),
                 "read it from app_metadata: (auth.jwt() -> 'app_metadata' ->> 'org_id')::uuid, or use the postgrest claim preset",
-                cx.catalog.evidence(&POLICIES, Some(&p.table), [p]),
+                cx.catalog.evidence(&POLICIES, Some(&p.table)),
             ));
         }
     }
@@ -28,7 +28,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             On::global(&f.name),
             format!("function {}({}) reads user_metadata, which users can edit", f.name, f.arguments),
             "read the organization from app_metadata instead (the postgrest claim preset does)",
-            cx.catalog.evidence(&FUNCTIONS, Some(&f.name), [f]),
+            cx.catalog.evidence(&FUNCTIONS, Some(&f.name)),
         ));
     }
 }

@@ -23,7 +23,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 On::table(name).detail(&p.name),
                 format!("policy {} on {name} evaluates the claim once per row", p.name),
                 "wrap the claim in a sub-select: `org_id = (SELECT auth_org_id())`, evaluated once per statement",
-                cx.catalog.evidence(&POLICIES, Some(name), [p]),
+                cx.catalog.evidence(&POLICIES, Some(name)),
             ));
         }
     }

@@ -27,11 +27,11 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                     On::column(name, &column.name),
                     format!("declared column {name}.{} does not exist", column.name),
                     format!("ALTER TABLE {} ADD COLUMN {} {}", ident(name), ident(&column.name), column.ty.sql_name()),
-                    cx.catalog.evidence(&COLUMNS, Some(name), cx.catalog.columns_of(name)),
+                    cx.catalog.evidence(&COLUMNS, Some(name)),
                 ));
                 continue;
             };
-            let evidence = || cx.catalog.evidence(&COLUMNS, Some(name), [db]);
+            let evidence = || cx.catalog.evidence(&COLUMNS, Some(name));
             if db.ty != column.ty.sql_name() {
                 out.push(TYPE.finding(
                     On::column(name, &column.name),
@@ -71,7 +71,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                     On::column(name, &db.name),
                     format!("column {name}.{} ({}) exists in the database but not in the declaration", db.name, db.ty),
                     "declare it, so the generated models can read it",
-                    cx.catalog.evidence(&COLUMNS, Some(name), [db]),
+                    cx.catalog.evidence(&COLUMNS, Some(name)),
                 ));
             }
         }

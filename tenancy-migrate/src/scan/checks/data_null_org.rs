@@ -29,7 +29,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for data in cx.data.iter().filter(|d| d.null_org.rows > 0) {
         out.push(CODE.finding(
             On::column(&data.table, org),
-            format!("{} rows of {} have no organization ({org} IS NULL){}", data.null_org.rows, data.table, samples(&data.null_org)),
+            format!("{} of {} with no organization ({org} IS NULL){}", crate::scan::rows(data.null_org.rows), data.table, samples(&data.null_org)),
             "backfill them as the declaration's #[backfill] says (`tenancy-migrate plan` writes the batched backfill), or delete them",
             evidence(data, &data.null_org),
         ));

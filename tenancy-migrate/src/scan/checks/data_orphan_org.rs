@@ -16,8 +16,8 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         out.push(CODE.finding(
             On::column(&data.table, org),
             format!(
-                "{} rows of {} belong to an organization that does not exist in {root}{}",
-                problem.rows,
+                "{} of {} with an organization that does not exist in {root}{}",
+                crate::scan::rows(problem.rows),
                 data.table,
                 samples(problem)
             ),

@@ -15,8 +15,8 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             out.push(CODE.finding(
                 On::column(&data.table, &parent.column),
                 format!(
-                    "{} rows of {} reference a {} row outside their organization through {}{}",
-                    parent.problem.rows,
+                    "{} of {} referencing a {} row outside their organization through {}{}",
+                    crate::scan::rows(parent.problem.rows),
                     data.table,
                     parent.parent,
                     parent.column,

@@ -25,7 +25,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 isolated.join(", ")
             ),
             format!("REVOKE SELECT ON {} FROM {}, or replace it by a security_invoker view", ident(&view.name), ident(cx.app_role())),
-            cx.catalog.evidence(&VIEWS, Some(&view.name), [view]),
+            cx.catalog.evidence(&VIEWS, Some(&view.name)),
         ));
     }
 }

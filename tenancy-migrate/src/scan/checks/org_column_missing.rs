@@ -19,7 +19,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             On::column(&table.name, org),
             format!("tenant table {} has no {org} column: its rows belong to no organization", table.name),
             "plan the conversion (`tenancy-migrate plan`): add the column, backfill it as the declaration's #[backfill] says, then NOT NULL, FK, index, RLS",
-            cx.catalog.evidence(&COLUMNS, Some(&table.name), cx.catalog.columns_of(&table.name)),
+            cx.catalog.evidence(&COLUMNS, Some(&table.name)),
         ));
     }
 }

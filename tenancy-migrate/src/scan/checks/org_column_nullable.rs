@@ -25,7 +25,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 o = ident(scoped.org_column),
                 c = ident(&format!("{name}_{}_not_null", scoped.org_column)),
             ),
-            cx.catalog.evidence(&COLUMNS, Some(name), [column]),
+            cx.catalog.evidence(&COLUMNS, Some(name)),
         ));
     }
 }

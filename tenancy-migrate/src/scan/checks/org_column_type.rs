@@ -26,7 +26,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 ident(scoped.org_column),
                 ident(scoped.org_column)
             ),
-            cx.catalog.evidence(&COLUMNS, Some(name), [column]),
+            cx.catalog.evidence(&COLUMNS, Some(name)),
         ));
     }
 }

@@ -27,7 +27,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 r = ident(&root.name),
                 k = ident(&root.key().name),
             ),
-            cx.catalog.evidence(&CONSTRAINTS, Some(name), cx.catalog.constraints_of(name)),
+            cx.catalog.evidence(&CONSTRAINTS, Some(name)),
         ));
     }
 }

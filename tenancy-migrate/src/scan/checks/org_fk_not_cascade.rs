@@ -38,7 +38,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 o = ident(scoped.org_column),
                 r = ident(&cx.schema.root().name),
             ),
-            cx.catalog.evidence(&CONSTRAINTS, Some(name), [fk]),
+            cx.catalog.evidence(&CONSTRAINTS, Some(name)),
         ));
     }
 }

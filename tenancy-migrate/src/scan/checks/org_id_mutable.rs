@@ -37,7 +37,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 ident(name),
                 ident(names::IMMUTABLE_TRIGGER_FUNCTION)
             ),
-            cx.catalog.evidence(&TRIGGERS, Some(name), cx.catalog.triggers_of(name)),
+            cx.catalog.evidence(&TRIGGERS, Some(name)),
         ));
     }
 }

@@ -28,7 +28,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 ident(name),
                 ident(org)
             ),
-            cx.catalog.evidence(&INDEXES, Some(name), cx.catalog.indexes_of(name)),
+            cx.catalog.evidence(&INDEXES, Some(name)),
         ));
     }
 }

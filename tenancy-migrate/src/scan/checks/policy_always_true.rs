@@ -30,14 +30,14 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                     "policy {} on {name} lets {} {} any row of any organization (its condition is always true)",
                     p.name,
                     p.roles.join(", "),
-                    policy::command_name(p)
+                    policy::verb(p)
                 ),
                 format!(
                     "DROP POLICY {} ON {}; the organization policy (`tenancy-migrate plan`) already allows same-organization writes",
                     ident(&p.name),
                     ident(name)
                 ),
-                cx.catalog.evidence(&POLICIES, Some(name), [p]),
+                cx.catalog.evidence(&POLICIES, Some(name)),
             ));
         }
     }

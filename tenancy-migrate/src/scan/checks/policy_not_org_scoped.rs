@@ -69,7 +69,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                     t = ident(name),
                     o = ident(org),
                 ),
-                cx.catalog.evidence(&POLICIES, Some(name), [p]),
+                cx.catalog.evidence(&POLICIES, Some(name)),
             ));
         }
     }

@@ -33,7 +33,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 names.join(", ")
             ),
             "merge them into one policy per command, or make the extra conditions AS RESTRICTIVE",
-            cx.catalog.evidence(&POLICIES, Some(name), permissive),
+            cx.catalog.evidence(&POLICIES, Some(name)),
         ));
     }
 }

@@ -18,7 +18,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             On::table(&table.name),
             format!("row-level security is disabled on {}: the app role sees every organization's rows", table.name),
             format!("ALTER TABLE {} ENABLE ROW LEVEL SECURITY (after creating its policy)", ident(&table.name)),
-            cx.catalog.evidence(&TABLES, Some(&table.name), [db]),
+            cx.catalog.evidence(&TABLES, Some(&table.name)),
         ));
     }
 }

@@ -20,7 +20,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 table.name
             ),
             "create the organization policy (`tenancy-migrate plan` writes it)",
-            cx.catalog.evidence::<crate::catalog::Policy>(&POLICIES, Some(&table.name), []),
+            cx.catalog.evidence(&POLICIES, Some(&table.name)),
         ));
     }
 }

@@ -21,7 +21,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 table.name, db.owner
             ),
             format!("ALTER TABLE {} FORCE ROW LEVEL SECURITY", ident(&table.name)),
-            cx.catalog.evidence(&TABLES, Some(&table.name), [db]),
+            cx.catalog.evidence(&TABLES, Some(&table.name)),
         ));
     }
 }

@@ -28,7 +28,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 f.arguments,
                 ident(cx.app_role())
             ),
-            cx.catalog.evidence(&FUNCTIONS, Some(&f.name), [f]),
+            cx.catalog.evidence(&FUNCTIONS, Some(&f.name)),
         ));
     }
 }

@@ -16,7 +16,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             On::table(&table.name),
             format!("declared table {} does not exist in schema {}", table.name, cx.catalog.schema),
             "apply the migrations (`tenancy-migrate apply`), or plan them for this database (`tenancy-migrate plan`)",
-            cx.catalog.evidence::<crate::catalog::Table>(&TABLES, Some(&table.name), []),
+            cx.catalog.evidence(&TABLES, Some(&table.name)),
         ));
     }
 }

@@ -21,7 +21,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 "declare it (tenant if its rows belong to an organization, else global), or drop it: DROP TABLE {}",
                 ident(&table.name)
             ),
-            cx.catalog.evidence(&TABLES, Some(&table.name), [table]),
+            cx.catalog.evidence(&TABLES, Some(&table.name)),
         ));
     }
 }

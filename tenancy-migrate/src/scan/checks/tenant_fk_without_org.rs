@@ -44,7 +44,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                     c = ident(&fk.name),
                     p = ident(parent),
                 ),
-                cx.catalog.evidence(&CONSTRAINTS, Some(name), [fk]),
+                cx.catalog.evidence(&CONSTRAINTS, Some(name)),
             ));
         }
     }

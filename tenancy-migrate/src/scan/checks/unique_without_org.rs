@@ -27,7 +27,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                     columns.join(", "),
                     ident(&index.name)
                 ),
-                cx.catalog.evidence(&INDEXES, Some(name), [index]),
+                cx.catalog.evidence(&INDEXES, Some(name)),
             ));
         }
     }
