@@ -225,3 +225,22 @@ fn cli_output_formats_ignore_file_and_exit_codes() {
     assert!(stderr.contains(&format!("{}:2:", bad.display())), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn reports_match_the_committed_json_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../../docs/report.schema.json")).expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let db = legacy("scan_json_schema");
+    let report = serde_json::to_value(scan_with(&mut db.admin(), &Options::default())).unwrap();
+    let errors: Vec<String> =
+        validator.iter_errors(&report).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The schema is not a rubber stamp: a foreign severity or a missing field is refused.
+    let mut wrong = report.clone();
+    wrong["findings"][0]["severity"] = "critical".into();
+    assert!(!validator.is_valid(&wrong));
+    let mut wrong = report;
+    wrong["findings"][0].as_object_mut().unwrap().remove("evidence");
+    assert!(!validator.is_valid(&wrong));
+}

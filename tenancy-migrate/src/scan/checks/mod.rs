@@ -84,3 +84,20 @@ checks![
 pub fn codes() -> impl Iterator<Item = &'static Code> {
     ALL.iter().flat_map(|c| c.codes.iter())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_code_is_documented_and_unique() {
+        let doc = include_str!("../../../../docs/report-format.md");
+        let mut seen = std::collections::BTreeSet::new();
+        for code in super::codes() {
+            assert!(seen.insert(code.code), "{} is used by two checks", code.code);
+            assert!(
+                doc.contains(&format!("| `{}` |", code.code)),
+                "{} is missing from docs/report-format.md",
+                code.code
+            );
+        }
+    }
+}
