@@ -13,6 +13,7 @@ use diesel::sql_types::{Nullable, Text};
 use diesel::{PgConnection, RunQueryDsl};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
 use tenancy_codegen::sql::literal;
 use tenancy_schema::report::Evidence;
 
@@ -306,6 +307,44 @@ pub struct Role {
     pub inherit: bool,
 }
 
+/// The rows of one catalog query, indexed by the object they belong to (a table's columns,
+/// constraints, ...), so checks stay linear in the number of tables.
+#[derive(Debug, Clone)]
+pub struct Rows<T> {
+    rows: Vec<Row<T>>,
+    by_object: HashMap<String, Vec<usize>>,
+}
+
+impl<T> Rows<T> {
+    fn new(rows: Vec<Row<T>>) -> Rows<T> {
+        let mut by_object: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, row) in rows.iter().enumerate() {
+            by_object.entry(row.object.clone()).or_default().push(i);
+        }
+        Rows { rows, by_object }
+    }
+
+    /// The rows of one object, in query order.
+    pub fn of<'a>(&'a self, object: &str) -> impl Iterator<Item = &'a Row<T>> + 'a {
+        self.by_object.get(object).into_iter().flatten().map(move |&i| &self.rows[i])
+    }
+}
+
+impl<T> std::ops::Deref for Rows<T> {
+    type Target = [Row<T>];
+    fn deref(&self) -> &[Row<T>] {
+        &self.rows
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Rows<T> {
+    type Item = &'a Row<T>;
+    type IntoIter = std::slice::Iter<'a, Row<T>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.rows.iter()
+    }
+}
+
 /// The live database, as far as tenancy cares.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -313,16 +352,16 @@ pub struct Catalog {
     pub schema: String,
     pub app_role: String,
     pub session: Row<Session>,
-    pub tables: Vec<Row<Table>>,
-    pub columns: Vec<Row<Column>>,
-    pub constraints: Vec<Row<Constraint>>,
-    pub indexes: Vec<Row<Index>>,
-    pub policies: Vec<Row<Policy>>,
-    pub triggers: Vec<Row<Trigger>>,
-    pub functions: Vec<Row<Function>>,
-    pub views: Vec<Row<View>>,
+    pub tables: Rows<Table>,
+    pub columns: Rows<Column>,
+    pub constraints: Rows<Constraint>,
+    pub indexes: Rows<Index>,
+    pub policies: Rows<Policy>,
+    pub triggers: Rows<Trigger>,
+    pub functions: Rows<Function>,
+    pub views: Rows<View>,
     /// The app role, if it exists (zero or one row).
-    pub roles: Vec<Row<Role>>,
+    pub roles: Rows<Role>,
 }
 
 impl Catalog {
@@ -330,10 +369,10 @@ impl Catalog {
     pub fn load(conn: &mut PgConnection, schema: &str, app_role: &str) -> Result<Catalog> {
         macro_rules! read {
             ($query:expr) => {
-                load_rows(conn, &$query, schema, app_role)?
+                Rows::new(load_rows(conn, &$query, schema, app_role)?)
             };
         }
-        let session: Vec<Row<Session>> = read!(SESSION);
+        let session: Vec<Row<Session>> = load_rows(conn, &SESSION, schema, app_role)?;
         let session = session.into_iter().next().ok_or_else(|| Error::Database {
             doing: "reading the session".to_owned(),
             reason: "current_user is not in pg_roles".to_owned(),
@@ -355,31 +394,31 @@ impl Catalog {
     }
 
     pub fn table(&self, name: &str) -> Option<&Row<Table>> {
-        self.tables.iter().find(|t| t.name == name)
+        self.tables.of(name).next()
     }
 
-    pub fn columns_of<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a Row<Column>> + 'a {
-        self.columns.iter().filter(move |c| c.table == table)
+    pub fn columns_of<'a>(&'a self, table: &str) -> impl Iterator<Item = &'a Row<Column>> + 'a {
+        self.columns.of(table)
     }
 
     pub fn column(&self, table: &str, name: &str) -> Option<&Row<Column>> {
-        self.columns.iter().find(|c| c.table == table && c.name == name)
+        self.columns.of(table).find(|c| c.name == name)
     }
 
-    pub fn constraints_of<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a Row<Constraint>> + 'a {
-        self.constraints.iter().filter(move |c| c.table == table)
+    pub fn constraints_of<'a>(&'a self, table: &str) -> impl Iterator<Item = &'a Row<Constraint>> + 'a {
+        self.constraints.of(table)
     }
 
-    pub fn indexes_of<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a Row<Index>> + 'a {
-        self.indexes.iter().filter(move |i| i.table == table)
+    pub fn indexes_of<'a>(&'a self, table: &str) -> impl Iterator<Item = &'a Row<Index>> + 'a {
+        self.indexes.of(table)
     }
 
-    pub fn policies_of<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a Row<Policy>> + 'a {
-        self.policies.iter().filter(move |p| p.table == table)
+    pub fn policies_of<'a>(&'a self, table: &str) -> impl Iterator<Item = &'a Row<Policy>> + 'a {
+        self.policies.of(table)
     }
 
-    pub fn triggers_of<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a Row<Trigger>> + 'a {
-        self.triggers.iter().filter(move |t| t.table == table)
+    pub fn triggers_of<'a>(&'a self, table: &str) -> impl Iterator<Item = &'a Row<Trigger>> + 'a {
+        self.triggers.of(table)
     }
 
     pub fn app_role(&self) -> Option<&Row<Role>> {
@@ -390,8 +429,11 @@ impl Catalog {
     /// `query` with the schema, the object's name and the app role filled in, and every row it
     /// returns — run it, and you get exactly these rows.
     pub fn evidence(&self, query: &Query, object: Option<&str>) -> Evidence {
-        fn matching<'a, T>(rows: &'a [Row<T>], object: Option<&str>) -> Vec<&'a str> {
-            rows.iter().filter(|r| object.is_none_or(|o| r.object == o)).map(|r| r.json.as_str()).collect()
+        fn matching<'a, T>(rows: &'a Rows<T>, object: Option<&str>) -> Vec<&'a str> {
+            match object {
+                Some(object) => rows.of(object).map(|r| r.json.as_str()).collect(),
+                None => rows.iter().map(|r| r.json.as_str()).collect(),
+            }
         }
         let rows = match query.name {
             "session" => vec![self.session.json.as_str()],

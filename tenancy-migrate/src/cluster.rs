@@ -111,7 +111,7 @@ impl Cluster {
 }
 
 /// Where `initdb` and `pg_ctl` live: `pg_config --bindir`, else Debian's PostgreSQL 15 path.
-fn server_binaries() -> Result<PathBuf> {
+pub fn server_binaries() -> Result<PathBuf> {
     let from_pg_config = Command::new("pg_config")
         .arg("--bindir")
         .output()

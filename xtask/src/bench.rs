@@ -1,13 +1,153 @@
 //! `cargo xtask bench`: benchmarks whose figures go to BENCHMARKS.md.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection, RunQueryDsl};
 use std::time::{Duration, Instant};
+use tenancy_migrate::scan;
 
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
-        [] | ["codegen"] => codegen(),
-        _ => bail!("usage: cargo xtask bench [codegen]"),
+        [] => {
+            codegen()?;
+            scan_bench()
+        }
+        ["codegen"] => codegen(),
+        ["scan"] => scan_bench(),
+        _ => bail!("usage: cargo xtask bench [codegen|scan]"),
     }
+}
+
+/// Rows in the one large table of the scan benchmark.
+const BIG_TABLE_ROWS: i64 = 1_000_000;
+
+/// scan on synthesized databases of 200 and 2,000 tenant tables (policies, composite FKs,
+/// indexes, triggers), against `pg_dump --schema-only` of the same database; the data checks on
+/// the 200-table database (1M rows in one table) against a bare `SELECT count(*)` of each table.
+fn scan_bench() -> Result<()> {
+    let admin = match std::env::var("DATABASE_URL") {
+        Ok(url) => url,
+        Err(_) => crate::devdb::start()?.url("postgres"),
+    };
+    let runs = 5;
+    let mut catalog_times = Vec::new();
+    for tables in [200, 2_000] {
+        let (url, schema) = synthesized_database(&admin, tables)?;
+        let mut conn = PgConnection::establish(&url)?;
+        let no_data = scan::Options { data: false, ..scan::Options::default() };
+        let scan_time =
+            median(runs, || scan::scan(&mut conn, &schema, &no_data).map(|r| r.findings.len()).unwrap_or(0));
+        let dump_time = median(runs, || pg_dump(&url));
+        println!(
+            "  {tables} tenant tables: scan --no-data {:.1} ms, pg_dump --schema-only {:.1} ms, ratio {:.3}x (goal <= 0.25x)",
+            ms(scan_time),
+            ms(dump_time),
+            scan_time.as_secs_f64() / dump_time.as_secs_f64()
+        );
+        let report = scan::scan(&mut conn, &schema, &no_data).map_err(anyhow::Error::msg)?;
+        println!("    catalog findings: {} (the two foreign keys dropped from the big table)", report.findings.len());
+        catalog_times.push(scan_time);
+        if tables == 200 {
+            data_bench(&mut conn, &schema, runs)?;
+        }
+    }
+    println!(
+        "  growth 200 -> 2,000 tables: {:.2}x (goal <= 12x)",
+        catalog_times[1].as_secs_f64() / catalog_times[0].as_secs_f64()
+    );
+    Ok(())
+}
+
+fn data_bench(conn: &mut PgConnection, schema: &tenancy_schema::Schema, runs: usize) -> Result<()> {
+    let catalog = conn
+        .build_transaction()
+        .read_only()
+        .run(|conn| tenancy_migrate::catalog::Catalog::load(conn, "public", &schema.settings.app_role))
+        .map_err(anyhow::Error::msg)?;
+    let data_time = median(runs, || {
+        conn.build_transaction()
+            .read_only()
+            .run(|conn| scan::data::run(conn, schema, &catalog))
+            .map(|(data, _)| data.len())
+            .unwrap_or(0)
+    });
+    let tenants: Vec<String> =
+        schema.tables.iter().filter(|t| t.is_tenant()).map(|t| tenancy_codegen::sql::ident(&t.name)).collect();
+    let count_time = median(runs, || {
+        tenants.iter().map(|t| diesel::sql_query(format!("SELECT count(*) FROM {t}")).execute(conn).unwrap_or(0)).sum()
+    });
+    println!(
+        "  data checks on {} tables ({} rows in one): {:.1} ms vs SELECT count(*) of each {:.1} ms, ratio {:.2}x (goal <= 1.5x)",
+        tenants.len(),
+        BIG_TABLE_ROWS,
+        ms(data_time),
+        ms(count_time),
+        data_time.as_secs_f64() / count_time.as_secs_f64()
+    );
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn pg_dump(url: &str) -> usize {
+    let bin =
+        tenancy_migrate::cluster::server_binaries().map(|d| d.join("pg_dump")).unwrap_or_else(|_| "pg_dump".into());
+    let output =
+        std::process::Command::new(bin).args(["--schema-only", "--dbname", url]).output().expect("pg_dump runs");
+    assert!(output.status.success(), "pg_dump: {}", String::from_utf8_lossy(&output.stderr));
+    output.stdout.len()
+}
+
+/// Creates (or reuses) `bench_scan_<n>`: the synthesized declaration applied, some rows in every
+/// tenant table and `BIG_TABLE_ROWS` in the second one (which references the first).
+fn synthesized_database(admin: &str, tenant_tables: usize) -> Result<(String, tenancy_schema::Schema)> {
+    let schema = tenancy_schema::parse_str("bench.rs", &synthesize(tenant_tables + 2)).map_err(anyhow::Error::msg)?;
+    let name = format!("bench_scan_{tenant_tables}");
+    let (user, password) = tenancy_migrate::db::credentials(admin);
+    let url = tenancy_migrate::db::with_login(admin, &user, password.as_deref(), &name);
+    let mut server = PgConnection::establish(admin).context("connecting to the benchmark server")?;
+    #[derive(diesel::QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        ready: bool,
+    }
+    let ready = diesel::sql_query(format!(
+        "SELECT EXISTS (SELECT FROM pg_database WHERE datname = '{name}' AND datallowconn
+                        AND pg_catalog.shobj_description(oid, 'pg_database') = 'tenancy bench ready 2') AS ready"
+    ))
+    .get_result::<Exists>(&mut server)?
+    .ready;
+    if ready {
+        eprintln!("reusing database {name}");
+        return Ok((url, schema));
+    }
+    eprintln!("creating database {name} ({tenant_tables} tenant tables, {BIG_TABLE_ROWS} rows in one)...");
+    server.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+    server.batch_execute(&format!("CREATE DATABASE {name}"))?;
+    let migration = tenancy_codegen::plan(None, &schema, 1).map_err(anyhow::Error::msg)?.remove(0);
+    let mut conn = PgConnection::establish(&url)?;
+    conn.transaction(|conn| conn.batch_execute(&migration.up))?;
+    conn.batch_execute(&format!(
+        "INSERT INTO organizations (id, name) SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'org ' || i
+           FROM generate_series(1, 10) i;
+         INSERT INTO accounts (id, email) VALUES ('00000000-0000-4000-8000-00000000aaaa', 'a@example.com');
+         INSERT INTO t0000s (org_id, id, account_id, code, kind, payload, created_at)
+           SELECT ('00000000-0000-4000-8000-' || lpad((1 + i % 10)::text, 12, '0'))::uuid, i,
+                  '00000000-0000-4000-8000-00000000aaaa', 'c' || i, 'k', '{{}}', now() FROM generate_series(1, 1000) i;
+         INSERT INTO t0001s (org_id, id, account_id, parent_id, code, kind, payload, created_at)
+           SELECT ('00000000-0000-4000-8000-' || lpad((1 + (1 + i % 1000) % 10)::text, 12, '0'))::uuid, i,
+                  '00000000-0000-4000-8000-00000000aaaa', 1 + i % 1000, 'c' || i, 'k', '{{}}', now()
+             FROM generate_series(1, {BIG_TABLE_ROWS}) i"
+    ))?;
+    // The big table as a half-converted legacy table: without its foreign keys, PostgreSQL no
+    // longer guarantees its organization references, so the data checks must count them.
+    conn.batch_execute("ALTER TABLE t0001s DROP CONSTRAINT t0001s_org_id_fkey, DROP CONSTRAINT t0001s_parent_id_fkey")?;
+    // Each on its own: VACUUM cannot run inside the implicit transaction of a multi-statement batch.
+    conn.batch_execute("VACUUM ANALYZE")?;
+    conn.batch_execute(&format!("COMMENT ON DATABASE {name} IS 'tenancy bench ready 2'"))?;
+    Ok((url, schema))
 }
 
 /// parse + validate + generate (models and the initial migration) for a synthesized

@@ -15,17 +15,24 @@ cargo xtask <command>
   migrate [--dry-run] [--no-wait]
                           apply pending migrations to DATABASE_URL, or to a throwaway local
                           PostgreSQL under target/ when it is unset (prints its URL)
+  scan [tenancy-migrate scan options]
+                          compare that database with the declaration (exit 1 on findings at
+                          --fail-on; e.g. --format json -o report.json)
   dev-db start|stop|url   manage that throwaway PostgreSQL
   codegen [--check]       append migrations for declaration changes (--check: fail if stale)
-  bench [codegen]         run the benchmarks (figures for BENCHMARKS.md)
+  bench [codegen|scan]    run the benchmarks (figures for BENCHMARKS.md)
   ci                      everything CI runs: fmt check, clippy -D warnings, all tests
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = match args.as_slice() {
+        ["scan", rest @ ..] => scan(rest),
+        _ => run(&args).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(2)
@@ -74,6 +81,17 @@ fn run(args: &[&str]) -> Result<()> {
 /// Resolves the database (DATABASE_URL, else the throwaway cluster) and runs
 /// `tenancy-migrate apply` with the remaining arguments (`--dry-run`, `--no-wait`).
 fn migrate(args: &[&str]) -> Result<()> {
+    delegate("apply", args)?;
+    Ok(())
+}
+
+/// `tenancy-migrate scan` on the same database as `migrate`; its exit code is the scan's.
+fn scan(args: &[&str]) -> Result<ExitCode> {
+    delegate("scan", args)
+}
+
+/// Runs a tenancy-migrate command on DATABASE_URL, else on the throwaway cluster's database.
+fn delegate(command: &str, args: &[&str]) -> Result<ExitCode> {
     let url = match std::env::var("DATABASE_URL") {
         Ok(url) => url,
         Err(_) => {
@@ -85,11 +103,10 @@ fn migrate(args: &[&str]) -> Result<()> {
             url
         }
     };
-    let argv = ["tenancy-migrate", "apply", "--database-url", &url].into_iter().chain(args.iter().copied());
+    let argv = ["tenancy-migrate", command, "--database-url", &url].into_iter().chain(args.iter().copied());
     let cli = tenancy_migrate::cli::Cli::try_parse_from(argv)
         .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_start_matches("error: ").trim_end()))?;
-    tenancy_migrate::cli::run(cli.command)?;
-    Ok(())
+    Ok(tenancy_migrate::cli::run(cli.command)?)
 }
 
 fn ci() -> Result<()> {
