@@ -457,10 +457,15 @@ impl Catalog {
     }
 }
 
+/// A query's rows as JSON text: `SELECT to_jsonb(q)::text AS row FROM (<sql>) q`.
+pub(crate) fn as_json(sql: &str) -> String {
+    format!("SELECT to_jsonb(q)::text AS row FROM ({sql}) q")
+}
+
 #[derive(diesel::QueryableByName)]
-struct JsonRow {
+pub(crate) struct JsonRow {
     #[diesel(sql_type = Text)]
-    row: String,
+    pub row: String,
 }
 
 fn load_rows<T: DeserializeOwned>(
@@ -469,8 +474,7 @@ fn load_rows<T: DeserializeOwned>(
     schema: &str,
     app_role: &str,
 ) -> Result<Vec<Row<T>>> {
-    let wrapped = format!("SELECT to_jsonb(q)::text AS row FROM ({}) q", query.sql);
-    let rows = diesel::sql_query(wrapped)
+    let rows = diesel::sql_query(as_json(query.sql))
         .bind::<Text, _>(schema)
         .bind::<Nullable<Text>, _>(None::<String>)
         .bind::<Text, _>(app_role)

@@ -2,7 +2,7 @@
 //! the evidence behind it; then a summary line like the seeds' — but every number counted.
 
 use std::io::{self, Write};
-use tenancy_schema::report::{Finding, Report, Severity};
+use tenancy_schema::report::{Report, Severity};
 
 /// Writes the report. `color` adds ANSI severity colours (only on a terminal).
 pub fn render(out: &mut dyn Write, report: &Report, color: bool) -> io::Result<()> {
@@ -76,9 +76,4 @@ fn one_line(text: &str, max: usize) -> String {
     }
     let cut: String = flat.chars().take(max).collect();
     format!("{cut}…")
-}
-
-/// Findings at or above a severity.
-pub fn at_least(findings: &[Finding], severity: Severity) -> usize {
-    findings.iter().filter(|f| f.severity >= severity).count()
 }

@@ -170,8 +170,14 @@ impl<'a> Context<'a> {
         policy.roles.iter().any(|r| r == "public" || r == self.app_role())
     }
 
-    pub fn is_declared_isolated(&self, table: &str) -> bool {
-        self.schema.table(table).is_some_and(|t| t.scope != Scope::Global)
+    /// The declared root and tenant tables a view reads.
+    pub fn isolated_tables_read_by(&self, view: &'a catalog::View) -> Vec<&'a str> {
+        let schema = self.schema;
+        view.tables
+            .iter()
+            .map(String::as_str)
+            .filter(|t| schema.table(t).is_some_and(|t| t.scope != Scope::Global))
+            .collect()
     }
 }
 
@@ -237,15 +243,11 @@ fn report(cx: &Context<'_>, findings: Vec<Finding>) -> Report {
     }
 }
 
-/// Runs a query whose rows are JSON objects (`to_jsonb`), returning their text.
+/// Runs a query and returns its rows as JSON text (the same form as catalog rows).
 pub(crate) fn json_rows(conn: &mut PgConnection, sql: &str, doing: &str) -> Result<Vec<String>> {
-    #[derive(diesel::QueryableByName)]
-    struct JsonRow {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        row: String,
-    }
-    let wrapped = format!("SELECT to_jsonb(q)::text AS row FROM ({sql}) q");
-    let rows = diesel::sql_query(wrapped).load::<JsonRow>(conn).map_err(|err| Error::query(doing, err))?;
+    let rows = diesel::sql_query(catalog::as_json(sql))
+        .load::<catalog::JsonRow>(conn)
+        .map_err(|err| Error::query(doing, err))?;
     Ok(rows.into_iter().map(|r| r.row).collect())
 }
 

@@ -12,8 +12,7 @@ pub const CODES: &[Code] = &[CODE];
 
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for view in cx.catalog.views.iter().filter(|v| v.kind == "m") {
-        let isolated: Vec<&str> =
-            view.tables.iter().map(String::as_str).filter(|t| cx.is_declared_isolated(t)).collect();
+        let isolated = cx.isolated_tables_read_by(view);
         if isolated.is_empty() || view.app_role_can_select == Some(false) {
             continue;
         }

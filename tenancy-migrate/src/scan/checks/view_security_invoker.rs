@@ -21,8 +21,7 @@ fn security_invoker(options: &[String]) -> bool {
 
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for view in cx.catalog.views.iter().filter(|v| v.kind == "v") {
-        let isolated: Vec<&str> =
-            view.tables.iter().map(String::as_str).filter(|t| cx.is_declared_isolated(t)).collect();
+        let isolated = cx.isolated_tables_read_by(view);
         if isolated.is_empty() || security_invoker(&view.options) {
             continue;
         }
