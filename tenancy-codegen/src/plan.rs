@@ -190,8 +190,8 @@ fn initial(schema: &Schema, number: usize) -> Migration {
     let settings = &schema.settings;
     let tables = schema.tables_in_dependency_order();
     let mut up = sql::ensure_app_role(settings);
-    up.extend(sql::auth_org_id(settings));
-    up.push(sql::immutability_function(settings));
+    up.extend(sql::auth_org_id(settings, false));
+    up.push(sql::immutability_function(settings, false));
     let (created, deferred) = create_tables(schema, &tables, &[]);
     up.extend(created);
     up.extend(deferred);
@@ -221,6 +221,7 @@ fn create_tables(schema: &Schema, tables: &[&Table], existing: &[&str]) -> (Vec<
     for table in tables {
         let (create, later) = sql::create_table(schema, table, &created);
         statements.extend(create);
+        statements.extend(sql::security(&schema.settings, table));
         deferred.extend(later);
         created.push(&table.name);
     }

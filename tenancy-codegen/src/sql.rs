@@ -39,6 +39,18 @@ pub mod names {
     pub fn policy(table: &str) -> String {
         object(table, &[], "org_isolation")
     }
+    /// The temporary `CHECK (org IS NOT NULL)` of a lock-safe conversion.
+    pub fn not_null_check(table: &str, column: &str) -> String {
+        object(table, &[column], "not_null")
+    }
+    /// The `(org, key)` index a conversion builds concurrently, then makes the primary key.
+    pub fn primary_key_replacement(table: &str) -> String {
+        object(table, &[], "pkey_new")
+    }
+    /// A legacy constraint renamed out of the way of the one replacing it.
+    pub fn legacy(name: &str) -> String {
+        object(name, &[], "legacy")
+    }
 
     /// `table_col1_col2_suffix`, shortened with a stable hash when over PostgreSQL's 63 bytes
     /// (PostgreSQL would silently truncate it, and two long names could collide).
@@ -106,7 +118,8 @@ pub fn drop_app_role_grants(settings: &Settings) -> Vec<String> {
 
 /// `auth_org_id()`: the caller's organization, or NULL (never an error, never "all rows") when
 /// the claim is missing or empty. STABLE so `(select auth_org_id())` is evaluated once per query.
-pub fn auth_org_id(settings: &Settings) -> Vec<String> {
+/// With `or_replace`, `CREATE OR REPLACE` (a conversion fixing an existing function in place).
+pub fn auth_org_id(settings: &Settings, or_replace: bool) -> Vec<String> {
     let body = match &settings.claim {
         Claim::Setting(name) => format!("SELECT nullif(current_setting({}, true), '')::uuid", literal(name)),
         // app_metadata is written by the server; user_metadata is editable by the user, never read.
@@ -114,21 +127,22 @@ pub fn auth_org_id(settings: &Settings) -> Vec<String> {
     };
     vec![
         format!(
-            "CREATE FUNCTION {name}() RETURNS uuid\n\
+            "CREATE {replace}FUNCTION {name}() RETURNS uuid\n\
              \x20 LANGUAGE sql STABLE PARALLEL SAFE\n\
              \x20 SET search_path = pg_catalog, pg_temp\n\
              \x20 AS $tenancy$ {body} $tenancy$;",
             name = ident(names::AUTH_ORG_ID),
+            replace = if or_replace { "OR REPLACE " } else { "" },
         ),
         format!("GRANT EXECUTE ON FUNCTION {}() TO {};", ident(names::AUTH_ORG_ID), ident(&settings.app_role)),
     ]
 }
 
 /// The trigger function that rejects any change of a row's organization.
-pub fn immutability_function(settings: &Settings) -> String {
+pub fn immutability_function(settings: &Settings, or_replace: bool) -> String {
     let org = ident(&settings.org_column);
     format!(
-        "CREATE FUNCTION {name}() RETURNS trigger\n\
+        "CREATE {replace}FUNCTION {name}() RETURNS trigger\n\
          \x20 LANGUAGE plpgsql\n\
          \x20 SET search_path = pg_catalog, pg_temp\n\
          \x20 AS $tenancy$\n\
@@ -142,6 +156,7 @@ pub fn immutability_function(settings: &Settings) -> String {
          END\n\
          $tenancy$;",
         name = ident(names::IMMUTABLE_TRIGGER_FUNCTION),
+        replace = if or_replace { "OR REPLACE " } else { "" },
         org_literal = literal(&settings.org_column),
     )
 }
@@ -153,8 +168,8 @@ pub fn drop_functions() -> Vec<String> {
     ]
 }
 
-/// `CREATE TABLE` with keys, uniques and the foreign keys whose targets exist, then indexes,
-/// row-level security, the policy, the trigger and grants. `created` lists tables that exist
+/// `CREATE TABLE` with keys, uniques and the foreign keys whose targets exist, then indexes
+/// (row-level security, the policy, the trigger and grants are [`security`]). `created` lists tables that exist
 /// before this statement runs; references to other tables are returned as deferred
 /// `ALTER TABLE` statements for the caller to run once their targets exist.
 pub fn create_table(schema: &Schema, table: &Table, created: &[&str]) -> (Vec<String>, Vec<String>) {
@@ -213,7 +228,6 @@ pub fn create_table(schema: &Schema, table: &Table, created: &[&str]) -> (Vec<St
             ident_list(&columns)
         )
     }));
-    statements.extend(security(settings, table));
     (statements, deferred)
 }
 

@@ -1,6 +1,7 @@
 //! The command line: parse, run, print. Exit codes: 0 success, 1 findings (later commands),
 //! 2 usage or runtime error. Logs go to stderr; machine output (JSON) to stdout.
 
+use crate::convert;
 use crate::db;
 use crate::error::Error;
 use crate::migrate::{self, Wait};
@@ -16,7 +17,7 @@ use tenancy_schema::report::Severity;
 #[command(
     name = "tenancy-migrate",
     version,
-    about = "Scan, apply, revert and inspect tenancy migrations on PostgreSQL"
+    about = "Scan, convert, apply, revert and inspect tenancy migrations on PostgreSQL"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -81,11 +82,51 @@ pub enum Command {
         #[arg(long)]
         no_data: bool,
     },
-    /// Apply every pending migration (alias: migrate)
+    /// Write the lock-safe migrations that convert a live (legacy) database to the declaration
+    Plan {
+        #[command(flatten)]
+        connection: Connection,
+        /// Declaration file or directory [default: the one this binary was built from]
+        #[arg(long, value_name = "PATH")]
+        declaration: Option<PathBuf>,
+        /// PostgreSQL schema to convert
+        #[arg(long, default_value = "public")]
+        schema: String,
+        /// Directory to write the migration directories into (must be new or empty)
+        #[arg(long, value_name = "DIR", default_value = "conversion")]
+        out: PathBuf,
+        /// Print every statement with its lock level and estimated rows; write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Rows per backfill transaction
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+        batch_size: u32,
+        /// lock_timeout of every statement (PostgreSQL interval); apply retries on timeouts
+        #[arg(long, default_value = "1s")]
+        lock_timeout: String,
+    },
+    /// Write a declaration for an existing database, to adopt tenancy
+    Import {
+        #[command(flatten)]
+        connection: Connection,
+        /// PostgreSQL schema to read
+        #[arg(long, default_value = "public")]
+        schema: String,
+        /// Where to write the declaration
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Apply every pending migration (alias: migrate), or a plan written by `plan --out DIR`
     #[command(alias = "migrate")]
     Apply {
         #[command(flatten)]
         connection: Connection,
+        /// Apply the plan in DIR (from `plan --out DIR`) instead of the built-in migrations
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// With --dir: rows per backfill transaction, instead of the plan's
+        #[arg(long, requires = "dir", value_parser = clap::value_parser!(u32).range(1..))]
+        batch_size: Option<u32>,
         /// Print the SQL that would run, run nothing
         #[arg(long)]
         dry_run: bool,
@@ -93,10 +134,13 @@ pub enum Command {
         #[arg(long)]
         no_wait: bool,
     },
-    /// Revert the last applied migration (or all with --all)
+    /// Revert the last applied migration (or all with --all), or the plan in --dir
     Revert {
         #[command(flatten)]
         connection: Connection,
+        /// Revert every applied step of the plan in DIR (the legacy shape comes back, rows stay)
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
         /// Revert every applied migration
         #[arg(long)]
         all: bool,
@@ -181,14 +225,71 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
             }
             return Ok(if scan::fails(&report, fail_on.into()) { ExitCode::from(1) } else { ExitCode::SUCCESS });
         }
-        Command::Apply { connection, dry_run, no_wait } => {
+        Command::Plan { connection, declaration, schema, out: dir, dry_run, batch_size, lock_timeout } => {
+            let embedded = declaration.is_none();
+            let declaration = crate::declaration::load(declaration.as_deref())?;
             let mut conn = db::connect(&connection.database_url)?;
-            let outcome = migrate::apply(&mut conn, wait(no_wait), dry_run, &mut log)?;
+            // The workspace's migrations lead to the embedded declaration: a conversion to it
+            // records them as applied, so later ones apply to it as to a fresh database.
+            let baseline = if embedded { migrate::versions()? } else { Vec::new() };
+            let options = convert::Options { batch_size, lock_timeout, baseline };
+            let catalog = crate::catalog::Catalog::load(&mut conn, &schema, &declaration.settings.app_role)?;
+            let live = convert::Live::load(&mut conn, &declaration, &schema)?;
+            let plan = convert::plan(&catalog, &live, &declaration, &options)?;
+            if dry_run {
+                let _ = out.write_all(convert::render_dry_run(&plan, &options).as_bytes());
+            } else {
+                convert::write(&plan, &options, &dir)?;
+                for note in &plan.notes {
+                    log(&format!("note: {note}"));
+                }
+                log(&format!(
+                    "wrote {} steps to {}; run them with `tenancy-migrate apply --dir {}`",
+                    plan.steps.len(),
+                    dir.display(),
+                    dir.display()
+                ));
+            }
+        }
+        Command::Import { connection, schema, output } => {
+            let mut conn = db::connect(&connection.database_url)?;
+            let text = crate::import::import(&mut conn, &schema)?;
+            write_atomically(&output, text.as_bytes())?;
+            log(&format!(
+                "wrote {}; review the lines marked `REVIEW`, then point --declaration at it",
+                output.display()
+            ));
+        }
+        Command::Apply { connection, dir, batch_size, dry_run, no_wait } => {
+            let mut conn = db::connect(&connection.database_url)?;
+            let outcome = match &dir {
+                Some(dir) => {
+                    let options = convert::run::RunOptions {
+                        wait: wait(no_wait),
+                        dry_run,
+                        batch_size,
+                        retry: Default::default(),
+                    };
+                    convert::run::apply_dir(&mut conn, dir, options, &mut log)?
+                }
+                None => migrate::apply(&mut conn, wait(no_wait), dry_run, &mut log)?,
+            };
             report(&mut out, &outcome, dry_run, "applied", "pending");
         }
-        Command::Revert { connection, all, dry_run, no_wait } => {
+        Command::Revert { connection, dir, all, dry_run, no_wait } => {
             let mut conn = db::connect(&connection.database_url)?;
-            let outcome = migrate::revert(&mut conn, all, wait(no_wait), dry_run, &mut log)?;
+            let outcome = match &dir {
+                Some(dir) => {
+                    let options = convert::run::RunOptions {
+                        wait: wait(no_wait),
+                        dry_run,
+                        batch_size: None,
+                        retry: Default::default(),
+                    };
+                    convert::run::revert_dir(&mut conn, dir, options, &mut log)?
+                }
+                None => migrate::revert(&mut conn, all, wait(no_wait), dry_run, &mut log)?,
+            };
             report(&mut out, &outcome, dry_run, "reverted", "would revert");
         }
         Command::Status { connection, format } => {

@@ -49,6 +49,20 @@ pub enum Error {
     Database { doing: String, reason: String },
     #[error("{0}")]
     Cluster(String),
+    #[error("{0}")]
+    Plan(#[from] crate::convert::PlanError),
+    #[error(
+        "backfill of {table}.{column} {strategy} could not place {count} rows ({key} {keys}); nothing after the backfill ran (no NOT NULL, no keys): give those rows an organization (or fix the lookup), then rerun apply --dir"
+    )]
+    Unplaced { table: String, column: String, count: i64, strategy: String, key: String, keys: String },
+    #[error(
+        "{doing}: still waiting for its lock after {attempts} attempts (lock_timeout); the table is busy with long transactions: rerun apply later (it resumes here), or plan with a longer --lock-timeout"
+    )]
+    LockTimeout { doing: String, attempts: u32 },
+    #[error(
+        "{doing} failed: {reason}; the steps before it are applied and logged in tenancy.conversion_log: fix the cause, then rerun (it resumes here) or revert --dir"
+    )]
+    StepFailed { doing: String, reason: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -4,15 +4,18 @@
 //! - [`migrate`]: apply / status / revert of the embedded migrations under an advisory lock.
 //! - [`catalog`]: the live database as facts, read with a constant number of catalog queries.
 //! - [`scan`]: the declaration vs the live database; one check per file, findings with evidence.
+//! - [`convert`]: `plan` a lock-safe conversion of a live database; `apply --dir` / `revert --dir`.
 //! - [`models`]: the typed Diesel models generated from the declaration by build.rs.
 //! - [`cluster`]: a throwaway local PostgreSQL for xtask and tests.
 
 pub mod catalog;
 pub mod cli;
 pub mod cluster;
+pub mod convert;
 pub mod db;
 pub mod declaration;
 pub mod error;
+pub mod import;
 pub mod migrate;
 pub mod models;
 pub mod scan;

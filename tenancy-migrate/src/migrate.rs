@@ -110,6 +110,11 @@ pub fn status(conn: &mut PgConnection) -> Result<Vec<MigrationStatus>> {
         .collect())
 }
 
+/// Versions of the embedded migrations, in order (what a conversion's baseline records).
+pub fn versions() -> Result<Vec<String>> {
+    Ok(known_migrations()?.iter().map(|m| m.name().version().to_string()).collect())
+}
+
 fn known_migrations() -> Result<Vec<Box<dyn Migration<Pg>>>> {
     let mut known =
         MigrationSource::<Pg>::migrations(&MIGRATIONS).map_err(|e| Error::query("reading embedded migrations", e))?;
@@ -160,7 +165,7 @@ struct Holder {
 }
 
 /// Runs `body` holding the session-level advisory lock; releases it afterwards, even on error.
-fn with_lock<T>(
+pub(crate) fn with_lock<T>(
     conn: &mut PgConnection,
     wait: Wait,
     log: &mut dyn FnMut(&str),

@@ -47,6 +47,7 @@ pub fn recreate(table: &str) -> String {
     let schema = declaration();
     let table = schema.table(table).expect("a fixture table");
     let (mut statements, deferred) = tenancy_codegen::sql::create_table(&schema, table, &[]);
+    statements.extend(tenancy_codegen::sql::security(&schema.settings, table));
     statements.extend(deferred);
     statements.join("\n")
 }

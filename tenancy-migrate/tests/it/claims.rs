@@ -11,7 +11,7 @@ fn install(test: &str, claim: Claim) -> TestDb {
     let db = TestDb::new(test);
     let mut admin = db.admin();
     let settings = Settings { claim, ..Settings::default() };
-    for statement in tenancy_codegen::sql::auth_org_id(&settings) {
+    for statement in tenancy_codegen::sql::auth_org_id(&settings, false) {
         exec(&mut admin, &statement).unwrap_or_else(|e| panic!("{statement}: {e}"));
     }
     db
