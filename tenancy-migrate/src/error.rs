@@ -52,9 +52,9 @@ pub enum Error {
     #[error("{0}")]
     Plan(#[from] crate::convert::PlanError),
     #[error(
-        "backfill of {table}.{column} {strategy} could not place {count} rows ({key} {keys}); nothing after the backfill ran (no NOT NULL, no keys): give those rows an organization (or fix the lookup), then rerun apply --dir"
+        "backfill of {what} could not place {count} rows ({keys}); nothing after the backfill ran (no NOT NULL, no keys): give those rows an organization (or fix the lookup), then rerun apply --dir"
     )]
-    Unplaced { table: String, column: String, count: i64, strategy: String, key: String, keys: String },
+    Unplaced { what: String, count: i64, keys: String },
     #[error(
         "{doing}: still waiting for its lock after {attempts} attempts (lock_timeout); the table is busy with long transactions: rerun apply later (it resumes here), or plan with a longer --lock-timeout"
     )]

@@ -286,13 +286,12 @@ pub fn run(
         .load::<Unplaced>(conn)
         .map_err(|e| Error::query(format!("counting rows {doing} could not place"), e))?;
     if let Some(first) = unplaced.first() {
+        let keys: Vec<&str> = unplaced.iter().map(|u| u.key.as_str()).collect();
+        let more = if first.count > keys.len() as i64 { ", ..." } else { "" };
         return Err(Error::Unplaced {
-            table: spec.table.clone(),
-            column: spec.column.clone(),
+            what: format!("{}.{} {}", spec.table, spec.column, spec.strategy),
             count: first.count,
-            strategy: spec.strategy.clone(),
-            key: spec.key.clone(),
-            keys: unplaced.iter().map(|u| u.key.clone()).collect::<Vec<_>>().join(", "),
+            keys: format!("{} {}{more}", spec.key, keys.join(", ")),
         });
     }
     Ok(filled)

@@ -539,7 +539,7 @@ impl<'a> Planner<'a> {
                 self.down(step, format!("ALTER TABLE {name} ALTER COLUMN {col} DROP NOT NULL;"));
             }
             let wanted = format!("{}()", names::AUTH_ORG_ID);
-            if !column.and_then(|c| c.default.as_deref()).is_some_and(|d| d == wanted) {
+            if column.and_then(|c| c.default.as_deref()).is_none_or(|d| d != wanted) {
                 self.up(
                     step,
                     format!("ALTER TABLE {name} ALTER COLUMN {col} SET DEFAULT {}();", ident(names::AUTH_ORG_ID)),
