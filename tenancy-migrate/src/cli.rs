@@ -233,9 +233,7 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
             // records them as applied, so later ones apply to it as to a fresh database.
             let baseline = if embedded { migrate::versions()? } else { Vec::new() };
             let options = convert::Options { batch_size, lock_timeout, baseline };
-            let catalog = crate::catalog::Catalog::load(&mut conn, &schema, &declaration.settings.app_role)?;
-            let live = convert::Live::load(&mut conn, &declaration, &schema)?;
-            let plan = convert::plan(&catalog, &live, &declaration, &options)?;
+            let plan = convert::plan_database(&mut conn, &declaration, &schema, &options)?;
             if dry_run {
                 let _ = out.write_all(convert::render_dry_run(&plan, &options).as_bytes());
             } else {

@@ -90,15 +90,14 @@ pub fn render(catalog: &Catalog, settings: &Settings) -> String {
             );
         }
         let _ = writeln!(out, "#[tenancy({})]", attributes.join(", "));
-        if tenant {
-            if has_user && !has_org {
-                let _ = writeln!(
-                    out,
-                    "#[backfill(via = \"user_id -> users.default_org_id\")] // REVIEW: how legacy rows find their organization"
-                );
-            } else {
-                let _ = writeln!(out, "#[backfill(default_org)] // REVIEW: how rows without an organization find one");
-            }
+        if tenant && has_user && !has_org {
+            let _ = writeln!(out, "// REVIEW: how legacy rows find their organization");
+            let _ = writeln!(out, "#[backfill(via = \"user_id -> users.default_org_id\")]");
+        } else if tenant {
+            let _ = writeln!(
+                out,
+                "// REVIEW: if rows may lack an organization, say how they find one: #[backfill(default_org)], (from_parent = \"col\"), (sql = \"...\")"
+            );
         }
         let _ = writeln!(out, "struct {} {{", struct_name(name));
         for column in &columns {

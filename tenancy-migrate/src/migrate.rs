@@ -171,20 +171,24 @@ pub(crate) fn with_lock<T>(
     log: &mut dyn FnMut(&str),
     body: impl FnOnce(&mut PgConnection, &mut dyn FnMut(&str)) -> Result<T>,
 ) -> Result<T> {
-    let got = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
-        .bind::<diesel::sql_types::BigInt, _>(LOCK_KEY)
-        .get_result::<Locked>(conn)
-        .map_err(|e| Error::query("taking the migration lock", e))?;
-    if !got.locked {
+    let try_lock = |conn: &mut PgConnection| {
+        diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+            .bind::<diesel::sql_types::BigInt, _>(LOCK_KEY)
+            .get_result::<Locked>(conn)
+            .map(|got| got.locked)
+            .map_err(|e| Error::query("taking the migration lock", e))
+    };
+    if !try_lock(conn)? {
         let holder = lock_holder(conn)?;
         match wait {
             Wait::NoWait => return Err(Error::LockHeld { pid: holder }),
             Wait::Wait => {
                 log(&format!("waiting for the migration lock held by backend pid {holder} (another tenancy-migrate)"));
-                diesel::sql_query("SELECT pg_advisory_lock($1)")
-                    .bind::<diesel::sql_types::BigInt, _>(LOCK_KEY)
-                    .execute(conn)
-                    .map_err(|e| Error::query("waiting for the migration lock", e))?;
+                // Polled, not `pg_advisory_lock`: a session blocked inside a statement would hold
+                // a snapshot that the holder's CREATE INDEX CONCURRENTLY waits for (a deadlock).
+                while !try_lock(conn)? {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
             }
         }
     }
@@ -201,7 +205,8 @@ pub(crate) fn with_lock<T>(
 fn lock_holder(conn: &mut PgConnection) -> Result<i32> {
     let holder = diesel::sql_query(
         "SELECT pid FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted \
-         AND ((classid::bigint << 32) | objid::bigint) = $1 LIMIT 1",
+         AND ((classid::bigint << 32) | objid::bigint) = $1 \
+         AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) LIMIT 1",
     )
     .bind::<diesel::sql_types::BigInt, _>(LOCK_KEY)
     .get_results::<Holder>(conn)

@@ -216,6 +216,13 @@ const NONE: &str = "none (catalog only)";
 const TRIGGER: &str = "SHARE ROW EXCLUSIVE (brief)";
 const BATCH: &str = "ROW EXCLUSIVE, row locks of one batch at a time";
 
+/// Reads schema `namespace` of the database and plans its conversion to `schema`.
+pub fn plan_database(conn: &mut PgConnection, schema: &Schema, namespace: &str, options: &Options) -> Result<Plan> {
+    let catalog = Catalog::load(conn, namespace, &schema.settings.app_role)?;
+    let live = Live::load(conn, schema, namespace)?;
+    Ok(plan(&catalog, &live, schema, options)?)
+}
+
 /// Plans the conversion of the live database (`catalog`, `live`) to `schema`.
 pub fn plan(catalog: &Catalog, live: &Live, schema: &Schema, options: &Options) -> Result<Plan, PlanError> {
     let mut planner = Planner { catalog, live, schema, options, plan: Plan::default() };
@@ -597,8 +604,9 @@ impl<'a> Planner<'a> {
             BRIEF,
             None,
         );
-        self.down(step, format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", ident(table), ident(&name)));
+        // Pushed in up order: the step's down list is reversed as a whole.
         self.down(step, format!("DROP INDEX CONCURRENTLY IF EXISTS {};", ident(&name)));
+        self.down(step, format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", ident(table), ident(&name)));
     }
 
     /// Drops a legacy constraint; `down` restores it from its definition.

@@ -4,6 +4,7 @@
 mod apply;
 mod catalog;
 mod claims;
+mod convert;
 mod errors;
 mod isolation;
 mod models;
