@@ -456,9 +456,30 @@ impl<'a> Planner<'a> {
         let step = self.step("add_columns", Mode::Statements);
         for table in self.existing() {
             let name = ident(&table.name);
-            if table.is_tenant() && self.catalog.column(&table.name, org).is_none() {
-                self.up(step, format!("ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {} uuid;", ident(org)), BRIEF, None);
-                self.down(step, format!("ALTER TABLE {name} DROP COLUMN IF EXISTS {};", ident(org)));
+            if table.is_tenant() {
+                let column = self.catalog.column(&table.name, org);
+                let col = ident(org);
+                if column.is_none() {
+                    self.up(step, format!("ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {col} uuid;"), BRIEF, None);
+                    self.down(step, format!("ALTER TABLE {name} DROP COLUMN IF EXISTS {col};"));
+                }
+                // From now on an application that sets the claim writes placed rows (the
+                // backfill covers those written before, and those written without a claim).
+                let wanted = format!("{}()", names::AUTH_ORG_ID);
+                if column.and_then(|c| c.default.as_deref()).is_none_or(|d| d != wanted) {
+                    let set =
+                        format!("ALTER TABLE {name} ALTER COLUMN {col} SET DEFAULT {}();", ident(names::AUTH_ORG_ID));
+                    self.up(step, set, BRIEF, None);
+                    match column.and_then(|c| c.default.clone()) {
+                        Some(old) => {
+                            self.down(step, format!("ALTER TABLE {name} ALTER COLUMN {col} SET DEFAULT {old};"))
+                        }
+                        None if column.is_some() => {
+                            self.down(step, format!("ALTER TABLE {name} ALTER COLUMN {col} DROP DEFAULT;"))
+                        }
+                        None => {}
+                    }
+                }
             }
             for column in &table.columns {
                 if self.catalog.column(&table.name, &column.name).is_some() {
@@ -544,19 +565,6 @@ impl<'a> Planner<'a> {
                 self.up(step, format!("ALTER TABLE {name} DROP CONSTRAINT IF EXISTS {check};"), BRIEF, None);
                 self.down(step, format!("ALTER TABLE {name} DROP CONSTRAINT IF EXISTS {check};"));
                 self.down(step, format!("ALTER TABLE {name} ALTER COLUMN {col} DROP NOT NULL;"));
-            }
-            let wanted = format!("{}()", names::AUTH_ORG_ID);
-            if column.and_then(|c| c.default.as_deref()).is_none_or(|d| d != wanted) {
-                self.up(
-                    step,
-                    format!("ALTER TABLE {name} ALTER COLUMN {col} SET DEFAULT {}();", ident(names::AUTH_ORG_ID)),
-                    BRIEF,
-                    None,
-                );
-                match column.and_then(|c| c.default.clone()) {
-                    Some(old) => self.down(step, format!("ALTER TABLE {name} ALTER COLUMN {col} SET DEFAULT {old};")),
-                    None => self.down(step, format!("ALTER TABLE {name} ALTER COLUMN {col} DROP DEFAULT;")),
-                }
             }
         }
         self.plan.steps[step].down.reverse();

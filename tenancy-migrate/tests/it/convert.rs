@@ -381,3 +381,32 @@ fn import_writes_a_declaration_that_parses() {
     assert_eq!(agents.column("user_id").unwrap().references.as_ref().unwrap().table, "users");
     assert!(text.contains("REVIEW"), "guesses are marked for review");
 }
+
+#[test]
+fn a_busy_table_is_retried_with_backoff_then_stops_with_a_clear_message() {
+    let db = legacy("convert_busy");
+    let dir = plan_dir("convert_busy");
+    let declaration = tenancy_migrate::declaration::load(None).unwrap();
+    let plan_options = convert::Options { lock_timeout: "50ms".to_owned(), ..convert::Options::default() };
+    let plan = convert::plan_database(&mut db.admin(), &declaration, "public", &plan_options).unwrap();
+    convert::write(&plan, &plan_options, &dir).unwrap();
+    // A long transaction reading agents: ADD COLUMN cannot get its ACCESS EXCLUSIVE lock.
+    let mut reader = db.admin();
+    reader.batch_execute("BEGIN; LOCK TABLE agents IN ACCESS SHARE MODE;").unwrap();
+    let mut conn = db.admin();
+    let mut log = Vec::new();
+    let retry = run::Retry { attempts: 3 };
+    let err = run::apply_dir(&mut conn, &dir, run::RunOptions { retry, ..options() }, &mut |l| log.push(l.to_owned()))
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, Error::LockTimeout { attempts: 3, .. }), "{message}");
+    assert!(message.contains("ALTER TABLE \"agents\" ADD COLUMN IF NOT EXISTS \"org_id\" uuid"), "{message}");
+    assert!(message.contains("rerun apply later (it resumes here)"), "{message}");
+    let retries: Vec<&String> = log.iter().filter(|l| l.contains("lock_timeout")).collect();
+    assert_eq!(retries.len(), 2, "{log:#?}");
+    assert!(retries[0].contains("retry 2/3 in 200 ms") && retries[1].contains("retry 3/3 in 400 ms"), "{log:#?}");
+    // Once the reader is gone, the rerun resumes and finishes.
+    reader.batch_execute("COMMIT").unwrap();
+    apply_dir(&mut conn, &dir).expect("the rerun completes");
+    assert_eq!(errors_and_warnings(&mut conn), Vec::<String>::new());
+}
