@@ -6,16 +6,29 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use std::time::{Duration, Instant};
 use tenancy_migrate::scan;
 
+mod convert;
+
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
         [] => {
             codegen()?;
-            scan_bench()
+            scan_bench()?;
+            convert::run(&admin_url()?, 1000)
         }
         ["codegen"] => codegen(),
         ["scan"] => scan_bench(),
-        _ => bail!("usage: cargo xtask bench [codegen|scan]"),
+        ["convert"] => convert::run(&admin_url()?, 1000),
+        ["convert", size] => convert::run(&admin_url()?, size.parse().context("batch size: a positive integer")?),
+        _ => bail!("usage: cargo xtask bench [codegen|scan|convert [BATCH_SIZE]]"),
     }
+}
+
+/// DATABASE_URL, or the throwaway cluster's.
+fn admin_url() -> Result<String> {
+    Ok(match std::env::var("DATABASE_URL") {
+        Ok(url) => url,
+        Err(_) => crate::devdb::start()?.url("postgres"),
+    })
 }
 
 /// Rows in the one large table of the scan benchmark.
@@ -25,10 +38,7 @@ const BIG_TABLE_ROWS: i64 = 1_000_000;
 /// indexes, triggers), against `pg_dump --schema-only` of the same database; the data checks on
 /// the 200-table database (1M rows in one table) against a bare `SELECT count(*)` of each table.
 fn scan_bench() -> Result<()> {
-    let admin = match std::env::var("DATABASE_URL") {
-        Ok(url) => url,
-        Err(_) => crate::devdb::start()?.url("postgres"),
-    };
+    let admin = admin_url()?;
     let runs = 5;
     let mut catalog_times = Vec::new();
     for tables in [200, 2_000] {

@@ -20,7 +20,7 @@ cargo xtask <command>
                           --fail-on; e.g. --format json -o report.json)
   dev-db start|stop|url   manage that throwaway PostgreSQL
   codegen [--check]       append migrations for declaration changes (--check: fail if stale)
-  bench [codegen|scan]    run the benchmarks (figures for BENCHMARKS.md)
+  bench [codegen|scan|convert]  run the benchmarks (figures for BENCHMARKS.md)
   ci                      everything CI runs: fmt check, clippy -D warnings, all tests
 ";
 

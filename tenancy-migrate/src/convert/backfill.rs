@@ -77,14 +77,26 @@ impl Spec {
                     Some(reference) if reference.table == *via => reference.column.clone(),
                     _ => column.clone(),
                 };
-                // A lookup that finds several organizations (a user in two) places nothing.
-                let value = format!(
-                    "(SELECT (array_agg(DISTINCT l.{target}))[1] FROM {via} l WHERE l.{join} = {col} HAVING count(DISTINCT l.{target}) = 1)",
-                    target = ident(target),
-                    via = ident(via),
-                    join = ident(&join),
-                    col = t(column),
-                );
+                // Through a key (users.id) the lookup finds one row. Otherwise (a membership
+                // table) it may find several organizations, and then places nothing.
+                let unique = schema.table(via).and_then(|v| v.column(&join)).is_some_and(|c| c.key || c.unique);
+                let value = if unique {
+                    format!(
+                        "(SELECT l.{target} FROM {via} l WHERE l.{join} = {col})",
+                        target = ident(target),
+                        via = ident(via),
+                        join = ident(&join),
+                        col = t(column),
+                    )
+                } else {
+                    format!(
+                        "(SELECT (array_agg(DISTINCT l.{target}))[1] FROM {via} l WHERE l.{join} = {col} HAVING count(DISTINCT l.{target}) = 1)",
+                        target = ident(target),
+                        via = ident(via),
+                        join = ident(&join),
+                        col = t(column),
+                    )
+                };
                 (format!("via {column} -> {via}.{target}"), value)
             }
             Backfill::FromParent { column } => {
@@ -149,15 +161,19 @@ impl Spec {
     }
 
     /// One batch: `$1` the last key done (text, NULL to start), `$2` the batch size. Returns the
-    /// batch's last key, how many rows it read, filled, and filled that had an unknown org.
+    /// batch's last key, how many rows it read, filled, and filled that had an unknown org. The
+    /// strategy is evaluated once per row, and only for rows without an organization.
     pub fn batch_sql(&self) -> String {
         format!(
             "WITH batch AS (\n\
-             \x20 SELECT {key} AS tenancy_key, {col} AS tenancy_old FROM {table}\n\
-             \x20 WHERE $1::text IS NULL OR {key} > $1::{ty} ORDER BY {key} LIMIT $2\n\
+             \x20 SELECT t.{key} AS tenancy_key, t.{col} AS tenancy_old,\n\
+             \x20        CASE WHEN {unplaced} THEN {value} END AS tenancy_new\n\
+             \x20 FROM {table} t WHERE $1::text IS NULL OR t.{key} > $1::{ty} ORDER BY t.{key} LIMIT $2\n\
              ), done AS (\n\
-             \x20 UPDATE {table} AS t SET {col} = {value} FROM batch\n\
-             \x20 WHERE t.{key} = batch.tenancy_key AND {unplaced} AND {value} IS DISTINCT FROM t.{col}\n\
+             \x20 UPDATE {table} AS t SET {col} = batch.tenancy_new FROM batch\n\
+             \x20 WHERE t.{key} = batch.tenancy_key AND batch.tenancy_new IS NOT NULL\n\
+             \x20   AND batch.tenancy_new IS DISTINCT FROM batch.tenancy_old\n\
+             \x20   AND t.{col} IS NOT DISTINCT FROM batch.tenancy_old\n\
              \x20 RETURNING batch.tenancy_old IS NOT NULL AS moved\n\
              )\n\
              SELECT (SELECT b.tenancy_key FROM batch b ORDER BY b.tenancy_key DESC LIMIT 1)::text AS last,\n\

@@ -189,7 +189,9 @@ pub fn apply_dir(
             }
             log(&format!("applying {}", step.name));
             let finished: Vec<i32> = done.iter().filter(|(s, _)| *s == step.name).map(|(_, i)| *i).collect();
+            let started = std::time::Instant::now();
             run_step(conn, step, &up, &finished, options, log)?;
+            log(&format!("applied {} in {:.2} s", step.name, started.elapsed().as_secs_f64()));
         }
         Ok(outcome)
     })
