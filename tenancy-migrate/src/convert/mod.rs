@@ -9,15 +9,16 @@
 //!
 //! 1. `prepare` (one transaction): app role, `auth_org_id()`, the trigger function, the default
 //!    organization, declared tables that do not exist yet.
-//! 2. `add_columns` (statement by statement): nullable org columns and missing declared columns.
+//! 2. `add_columns` (statement by statement): nullable org columns with `DEFAULT auth_org_id()`,
+//!    and missing declared columns.
 //! 3. `backfill_<table>` (batches, parents first): see [`backfill`].
 //! 4. `org_not_null`: `CHECK … NOT VALID` → `VALIDATE` → `SET NOT NULL` → drop the check.
-//! 5. `org_keys`: `(org, key)` unique index, org FK `NOT VALID` → `VALIDATE`, org-scoped uniques and
-//!    indexes `CONCURRENTLY` then `ADD CONSTRAINT … USING INDEX`.
+//! 5. `org_keys`: the `(org, key)` unique index, org FK `NOT VALID` → `VALIDATE`, org-scoped
+//!    uniques and indexes `CONCURRENTLY` then `ADD CONSTRAINT … USING INDEX`.
 //! 6. `tenant_fks`: composite foreign keys `NOT VALID` → `VALIDATE`, then the plain ones dropped.
-//!    `primary_keys`: the `(org, key)` index becomes the primary key (`USING INDEX`).
-//! 7. `security`: RLS enabled and forced, the policy, the trigger, grants, views, functions.
-//! 8. `baseline`: records the workspace's own migrations as applied (see [`run`]).
+//! 7. `primary_keys`: the `(org, key)` index becomes the primary key (`USING INDEX`).
+//! 8. `security`: RLS enabled and forced, the policy, the trigger, grants, views, functions.
+//! 9. `baseline`: records the workspace's own migrations as applied (see [`run`]).
 //!
 //! Statement-by-statement steps are files with `run_in_transaction = false`: `tenancy-migrate
 //! apply --dir` runs each statement in its own short transaction together with a log row, so a
