@@ -331,6 +331,18 @@ fn plan_refuses_what_it_cannot_convert_safely_and_writes_nothing() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(!dir.exists());
 
+    // A table to backfill without a key to batch by.
+    let keyless = legacy("convert_refused_keyless");
+    keyless.admin().batch_execute("ALTER TABLE contacts DROP CONSTRAINT contacts_pkey").unwrap();
+    let output = binary().args(["plan", "--dry-run", "--database-url", &keyless.admin_url()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr
+            .contains("table contacts: its rows need an organization, but its key id has no unique index to batch by"),
+        "{stderr}"
+    );
+
     // A plan directory that is missing, or one that already holds a plan.
     let output =
         binary().args(["apply", "--dir", "/nonexistent/plan", "--database-url", &db.admin_url()]).output().unwrap();
