@@ -82,6 +82,19 @@ pub enum Command {
         #[arg(long)]
         no_data: bool,
     },
+    /// Prove isolation: attack every tenant table as the app role (rolled back; nothing changes)
+    Verify {
+        #[command(flatten)]
+        connection: Connection,
+        /// Declaration file or directory [default: the one this binary was built from]
+        #[arg(long, value_name = "PATH")]
+        declaration: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        /// Write the report (scan findings and the verify matrix) to FILE instead of stdout
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Write the lock-safe migrations that convert a live (legacy) database to the declaration
     Plan {
         #[command(flatten)]
@@ -224,6 +237,34 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
                 }
             }
             return Ok(if scan::fails(&report, fail_on.into()) { ExitCode::from(1) } else { ExitCode::SUCCESS });
+        }
+        Command::Verify { connection, declaration, format, output } => {
+            let declaration = crate::declaration::load(declaration.as_deref())?;
+            let mut conn = db::connect(&connection.database_url)?;
+            log(&format!("verifying {} tenant tables as {}", declaration.tables.len(), declaration.settings.app_role));
+            let mut report = scan::scan(&mut conn, &declaration, &scan::Options::default())?;
+            let verification = crate::verify::verify(&mut conn, &declaration)?;
+            let passed = crate::verify::passed(&verification);
+            report.verify = Some(verification);
+            let mut text = Vec::new();
+            match format {
+                Format::Json => {
+                    serde_json::to_writer_pretty(&mut text, &report).expect("reports serialize");
+                    text.push(b'\n');
+                }
+                Format::Human => crate::verify::render(&mut text, report.verify.as_ref().expect("just set"))
+                    .expect("writing to memory"),
+            }
+            match &output {
+                Some(path) => {
+                    write_atomically(path, &text)?;
+                    log(&format!("wrote {}", path.display()));
+                }
+                None => {
+                    let _ = out.write_all(&text);
+                }
+            }
+            return Ok(if passed { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
         Command::Plan { connection, declaration, schema, out: dir, dry_run, batch_size, lock_timeout } => {
             let embedded = declaration.is_none();

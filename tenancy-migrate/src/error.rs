@@ -51,6 +51,11 @@ pub enum Error {
     Cluster(String),
     #[error("{0}")]
     Plan(#[from] crate::convert::PlanError),
+    #[error("cannot verify: {0}")]
+    Verify(String),
+    /// verify's transaction is always rolled back; never shown.
+    #[error("rolled back")]
+    RolledBack,
     #[error(
         "backfill of {what} could not place {count} rows ({keys}); nothing after the backfill ran (no NOT NULL, no keys): give those rows an organization (or fix the lookup), then rerun apply --dir"
     )]

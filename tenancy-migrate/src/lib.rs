@@ -4,6 +4,7 @@
 //! - [`migrate`]: apply / status / revert of the embedded migrations under an advisory lock.
 //! - [`catalog`]: the live database as facts, read with a constant number of catalog queries.
 //! - [`scan`]: the declaration vs the live database; one check per file, findings with evidence.
+//! - [`verify`]: attacks every tenant table as the app role, in a transaction rolled back.
 //! - [`convert`]: `plan` a lock-safe conversion of a live database; `apply --dir` / `revert --dir`.
 //! - [`models`]: the typed Diesel models generated from the declaration by build.rs.
 //! - [`cluster`]: a throwaway local PostgreSQL for xtask and tests.
@@ -21,5 +22,6 @@ pub mod models;
 pub mod scan;
 #[doc(hidden)]
 pub mod testing;
+pub mod verify;
 
 pub use error::{Error, Result};

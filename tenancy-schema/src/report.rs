@@ -1,6 +1,6 @@
-//! The report model: what `scan` (and later `verify`) export as JSON and report-web renders.
+//! The report model: what `scan` and `verify` export as JSON and report-web renders.
 //! Versioned by `schema_version`; readers refuse versions newer than [`REPORT_SCHEMA_VERSION`].
-//! The checks that fill it arrive with the scan issue; this is only the shared vocabulary.
+//! Optional sections (`verify`) may be absent; readers of version 1 accept both.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,72 @@ pub struct Report {
     pub generated_at: String,
     pub summary: Summary,
     pub findings: Vec<Finding>,
+    /// The attack matrix of `verify`, when the report comes from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verification>,
+}
+
+/// `verify`: every tenant table attacked as the app role, inside a transaction rolled back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    /// The app role the attacks ran as.
+    pub role: String,
+    /// Attack codes, in matrix column order.
+    pub attacks: Vec<String>,
+    pub tables: Vec<VerifiedTable>,
+    /// How many cells ended in each outcome.
+    pub counts: OutcomeCounts,
+    /// Checksum of the catalog and the data before and after: equal when verify left no trace.
+    pub checksum_before: String,
+    pub checksum_after: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedTable {
+    pub table: String,
+    /// Why the table could not be attacked (its sample rows could not be made), if so.
+    pub skipped: Option<String>,
+    pub cells: Vec<Cell>,
+}
+
+/// One table × attack: what was expected, what happened, and the statement that showed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cell {
+    pub attack: String,
+    pub expected: Outcome,
+    pub outcome: Outcome,
+    pub evidence: Evidence,
+}
+
+impl Cell {
+    /// A leak, or an action that should have worked and did not.
+    pub fn failed(&self) -> bool {
+        matches!(self.outcome, Outcome::Leaked | Outcome::Error)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// An attack that was stopped (an error, or no rows seen or changed).
+    Blocked,
+    /// An attack that succeeded.
+    Leaked,
+    /// A same-organization action that succeeded.
+    Allowed,
+    /// A same-organization action that failed, or a probe that should return nothing and errored.
+    Error,
+    /// Not applicable to this table (e.g. no reference to attack through).
+    Skipped,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeCounts {
+    pub blocked: u32,
+    pub leaked: u32,
+    pub allowed: u32,
+    pub error: u32,
+    pub skipped: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +196,7 @@ mod tests {
                 },
                 cache_key: "rls-disabled:contacts".into(),
             }],
+            verify: None,
         }
     }
 

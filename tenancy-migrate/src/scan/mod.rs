@@ -240,6 +240,7 @@ fn report(cx: &Context<'_>, findings: Vec<Finding>) -> Report {
             compliance_percent,
         },
         findings,
+        verify: None,
     }
 }
 
