@@ -159,7 +159,7 @@ fn preflight(conn: &mut PgConnection, schema: &Schema) -> Result<()> {
 
 /// A checksum of the schema's catalog and of every declared table's rows.
 fn checksum(conn: &mut PgConnection, schema: &Schema) -> Result<String> {
-    let mut parts = vec![
+    let mut parts = vec![format!(
         "(SELECT md5(string_agg(v, ',' ORDER BY v)) FROM (
            SELECT c.relname || ':' || c.relkind::text || ':' || c.relrowsecurity || c.relforcerowsecurity || ':' || coalesce(c.relacl::text, '')
              FROM pg_catalog.pg_class c WHERE c.relnamespace = 'public'::regnamespace
@@ -167,9 +167,9 @@ fn checksum(conn: &mut PgConnection, schema: &Schema) -> Result<String> {
              WHERE connamespace = 'public'::regnamespace
            UNION ALL SELECT polrelid::regclass::text || polname || coalesce(pg_catalog.pg_get_expr(polqual, polrelid), '') FROM pg_catalog.pg_policy
            UNION ALL SELECT tgrelid::regclass::text || tgname FROM pg_catalog.pg_trigger WHERE NOT tgisinternal
-           UNION ALL SELECT rolname || rolsuper || rolbypassrls FROM pg_catalog.pg_roles) x(v))"
-            .to_owned(),
-    ];
+           UNION ALL SELECT rolname || rolsuper || rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = {role}) x(v))",
+        role = literal(&schema.settings.app_role)
+    )];
     for table in &schema.tables {
         parts.push(format!(
             "(SELECT count(*)::text || md5(coalesce(string_agg(md5(t::text), ',' ORDER BY md5(t::text)), '')) FROM {} t \
@@ -511,9 +511,27 @@ fn attack_one(
             if is_root {
                 return skip("organizations have no org column to move");
             }
-            let sql = format!("UPDATE {t} SET {scope} = {b_lit} WHERE {}", key_is(Org::A));
+            // A fresh row of A (no children hold on to it), moved to B together with its
+            // references, so that no foreign key can be what stops the move.
+            let insert = match samples.insert_sql(schema, table, Org::A, &runner.orgs, Org::B, None) {
+                Ok(sql) => sql,
+                Err(reason) => return skip(&reason),
+            };
+            let mut set = vec![format!("{scope} = {b_lit}")];
+            for column in &table.columns {
+                let Some(reference) = &column.references else { continue };
+                let parent = schema.table(&reference.table).expect("validated reference");
+                if parent.is_tenant()
+                    && reference.table != table.name
+                    && let Some(key) = samples.key(&reference.table, Org::B)
+                {
+                    set.push(format!("{} = {}::{}", ident(&column.name), literal(key), parent.key().ty.sql_name()));
+                }
+            }
+            let sql =
+                format!("UPDATE {t} SET {} WHERE {} = $key::{}", set.join(", "), ident(&key.name), key.ty.sql_name());
             let who = if attack == "move_bypassing_rls" { As::Owner } else { claim_a };
-            let (e, p) = runner.probe(conn, who, &sql, false);
+            let (e, p) = runner.probe_after(conn, who, Some(&insert), &sql, false);
             (e, p, |p| match p {
                 Probe::Affected(n) if *n > 0 => Outcome::Leaked,
                 Probe::Affected(_) => Outcome::Error, // A's own row was not even visible

@@ -11,3 +11,4 @@ mod models;
 mod scan;
 mod squawk;
 mod support;
+mod verify;

@@ -1,0 +1,242 @@
+//! verify on real databases: the migrated workspace database passes every attack, and each
+//! sabotage turns it red on the right table and attack; bad input is one clear line.
+
+use crate::support::{TestDb, exec};
+use diesel::connection::SimpleConnection;
+use std::process::Command;
+use tenancy_migrate::verify::{self, ATTACKS};
+use tenancy_schema::Schema;
+use tenancy_schema::report::{Outcome, Verification};
+
+fn declaration() -> Schema {
+    tenancy_migrate::declaration::load(None).unwrap()
+}
+
+fn run(db: &TestDb, schema: &Schema) -> Verification {
+    verify::verify(&mut db.admin(), schema).unwrap_or_else(|e| panic!("verify: {e}"))
+}
+
+fn outcome(v: &Verification, table: &str, attack: &str) -> Outcome {
+    let row = v.tables.iter().find(|t| t.table == table).unwrap_or_else(|| panic!("no row for {table}"));
+    row.cells.iter().find(|c| c.attack == attack).unwrap_or_else(|| panic!("no cell {table} {attack}: {row:?}")).outcome
+}
+
+/// The cells that failed, as `table attack outcome`.
+fn failures(v: &Verification) -> Vec<String> {
+    v.tables
+        .iter()
+        .flat_map(|t| {
+            t.cells.iter().filter(|c| c.failed()).map(move |c| format!("{} {} {:?}", t.table, c.attack, c.outcome))
+        })
+        .collect()
+}
+
+#[test]
+fn the_migrated_database_blocks_every_attack_and_allows_same_org_work() {
+    let db = TestDb::migrated("verify_clean");
+    let schema = declaration();
+    let v = run(&db, &schema);
+    assert_eq!(failures(&v), Vec::<String>::new());
+    assert!(verify::passed(&v));
+    let tenants = schema.tables.iter().filter(|t| t.is_tenant()).count();
+    assert_eq!(v.tables.len(), tenants + 1, "every tenant table and the organizations table");
+    assert!(v.tables.iter().all(|t| t.skipped.is_none()));
+    assert_eq!(v.counts.leaked + v.counts.error, 0);
+    // Every tenant table ran every attack that applies to it, expected outcome reached.
+    for table in v.tables.iter().filter(|t| t.table != "organizations") {
+        assert_eq!(table.cells.len(), ATTACKS.len());
+        for cell in &table.cells {
+            match cell.outcome {
+                Outcome::Skipped => assert_eq!(cell.attack, "reference_other_org", "{} {cell:?}", table.table),
+                outcome => assert_eq!(outcome, cell.expected, "{} {cell:?}", table.table),
+            }
+        }
+    }
+    // The verdicts are backed by what PostgreSQL said, not by the absence of an answer.
+    let contacts = v.tables.iter().find(|t| t.table == "contacts").unwrap();
+    let cell = |attack: &str| contacts.cells.iter().find(|c| c.attack == attack).unwrap();
+    assert!(
+        cell("insert_other_org").evidence.result.contains("violates row-level security policy"),
+        "{:?}",
+        cell("insert_other_org")
+    );
+    assert!(cell("move_bypassing_rls").evidence.result.contains("org_id of a row in public.contacts cannot change"));
+    assert_eq!(cell("update_other_org").evidence.result, "0 rows");
+    assert_eq!(cell("update_own").evidence.result, "1 row");
+    assert!(cell("read_own").evidence.result.contains("\"other\": 0"));
+    let calls = v.tables.iter().find(|t| t.table == "calls").unwrap();
+    let oracle = calls.cells.iter().find(|c| c.attack == "reference_other_org").unwrap();
+    assert!(oracle.evidence.result.contains("violates foreign key constraint"), "{oracle:?}");
+    // Nothing stayed behind.
+    assert_eq!(v.checksum_before, v.checksum_after);
+    assert_eq!(crate::support::count(&mut db.admin(), "SELECT count(*) AS n FROM organizations"), 0);
+}
+
+/// Breaks the migrated database with `sabotage`, then expects `table`'s `attack` to be `outcome`.
+fn sabotage(test: &str, sabotage: &str, table: &str, attack: &str, expected: Outcome) -> Verification {
+    let db = TestDb::migrated(test);
+    db.admin().batch_execute(sabotage).unwrap_or_else(|e| panic!("{sabotage}: {e}"));
+    let v = run(&db, &declaration());
+    assert_eq!(outcome(&v, table, attack), expected, "{test}: {:#?}", failures(&v));
+    assert!(!verify::passed(&v), "{test} must fail verify");
+    assert_eq!(v.checksum_before, v.checksum_after, "{test}: verify left a trace");
+    v
+}
+
+#[test]
+fn a_dropped_policy_turns_same_org_work_red() {
+    let v = sabotage(
+        "verify_no_policy",
+        "DROP POLICY contacts_org_isolation ON contacts",
+        "contacts",
+        "read_own",
+        Outcome::Error,
+    );
+    assert_eq!(outcome(&v, "contacts", "insert_own"), Outcome::Error);
+    assert!(failures(&v).iter().all(|f| f.starts_with("contacts ")), "{:?}", failures(&v));
+}
+
+#[test]
+fn force_off_with_the_app_role_owning_the_table_leaks() {
+    sabotage(
+        "verify_owner",
+        "ALTER TABLE contacts NO FORCE ROW LEVEL SECURITY; ALTER TABLE contacts OWNER TO app_user",
+        "contacts",
+        "read_other_org",
+        Outcome::Leaked,
+    );
+}
+
+#[test]
+fn an_always_true_policy_leaks() {
+    let v = sabotage(
+        "verify_always_true",
+        "CREATE POLICY open_door ON contacts TO app_user USING (true) WITH CHECK (true)",
+        "contacts",
+        "read_other_org",
+        Outcome::Leaked,
+    );
+    assert_eq!(outcome(&v, "contacts", "insert_other_org"), Outcome::Leaked);
+    assert_eq!(outcome(&v, "contacts", "read_missing_claim"), Outcome::Leaked);
+}
+
+#[test]
+fn a_dropped_trigger_lets_a_row_move_between_organizations() {
+    sabotage(
+        "verify_no_trigger",
+        "DROP TRIGGER tenancy_org_id_immutable ON contacts",
+        "contacts",
+        "move_bypassing_rls",
+        Outcome::Leaked,
+    );
+}
+
+#[test]
+fn a_plain_foreign_key_is_an_existence_oracle() {
+    sabotage(
+        "verify_plain_fk",
+        "CREATE UNIQUE INDEX agents_id_only ON agents (id);
+         ALTER TABLE calls DROP CONSTRAINT calls_agent_id_fkey;
+         ALTER TABLE calls ADD CONSTRAINT calls_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES agents (id);",
+        "calls",
+        "reference_other_org",
+        Outcome::Leaked,
+    );
+}
+
+#[test]
+fn auth_org_id_without_nullif_errors_on_an_empty_claim() {
+    let v = sabotage(
+        "verify_no_nullif",
+        "CREATE OR REPLACE FUNCTION auth_org_id() RETURNS uuid LANGUAGE sql STABLE
+           SET search_path = pg_catalog, pg_temp AS $$ SELECT current_setting('app.org_id', true)::uuid $$",
+        "contacts",
+        "read_empty_claim",
+        Outcome::Error,
+    );
+    let cell = v.tables[1].cells.iter().find(|c| c.attack == "read_empty_claim").unwrap();
+    assert!(cell.evidence.result.contains("invalid input syntax for type uuid"), "{cell:?}");
+}
+
+#[test]
+fn an_app_role_with_bypassrls_leaks_everywhere() {
+    // The role is cluster-wide: a role of this test's own, with the app role's privileges.
+    let db = TestDb::migrated("verify_bypassrls");
+    let mut admin = db.admin();
+    admin
+        .batch_execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_test_bypass') THEN
+               CREATE ROLE tenancy_test_bypass NOLOGIN BYPASSRLS INHERIT; END IF; END $$;
+             GRANT app_user TO tenancy_test_bypass;",
+        )
+        .unwrap();
+    let mut schema = declaration();
+    schema.settings.app_role = "tenancy_test_bypass".to_owned();
+    let v = run(&db, &schema);
+    assert_eq!(outcome(&v, "contacts", "read_other_org"), Outcome::Leaked);
+    assert_eq!(outcome(&v, "calls", "read_missing_claim"), Outcome::Leaked);
+    assert!(!verify::passed(&v));
+}
+
+fn binary(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tenancy-migrate")).args(args).env_remove("DATABASE_URL").output().unwrap()
+}
+
+#[test]
+fn the_binary_exits_1_on_a_leak_and_writes_the_matrix_into_the_report() {
+    let db = TestDb::migrated("verify_cli");
+    let url = db.admin_url();
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("verify_cli.json");
+    let output = binary(&["verify", "--database-url", &url, "--format", "json", "-o", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let report = tenancy_schema::report::Report::from_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let v = report.verify.expect("a verify section");
+    assert_eq!(v.counts.leaked, 0);
+    assert!(report.summary.declared_tables > 0, "the scan's findings and summary come with it");
+
+    exec(&mut db.admin(), "CREATE POLICY open_door ON leads TO app_user USING (true)").unwrap();
+    let output = binary(&["verify", "--database-url", &url]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("leads read_other_org: expected Blocked, got Leaked"), "{stdout}");
+    assert!(stdout.contains("(no trace)"), "{stdout}");
+}
+
+#[test]
+fn bad_input_is_one_clear_line_or_a_skipped_table() {
+    // No app role: a declaration naming one that does not exist.
+    let db = TestDb::migrated("verify_bad");
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("verify_bad_declaration");
+    std::fs::create_dir_all(&dir).unwrap();
+    let own =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tenancy-schema/schema/tenancy.rs")).unwrap();
+    std::fs::write(dir.join("tenancy.rs"), own.replace("app_role = \"app_user\"", "app_role = \"nobody_here\""))
+        .unwrap();
+    let output = binary(&["verify", "--database-url", &db.admin_url(), "--declaration", dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot verify: app role nobody_here does not exist"), "{stderr}");
+
+    // Connected as the app role itself: it is subject to RLS and cannot make the sample rows.
+    let output = binary(&["verify", "--database-url", &db.url_as("app_user", crate::support::APP_PASSWORD)]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the connecting role is subject to row-level security"), "{stderr}");
+
+    // Unreachable.
+    let output = binary(&["verify", "--database-url", "postgres://nobody@127.0.0.1:1/none"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot reach PostgreSQL"));
+
+    // A table whose sample row cannot be made: skipped with the database's reason, not a crash.
+    exec(&mut db.admin(), "ALTER TABLE products ADD CONSTRAINT ean_is_digits CHECK (ean ~ '^[0-9]+$')").unwrap();
+    let v = run(&db, &declaration());
+    let products = v.tables.iter().find(|t| t.table == "products").unwrap();
+    let reason = products.skipped.as_deref().unwrap_or_default();
+    assert!(reason.contains("violates check constraint \"ean_is_digits\""), "{reason}");
+    // Its child needs a product: skipped too, saying why.
+    let sellout = v.tables.iter().find(|t| t.table == "sellout_entries").unwrap();
+    assert!(sellout.skipped.as_deref().unwrap_or_default().contains("needs a row of products"), "{sellout:?}");
+    assert!(!verify::passed(&v), "an unproven table is not a pass");
+    assert_eq!(failures(&v), Vec::<String>::new(), "the other tables still pass");
+}
