@@ -18,6 +18,8 @@ cargo xtask <command>
   scan [tenancy-migrate scan options]
                           compare that database with the declaration (exit 1 on findings at
                           --fail-on; e.g. --format json -o report.json)
+  verify [tenancy-migrate verify options]
+                          attack that database as the app role, rolled back (exit 1 on a leak)
   dev-db start|stop|url   manage that throwaway PostgreSQL
   codegen [--check]       append migrations for declaration changes (--check: fail if stale)
   bench [codegen|scan|convert]  run the benchmarks (figures for BENCHMARKS.md)
@@ -28,7 +30,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
-        ["scan", rest @ ..] => scan(rest),
+        ["scan", rest @ ..] => delegate("scan", rest),
+        ["verify", rest @ ..] => delegate("verify", rest),
         _ => run(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
@@ -85,12 +88,8 @@ fn migrate(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// `tenancy-migrate scan` on the same database as `migrate`; its exit code is the scan's.
-fn scan(args: &[&str]) -> Result<ExitCode> {
-    delegate("scan", args)
-}
-
-/// Runs a tenancy-migrate command on DATABASE_URL, else on the throwaway cluster's database.
+/// Runs a tenancy-migrate command (`scan`, `verify`) on the same database as `migrate`:
+/// DATABASE_URL, else the throwaway cluster's. The exit code is the command's.
 fn delegate(command: &str, args: &[&str]) -> Result<ExitCode> {
     let url = match std::env::var("DATABASE_URL") {
         Ok(url) => url,

@@ -4,10 +4,12 @@
 mod apply;
 mod catalog;
 mod claims;
+mod compile_fail;
 mod convert;
 mod errors;
 mod isolation;
 mod models;
+mod pool;
 mod scan;
 mod squawk;
 mod support;

@@ -3,7 +3,7 @@
 
 use crate::support::{TestDb, exec};
 use diesel::prelude::*;
-use tenancy_migrate::models::{OrgId, inserts, joins, rows, schema};
+use tenancy_migrate::models::{OrgContext, OrgId, VerifiedClaim, inserts, joins, rows, schema};
 
 #[test]
 fn insert_and_load_through_the_generated_models() {
@@ -26,13 +26,10 @@ fn insert_and_load_through_the_generated_models() {
     exec(&mut admin, &format!("INSERT INTO users (id, email) VALUES ('{user}', 'x@example.com')")).unwrap();
 
     let mut app = db.app();
-    app.transaction::<_, diesel::result::Error, _>(|conn| {
-        diesel::sql_query("SELECT set_config('app.org_id', $1, true)")
-            .bind::<diesel::sql_types::Text, _>(org.to_string())
-            .execute(conn)?;
-        let agent: rows::Agent = diesel::insert_into(schema::agents::table)
-            .values(inserts::NewAgent {
-                org_id: org,
+    let context = OrgContext::from_claim(&Verified(org.as_uuid()));
+    context
+        .transaction::<_, diesel::result::Error, _>(&mut app, |tx| {
+            let agent = tx.insert_agent(inserts::NewAgent {
                 id: None,
                 user_id: user,
                 configuration_id: None,
@@ -40,14 +37,10 @@ fn insert_and_load_through_the_generated_models() {
                 phone_number: None,
                 status: None,
                 created_at: None,
-            })
-            .returning(rows::Agent::as_returning())
-            .get_result(conn)?;
-        assert_eq!(agent.org_id, org);
-        assert_eq!(agent.status, "inactive", "the column default applies when the field is None");
-        diesel::insert_into(schema::calls::table)
-            .values(inserts::NewCall {
-                org_id: org,
+            })?;
+            assert_eq!(agent.org_id, org, "the organization comes from the context");
+            assert_eq!(agent.status, "inactive", "the column default applies when the field is None");
+            tx.insert_call(inserts::NewCall {
                 id: None,
                 agent_id: agent.id,
                 lead_id: None,
@@ -58,19 +51,39 @@ fn insert_and_load_through_the_generated_models() {
                 duration_seconds: Some(42),
                 started_at: None,
                 ended_at: None,
-            })
-            .execute(conn)?;
-        let joined: Vec<(rows::Call, rows::Agent)> = schema::calls::table
-            .inner_join(schema::agents::table.on(joins::calls_agent_id()))
-            .select((rows::Call::as_select(), rows::Agent::as_select()))
-            .load(conn)?;
-        assert_eq!(joined.len(), 1);
-        assert_eq!(joined[0].0.duration_seconds, Some(42));
-        assert_eq!(joined[0].1.name, "Ada");
-        let organizations: Vec<rows::Organization> =
-            schema::organizations::table.select(rows::Organization::as_select()).load(conn)?;
-        assert_eq!(organizations.iter().map(|o| o.id).collect::<Vec<_>>(), [org]);
-        Ok(())
-    })
-    .unwrap();
+            })?;
+            let joined: Vec<(rows::Call, rows::Agent)> = tx
+                .calls()
+                .inner_join(tx.agents().on(joins::calls_agent_id()))
+                .select((rows::Call::as_select(), rows::Agent::as_select()))
+                .load(tx.conn())?;
+            assert_eq!(joined.len(), 1);
+            assert_eq!(joined[0].0.duration_seconds, Some(42));
+            assert_eq!(joined[0].1.name, "Ada");
+            // Tenant columns are public for filters; the table comes from the transaction.
+            let named: Vec<String> =
+                tx.agents().filter(schema::agents::name.eq("Ada")).select(schema::agents::name).load(tx.conn())?;
+            assert_eq!(named, ["Ada"]);
+            let organizations: Vec<rows::Organization> =
+                schema::organizations::table.select(rows::Organization::as_select()).load(tx.conn())?;
+            assert_eq!(organizations.iter().map(|o| o.id).collect::<Vec<_>>(), [org]);
+            Ok(())
+        })
+        .unwrap();
+
+    // Another organization's context sees none of it.
+    let other = OrgContext::from_claim(&Verified(uuid::Uuid::from_u128(7)));
+    let seen: i64 = other
+        .transaction::<_, diesel::result::Error, _>(&mut app, |tx| tx.agents().count().get_result(tx.conn()))
+        .unwrap();
+    assert_eq!(seen, 0);
+}
+
+/// What an application's authentication would produce.
+struct Verified(uuid::Uuid);
+
+impl VerifiedClaim for Verified {
+    fn verified_org_id(&self) -> uuid::Uuid {
+        self.0
+    }
 }

@@ -189,7 +189,18 @@ fn the_binary_exits_1_on_a_leak_and_writes_the_matrix_into_the_report() {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("verify_cli.json");
     let output = binary(&["verify", "--database-url", &url, "--format", "json", "-o", path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
-    let report = tenancy_schema::report::Report::from_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    // The documented JSON Schema accepts it, and is not a rubber stamp for the new section.
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../../docs/report.schema.json")).expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&json).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let mut wrong = json.clone();
+    wrong["verify"]["tables"][1]["cells"][0]["outcome"] = "fine".into();
+    assert!(!validator.is_valid(&wrong));
+    let report = tenancy_schema::report::Report::from_json(&text).unwrap();
     let v = report.verify.expect("a verify section");
     assert_eq!(v.counts.leaked, 0);
     assert!(report.summary.declared_tables > 0, "the scan's findings and summary come with it");
