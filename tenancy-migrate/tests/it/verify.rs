@@ -239,6 +239,15 @@ fn bad_input_is_one_clear_line_or_a_skipped_table() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot reach PostgreSQL"));
 
+    // The app role lacks a grant: its own inserts fail, reported in the matrix with the reason.
+    exec(&mut db.admin(), "REVOKE INSERT ON leads FROM app_user").unwrap();
+    let v = run(&db, &declaration());
+    assert_eq!(outcome(&v, "leads", "insert_own"), Outcome::Error);
+    let cell =
+        v.tables.iter().find(|t| t.table == "leads").unwrap().cells.iter().find(|c| c.attack == "insert_own").unwrap();
+    assert!(cell.evidence.result.contains("permission denied for table leads"), "{cell:?}");
+    exec(&mut db.admin(), "GRANT INSERT ON leads TO app_user").unwrap();
+
     // A table whose sample row cannot be made: skipped with the database's reason, not a crash.
     exec(&mut db.admin(), "ALTER TABLE products ADD CONSTRAINT ean_is_digits CHECK (ean ~ '^[0-9]+$')").unwrap();
     let v = run(&db, &declaration());
