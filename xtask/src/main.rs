@@ -1,8 +1,11 @@
 //! `cargo xtask <command>`: the one entry point for developers and CI.
 
 mod bench;
+mod browser;
 mod codegen;
+mod demo;
 mod devdb;
+mod report;
 
 use anyhow::{Result, bail};
 use clap::Parser;
@@ -20,10 +23,17 @@ cargo xtask <command>
                           --fail-on; e.g. --format json -o report.json)
   verify [tenancy-migrate verify options]
                           attack that database as the app role, rolled back (exit 1 on a leak)
+  report [--serve] [--open] [REPORT.json ...]
+                          build the report viewer into target/tenancy/site/ (with the reports
+                          given, else those in target/tenancy/reports/); --serve: on 127.0.0.1
+  demo [--no-serve]       the whole story on a throwaway PostgreSQL: legacy database, scan,
+                          plan + apply, verify, scan, and the before/after report site
+  browser                 only the headless-Chromium checks of the report site (part of ci)
   dev-db start|stop|url   manage that throwaway PostgreSQL
   codegen [--check]       append migrations for declaration changes (--check: fail if stale)
   bench [codegen|scan|convert]  run the benchmarks (figures for BENCHMARKS.md)
-  ci                      everything CI runs: fmt check, clippy -D warnings, all tests
+  ci                      everything CI runs: fmt check, clippy -D warnings (native and wasm32),
+                          all tests, the report site in headless Chromium
 ";
 
 fn main() -> ExitCode {
@@ -72,6 +82,9 @@ fn run(args: &[&str]) -> Result<()> {
             Ok(())
         }
         ["bench", rest @ ..] => bench::run(rest),
+        ["report", rest @ ..] => report::run(rest),
+        ["demo", rest @ ..] => demo::run(rest),
+        ["browser"] => browser::check(),
         ["ci"] => ci(),
         [] | ["help" | "--help" | "-h"] => {
             print!("{HELP}");
@@ -110,9 +123,13 @@ fn delegate(command: &str, args: &[&str]) -> Result<ExitCode> {
 
 fn ci() -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let steps: [(&str, &[&str]); 3] = [
+    let steps: [(&str, &[&str]); 4] = [
         ("format", &["fmt", "--all", "--check"]),
         ("lint", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]),
+        (
+            "lint (report-web for wasm32)",
+            &["clippy", "-p", "report-web", "--target", "wasm32-unknown-unknown", "--locked", "--", "-D", "warnings"],
+        ),
         ("tests", &["test", "--workspace", "--locked"]),
     ];
     for (what, args) in steps {
@@ -122,15 +139,8 @@ fn ci() -> Result<()> {
             bail!("{what} failed (cargo {})", args.join(" "));
         }
     }
-    eprintln!("== wasm: tenancy-schema builds for wasm32-unknown-unknown");
-    let status = Command::new(&cargo)
-        .args(["build", "--locked", "-p", "tenancy-schema", "--target", "wasm32-unknown-unknown"])
-        .current_dir(project_root())
-        .status()?;
-    if !status.success() {
-        bail!("tenancy-schema does not build for wasm32-unknown-unknown (rustup target add wasm32-unknown-unknown)");
-    }
-    Ok(())
+    eprintln!("== browser: the report site (wasm32 + wasm-bindgen) in headless Chromium");
+    browser::check()
 }
 
 pub(crate) fn project_root() -> PathBuf {
