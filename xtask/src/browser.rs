@@ -145,8 +145,25 @@ pub fn check() -> Result<()> {
         expected.unchanged.len()
     );
 
-    // Bad files: a clear message in the page, no blank screen.
+    // One table's page: its findings and its verify row.
+    let dom = dump_dom(&format!("{base}?src=reports/after.json&view_table=calls"), &profile)?;
+    let row = verify.tables.iter().find(|t| t.table == "calls").context("calls is in the verify matrix")?;
+    let page = after(&dom, "id=\"table-view\"", ">", "</section>").context("the table page is shown")?;
+    ensure!(page.contains("Table calls"), "the table page names its table");
+    ensure!(page.matches("<dt>").count() == row.cells.len(), "the table page shows its {} verify cells", row.cells.len());
+    eprintln!("  the per-table page shows calls' {} verify cells", row.cells.len());
+
+    // Bad files: a clear message in the page, no blank screen. The empty and the 50 MB file are
+    // made here rather than committed.
+    std::fs::write(site.join("reports/empty.json"), "")?;
+    let mut big = Vec::with_capacity(50 * 1024 * 1024);
+    big.extend_from_slice(b"{\"schema_version\": 1, \"padding\": \"");
+    big.resize(50 * 1024 * 1024 - 2, b'x');
+    big.extend_from_slice(b"\"}");
+    std::fs::write(site.join("reports/big.json"), big)?;
     for (file, message) in [
+        ("empty.json", "empty.json is empty: it is not a tenancy report."),
+        ("big.json", "big.json is 50.0 MB; the viewer reads reports up to 20 MB."),
         ("corrupt.json", "corrupt.json is not valid JSON"),
         ("foreign.json", "foreign.json is JSON but not a tenancy report"),
         ("newer.json", "newer.json has report schema_version 2, newer than this viewer understands (1)"),
