@@ -150,7 +150,11 @@ pub fn check() -> Result<()> {
     let row = verify.tables.iter().find(|t| t.table == "calls").context("calls is in the verify matrix")?;
     let page = after(&dom, "id=\"table-view\"", ">", "</section>").context("the table page is shown")?;
     ensure!(page.contains("Table calls"), "the table page names its table");
-    ensure!(page.matches("<dt>").count() == row.cells.len(), "the table page shows its {} verify cells", row.cells.len());
+    ensure!(
+        page.matches("<dt>").count() == row.cells.len(),
+        "the table page shows its {} verify cells",
+        row.cells.len()
+    );
     eprintln!("  the per-table page shows calls' {} verify cells", row.cells.len());
 
     // Bad files: a clear message in the page, no blank screen. The empty and the 50 MB file are
