@@ -303,12 +303,8 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
             let mut conn = db::connect(&connection.database_url)?;
             let outcome = match &dir {
                 Some(dir) => {
-                    let options = convert::run::RunOptions {
-                        wait: wait(no_wait),
-                        dry_run,
-                        batch_size,
-                        retry: Default::default(),
-                    };
+                    let options =
+                        convert::run::RunOptions { wait: wait(no_wait), dry_run, batch_size, ..Default::default() };
                     convert::run::apply_dir(&mut conn, dir, options, &mut log)?
                 }
                 None => migrate::apply(&mut conn, wait(no_wait), dry_run, &mut log)?,
@@ -319,12 +315,7 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
             let mut conn = db::connect(&connection.database_url)?;
             let outcome = match &dir {
                 Some(dir) => {
-                    let options = convert::run::RunOptions {
-                        wait: wait(no_wait),
-                        dry_run,
-                        batch_size: None,
-                        retry: Default::default(),
-                    };
+                    let options = convert::run::RunOptions { wait: wait(no_wait), dry_run, ..Default::default() };
                     convert::run::revert_dir(&mut conn, dir, options, &mut log)?
                 }
                 None => migrate::revert(&mut conn, all, wait(no_wait), dry_run, &mut log)?,

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use tenancy_migrate::convert::{self, run};
-use tenancy_migrate::migrate::{self, Wait};
+use tenancy_migrate::migrate;
 use tenancy_migrate::{scan, verify};
 
 const DATABASE: &str = "tenancy_demo";
@@ -47,8 +47,7 @@ pub fn run(args: &[&str]) -> Result<()> {
     let _ = std::fs::remove_dir_all(&plan_dir);
     convert::write(&plan, &options, &plan_dir)?;
     println!("3. plan: {} steps written to {}", plan.steps.len(), plan_dir.display());
-    let run_options =
-        run::RunOptions { wait: Wait::Wait, dry_run: false, batch_size: None, retry: run::Retry::default() };
+    let run_options = run::RunOptions::default();
     run::apply_dir(&mut conn, &plan_dir, run_options, &mut |line| println!("   {line}"))?;
     println!("4. applied");
 

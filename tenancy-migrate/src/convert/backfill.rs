@@ -80,21 +80,13 @@ impl Spec {
                 // Through a key (users.id) the lookup finds one row. Otherwise (a membership
                 // table) it may find several organizations, and then places nothing.
                 let unique = schema.table(via).and_then(|v| v.column(&join)).is_some_and(|c| c.key || c.unique);
+                let column_sql = ident(target);
+                let lookup = format!("FROM {} l WHERE l.{} = {}", ident(via), ident(&join), t(column));
                 let value = if unique {
-                    format!(
-                        "(SELECT l.{target} FROM {via} l WHERE l.{join} = {col})",
-                        target = ident(target),
-                        via = ident(via),
-                        join = ident(&join),
-                        col = t(column),
-                    )
+                    format!("(SELECT l.{column_sql} {lookup})")
                 } else {
                     format!(
-                        "(SELECT (array_agg(DISTINCT l.{target}))[1] FROM {via} l WHERE l.{join} = {col} HAVING count(DISTINCT l.{target}) = 1)",
-                        target = ident(target),
-                        via = ident(via),
-                        join = ident(&join),
-                        col = t(column),
+                        "(SELECT (array_agg(DISTINCT l.{column_sql}))[1] {lookup} HAVING count(DISTINCT l.{column_sql}) = 1)"
                     )
                 };
                 (format!("via {column} -> {via}.{target}"), value)

@@ -626,12 +626,41 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Adds foreign key `constraint` (named `wanted`) without blocking writes — `NOT VALID`, then
+    /// `VALIDATE` — and then drops the legacy keys it replaces; `down` restores them. A legacy key
+    /// that already has the name is renamed out of the way first.
+    fn replace_foreign_key(
+        &mut self,
+        step: usize,
+        table: &str,
+        wanted: &str,
+        constraint: &str,
+        replaced: &[crate::catalog::Constraint],
+    ) {
+        let legacy = names::legacy(wanted);
+        let clash = replaced.iter().any(|c| c.name == wanted);
+        if clash {
+            self.rename_constraint(step, table, wanted, &legacy);
+        }
+        let t = ident(table);
+        self.up(step, format!("ALTER TABLE {t} ADD {constraint} NOT VALID;"), FK_ADD, None);
+        self.up(step, format!("ALTER TABLE {t} VALIDATE CONSTRAINT {};", ident(wanted)), FK_VALIDATE, Some(table));
+        self.down(step, format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {};", ident(wanted)));
+        for fk in replaced {
+            let current = if fk.name == wanted { legacy.clone() } else { fk.name.clone() };
+            self.up(step, format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {};", ident(&current)), BRIEF, None);
+            if let Some(definition) = self.live.constraint_definitions.get(&(table.to_owned(), fk.name.clone())) {
+                self.down(step, restore_constraint(table, &current, definition));
+            }
+        }
+    }
+
     /// Moves a legacy constraint out of the way of a new one with the same name.
     fn rename_constraint(&mut self, step: usize, table: &str, from: &str, to: &str) {
         let rename =
             |a: &str, b: &str| format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", ident(table), ident(a), ident(b));
         self.up(step, rename(from, to), BRIEF, None);
-        self.down(step, guarded_constraint(table, to, &rename(to, from)));
+        self.down(step, only_if(&constraint_exists(table, to), &rename(to, from)));
     }
 
     fn org_keys(&mut self) {
@@ -673,45 +702,15 @@ impl<'a> Planner<'a> {
                     }
                 }
                 existing => {
-                    if let Some(fk) = existing
-                        && fk.name == wanted_name
-                    {
-                        let legacy = names::legacy(&fk.name);
-                        self.rename_constraint(step, t, &fk.name, &legacy);
-                    }
                     let constraint = format!(
-                        "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE CASCADE NOT VALID;",
-                        ident(t),
+                        "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE CASCADE",
                         ident(&wanted_name),
                         ident(org),
                         ident(&root.name),
                         ident(&root.key().name)
                     );
-                    self.up(step, constraint, FK_ADD, None);
-                    self.up(
-                        step,
-                        format!("ALTER TABLE {} VALIDATE CONSTRAINT {};", ident(t), ident(&wanted_name)),
-                        FK_VALIDATE,
-                        Some(t),
-                    );
-                    self.down(
-                        step,
-                        format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", ident(t), ident(&wanted_name)),
-                    );
-                    if let Some(fk) = existing {
-                        let current = if fk.name == wanted_name { names::legacy(&fk.name) } else { fk.name.clone() };
-                        let definition =
-                            self.live.constraint_definitions.get(&(t.to_owned(), fk.name.clone())).cloned();
-                        self.up(
-                            step,
-                            format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", ident(t), ident(&current)),
-                            BRIEF,
-                            None,
-                        );
-                        if let Some(definition) = definition {
-                            self.down(step, restore_constraint(t, &current, &definition));
-                        }
-                    }
+                    let replaced: Vec<crate::catalog::Constraint> = existing.into_iter().cloned().collect();
+                    self.replace_foreign_key(step, t, &wanted_name, &constraint, &replaced);
                 }
             }
             // Declared unique keys, prefixed with the org column; the global ones they replace go.
@@ -816,35 +815,11 @@ impl<'a> Planner<'a> {
                     continue;
                 }
                 let wanted = names::foreign_key(t, &column.name);
-                let mut renamed = None;
-                if let Some(clash) = fks.iter().find(|c| c.name == wanted) {
-                    let legacy = names::legacy(&clash.name);
-                    self.rename_constraint(step, t, &clash.name, &legacy);
-                    renamed = Some(legacy);
-                }
                 let constraint = sql::foreign_key_constraint(self.schema, table, column, reference);
-                self.up(step, format!("ALTER TABLE {} ADD {constraint} NOT VALID;", ident(t)), FK_ADD, None);
-                self.up(
-                    step,
-                    format!("ALTER TABLE {} VALIDATE CONSTRAINT {};", ident(t), ident(&wanted)),
-                    FK_VALIDATE,
-                    Some(t),
-                );
-                self.down(step, format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", ident(t), ident(&wanted)));
                 // The plain keys it replaces (same column, same parent).
-                for fk in fks.iter().filter(|c| c.ref_table.as_deref() == Some(target.name.as_str())) {
-                    let current = if fk.name == wanted { renamed.clone().unwrap_or_default() } else { fk.name.clone() };
-                    let definition = self.live.constraint_definitions.get(&(t.to_owned(), fk.name.clone())).cloned();
-                    self.up(
-                        step,
-                        format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", ident(t), ident(&current)),
-                        BRIEF,
-                        None,
-                    );
-                    if let Some(definition) = definition {
-                        self.down(step, restore_constraint(t, &current, &definition));
-                    }
-                }
+                let replaced: Vec<crate::catalog::Constraint> =
+                    fks.into_iter().filter(|c| c.ref_table.as_deref() == Some(target.name.as_str())).collect();
+                self.replace_foreign_key(step, t, &wanted, &constraint, &replaced);
             }
         }
         self.plan.steps[step].down.reverse();
@@ -1065,28 +1040,23 @@ impl<'a> Planner<'a> {
 
 /// Re-adds a dropped constraint unless one of that name exists (a partly applied step).
 fn restore_constraint(table: &str, name: &str, definition: &str) -> String {
-    guarded_missing_constraint(
-        table,
-        name,
-        &format!("ALTER TABLE {} ADD CONSTRAINT {} {definition};", ident(table), ident(name)),
-    )
+    let add = format!("ALTER TABLE {} ADD CONSTRAINT {} {definition};", ident(table), ident(name));
+    only_if(&format!("NOT {}", constraint_exists(table, name)), &add)
 }
 
-fn guarded_missing_constraint(table: &str, name: &str, statement: &str) -> String {
+/// `EXISTS (...)` of constraint `name` on `table`.
+fn constraint_exists(table: &str, name: &str) -> String {
     format!(
-        "DO $tenancy$ BEGIN\n  IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint WHERE conrelid = {}::regclass AND conname = {}) THEN\n    {statement}\n  END IF;\nEND $tenancy$;",
+        "EXISTS (SELECT FROM pg_catalog.pg_constraint WHERE conrelid = {}::regclass AND conname = {})",
         literal(&ident(table)),
         literal(name)
     )
 }
 
-/// Runs `statement` only if constraint `name` exists.
-fn guarded_constraint(table: &str, name: &str, statement: &str) -> String {
-    format!(
-        "DO $tenancy$ BEGIN\n  IF EXISTS (SELECT FROM pg_catalog.pg_constraint WHERE conrelid = {}::regclass AND conname = {}) THEN\n    {statement}\n  END IF;\nEND $tenancy$;",
-        literal(&ident(table)),
-        literal(name)
-    )
+/// Runs `statement` (ending in `;`) only when `condition` holds: down statements that must work
+/// on a partly applied (or partly reverted) step.
+fn only_if(condition: &str, statement: &str) -> String {
+    format!("DO $tenancy$ BEGIN\n  IF {condition} THEN\n    {statement}\n  END IF;\nEND $tenancy$;")
 }
 
 fn restore_policy(table: &str, policy: &crate::catalog::Policy) -> String {
@@ -1112,11 +1082,12 @@ fn restore_policy(table: &str, policy: &crate::catalog::Policy) -> String {
     if let Some(check) = &policy.with_check {
         let _ = write!(create, " WITH CHECK ({check})");
     }
-    format!(
-        "DO $tenancy$ BEGIN\n  IF NOT EXISTS (SELECT FROM pg_catalog.pg_policy WHERE polrelid = {}::regclass AND polname = {}) THEN\n    {create};\n  END IF;\nEND $tenancy$;",
+    let exists = format!(
+        "EXISTS (SELECT FROM pg_catalog.pg_policy WHERE polrelid = {}::regclass AND polname = {})",
         literal(&ident(table)),
         literal(&policy.name)
-    )
+    );
+    only_if(&format!("NOT {exists}"), &format!("{create};"))
 }
 
 /// The header of every generated conversion file.

@@ -163,6 +163,13 @@ pub struct RunOptions {
     pub retry: Retry,
 }
 
+impl Default for RunOptions {
+    /// Wait for the lock, run for real, the plan's batch size, the default retries.
+    fn default() -> RunOptions {
+        RunOptions { wait: Wait::Wait, dry_run: false, batch_size: None, retry: Retry::default() }
+    }
+}
+
 /// Applies every step of the plan in `dir` not yet applied.
 pub fn apply_dir(
     conn: &mut PgConnection,

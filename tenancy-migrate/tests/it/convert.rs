@@ -53,7 +53,7 @@ pub fn write_plan(db: &TestDb, test: &str, batch_size: u32) -> PathBuf {
 }
 
 fn options() -> run::RunOptions {
-    run::RunOptions { wait: Wait::Wait, dry_run: false, batch_size: None, retry: run::Retry::default() }
+    run::RunOptions::default()
 }
 
 fn apply_dir(conn: &mut PgConnection, dir: &Path) -> Result<Vec<String>, Error> {

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tenancy_migrate::convert::{self, run};
-use tenancy_migrate::migrate::Wait;
 
 const ROWS: i64 = 1_000_000;
 const ORGS: i64 = 10;
@@ -180,8 +179,7 @@ pub fn run(admin: &str, batch_size: u32) -> Result<()> {
     let dir = crate::project_root().join("target/tenancy/bench-convert-plan");
     let _ = std::fs::remove_dir_all(&dir);
     convert::write(&plan, &options, &dir)?;
-    let run_options =
-        run::RunOptions { wait: Wait::Wait, dry_run: false, batch_size: None, retry: run::Retry::default() };
+    let run_options = run::RunOptions::default();
     let (tenancy_time, tenancy_writes) = with_writer(&app_url("bench_convert_tenancy"), || {
         run::apply_dir(&mut conn, &dir, run_options, &mut |line| eprintln!("  {line}"))?;
         Ok(())
