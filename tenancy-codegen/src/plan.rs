@@ -5,7 +5,9 @@
 //! be re-rendered and compared with what is committed ([`render_history`]): a hand edit, or a
 //! generator change that would alter an old migration, is detected instead of silently shipped.
 
-use crate::sql::{self, ident};
+use crate::ddl::Ddl;
+use crate::error::{PlanError, Planning};
+use crate::sql;
 use tenancy_schema::{Schema, Table};
 
 /// One diesel migration directory.
@@ -21,15 +23,6 @@ pub struct Migration {
     pub snapshot: Schema,
 }
 
-/// A declaration change the planner cannot turn into a safe migration.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot plan a migration for {subject}: {message}\n  hint: {hint}")]
-pub struct PlanError {
-    pub subject: String,
-    pub message: String,
-    pub hint: String,
-}
-
 /// Plans the migrations from `current` to `desired`, numbered from `next_number`.
 /// Returns no migrations when nothing changed.
 pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> Result<Vec<Migration>, PlanError> {
@@ -41,6 +34,7 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
     }
     if current.settings != desired.settings {
         return Err(PlanError {
+            planning: Planning::Migration,
             subject: "the workspace settings".to_owned(),
             message: "changing #![tenancy(...)] settings after the first migration is not supported yet".to_owned(),
             hint: "restore the previous settings, or write that migration by hand".to_owned(),
@@ -48,7 +42,7 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
     }
     let mut up = Vec::new();
     // Each change adds one group of down statements; groups run in reverse order of the changes.
-    let mut down: Vec<Vec<String>> = Vec::new();
+    let mut down: Vec<Vec<Ddl>> = Vec::new();
     let mut summary = Vec::new();
 
     let added: Vec<&Table> =
@@ -59,10 +53,10 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
     if !added.is_empty() {
         up.extend(created);
         up.extend(deferred);
-        down.push(vec![format!(
-            "DROP TABLE {};",
-            added.iter().rev().map(|t| ident(&t.name)).collect::<Vec<_>>().join(", ")
-        )]);
+        down.push(vec![Ddl::DropTables {
+            tables: added.iter().rev().map(|t| t.name.clone()).collect(),
+            if_exists: false,
+        }]);
         summary.extend(added.iter().map(|t| format!("create_{}", t.name)));
     }
 
@@ -74,6 +68,7 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
             continue;
         }
         let unsupported = |what: &str| PlanError {
+            planning: Planning::Migration,
             subject: format!("table `{}`", table.name),
             message: format!("{what} is not supported by the planner yet"),
             hint: "keep the old shape and add a new table or column instead, or write that migration by hand"
@@ -94,6 +89,7 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
                 }
                 None if !column.nullable && column.default.is_none() => {
                     return Err(PlanError {
+                        planning: Planning::Migration,
                         subject: format!("column `{}.{}`", table.name, column.name),
                         message: "a new NOT NULL column without a default would fail on existing rows".to_owned(),
                         hint:
@@ -124,7 +120,7 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
     let removed: Vec<&Table> =
         current.tables_in_dependency_order().into_iter().rev().filter(|t| desired.table(&t.name).is_none()).collect();
     if !removed.is_empty() {
-        up.push(format!("DROP TABLE {};", removed.iter().map(|t| ident(&t.name)).collect::<Vec<_>>().join(", ")));
+        up.push(Ddl::DropTables { tables: removed.iter().map(|t| t.name.clone()).collect(), if_exists: false });
         let remaining: Vec<&str> =
             current.tables.iter().map(|t| t.name.as_str()).filter(|n| desired.table(n).is_some()).collect();
         let restore: Vec<&Table> = removed.iter().rev().copied().collect();
@@ -197,7 +193,7 @@ fn initial(schema: &Schema, number: usize) -> Migration {
     up.extend(deferred);
 
     let mut down =
-        vec![format!("DROP TABLE {};", tables.iter().rev().map(|t| ident(&t.name)).collect::<Vec<_>>().join(", "))];
+        vec![Ddl::DropTables { tables: tables.iter().rev().map(|t| t.name.clone()).collect(), if_exists: false }];
     down.extend(sql::drop_functions());
     // The role is cluster-wide and may serve other databases, so revert keeps it.
     down.extend(sql::drop_app_role_grants(settings));
@@ -214,7 +210,7 @@ fn initial(schema: &Schema, number: usize) -> Migration {
 
 /// Creates `tables` in order; foreign keys to tables not yet created come back as deferred
 /// `ALTER TABLE` statements to run after all of them.
-fn create_tables(schema: &Schema, tables: &[&Table], existing: &[&str]) -> (Vec<String>, Vec<String>) {
+fn create_tables(schema: &Schema, tables: &[&Table], existing: &[&str]) -> (Vec<Ddl>, Vec<Ddl>) {
     let mut created: Vec<&str> = existing.to_vec();
     let mut statements = Vec::new();
     let mut deferred = Vec::new();
@@ -238,12 +234,10 @@ fn migration_name(number: usize, summary: &[String]) -> String {
     format!("{number:04}_{text}")
 }
 
-fn file(title: &str, statements: &[String], in_transaction: bool) -> String {
-    let mut out = sql::header(title, in_transaction);
+fn file(title: &str, statements: &[Ddl], in_transaction: bool) -> String {
+    let mut out = sql::header(sql::BY_CODEGEN, title, in_transaction, "5s", "5min");
     for statement in statements {
-        out.push('\n');
-        out.push_str(statement);
-        out.push('\n');
+        out.push_str(&format!("\n{statement}\n"));
     }
     out
 }

@@ -229,7 +229,7 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
             }
             match &output {
                 Some(path) => {
-                    write_atomically(path, &text)?;
+                    crate::files::write_atomically(path, &text)?;
                     log(&format!("wrote {}", path.display()));
                 }
                 None => {
@@ -257,7 +257,7 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
             }
             match &output {
                 Some(path) => {
-                    write_atomically(path, &text)?;
+                    crate::files::write_atomically(path, &text)?;
                     log(&format!("wrote {}", path.display()));
                 }
                 None => {
@@ -293,7 +293,7 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
         Command::Import { connection, schema, output } => {
             let mut conn = db::connect(&connection.database_url)?;
             let text = crate::import::import(&mut conn, &schema)?;
-            write_atomically(&output, text.as_bytes())?;
+            crate::files::write_atomically(&output, text.as_bytes())?;
             log(&format!(
                 "wrote {}; review the lines marked `REVIEW`, then point --declaration at it",
                 output.display()
@@ -366,19 +366,6 @@ pub fn read_ignore_file(path: &Path) -> crate::Result<BTreeSet<String>> {
         keys.insert(line.to_owned());
     }
     Ok(keys)
-}
-
-/// Writes through a temporary file and a rename, so a failed run never leaves half a report.
-fn write_atomically(path: &Path, bytes: &[u8]) -> crate::Result<()> {
-    let shown = path.display().to_string();
-    let error = |err: std::io::Error| Error::File { doing: "write", path: shown.clone(), reason: err.to_string() };
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temporary = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    std::fs::write(&temporary, bytes).map_err(error)?;
-    std::fs::rename(&temporary, path).map_err(|err| {
-        let _ = std::fs::remove_file(&temporary);
-        error(err)
-    })
 }
 
 fn wait(no_wait: bool) -> Wait {

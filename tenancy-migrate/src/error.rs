@@ -50,7 +50,7 @@ pub enum Error {
     #[error("{0}")]
     Cluster(String),
     #[error("{0}")]
-    Plan(#[from] crate::convert::PlanError),
+    Plan(#[from] tenancy_codegen::PlanError),
     #[error("cannot verify: {0}")]
     Verify(String),
     /// verify's transaction is always rolled back; never shown.

@@ -12,7 +12,7 @@ use tenancy_schema::{ColumnType, Settings};
 /// Reads schema `schema` and returns the text of a declaration file.
 pub fn import(conn: &mut PgConnection, schema: &str) -> Result<String> {
     let settings = Settings::default();
-    let catalog = Catalog::load(conn, schema, &settings.app_role)?;
+    let catalog = crate::catalog::load(conn, schema, &settings.app_role)?;
     Ok(render(&catalog, &settings))
 }
 

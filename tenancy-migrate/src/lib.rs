@@ -16,6 +16,7 @@ pub mod convert;
 pub mod db;
 pub mod declaration;
 pub mod error;
+pub mod files;
 pub mod import;
 pub mod migrate;
 pub mod models;

@@ -72,7 +72,7 @@ fn data_bench(conn: &mut PgConnection, schema: &tenancy_schema::Schema, runs: us
     let catalog = conn
         .build_transaction()
         .read_only()
-        .run(|conn| tenancy_migrate::catalog::Catalog::load(conn, "public", &schema.settings.app_role))
+        .run(|conn| tenancy_migrate::catalog::load(conn, "public", &schema.settings.app_role))
         .map_err(anyhow::Error::msg)?;
     let data_time = median(runs, || {
         conn.build_transaction()

@@ -9,6 +9,8 @@
 //! leaves the database consistent, and the next run continues where it stopped. The whole run
 //! holds the same advisory lock as `apply`.
 
+pub use super::retry::Retry;
+use super::retry::step_error;
 use super::{backfill, split};
 use crate::error::{Error, Result};
 use crate::migrate::{Outcome, Wait, with_lock};
@@ -18,69 +20,6 @@ use diesel::pg::Pg;
 use diesel::sql_types::{Integer, Text};
 use diesel::{Connection, PgConnection, QueryResult, RunQueryDsl};
 use std::path::{Path, PathBuf};
-
-/// Retries of a statement that hit `lock_timeout`, with exponential backoff.
-#[derive(Debug, Clone, Copy)]
-pub struct Retry {
-    pub attempts: u32,
-}
-
-impl Default for Retry {
-    fn default() -> Retry {
-        Retry { attempts: 5 }
-    }
-}
-
-impl Retry {
-    /// Runs `body`; when it fails on `lock_timeout`, waits and runs it again, up to `attempts`
-    /// times in all, then stops with [`Error::LockTimeout`].
-    pub fn run<T>(
-        &self,
-        doing: &str,
-        log: &mut dyn FnMut(&str),
-        conn: &mut PgConnection,
-        mut body: impl FnMut(&mut PgConnection) -> QueryResult<T>,
-    ) -> Result<T> {
-        let mut attempt = 1;
-        loop {
-            match body(conn) {
-                Ok(value) => return Ok(value),
-                Err(err) if is_lock_timeout(&err) && attempt < self.attempts => {
-                    let pause = backfill::backoff(attempt);
-                    log(&format!(
-                        "{doing}: lock_timeout (the table is busy); retry {}/{} in {} ms",
-                        attempt + 1,
-                        self.attempts,
-                        pause.as_millis()
-                    ));
-                    std::thread::sleep(pause);
-                    attempt += 1;
-                }
-                Err(err) if is_lock_timeout(&err) => {
-                    return Err(Error::LockTimeout { doing: doing.to_owned(), attempts: self.attempts });
-                }
-                Err(err) => return Err(step_error(doing, err)),
-            }
-        }
-    }
-}
-
-fn is_lock_timeout(err: &diesel::result::Error) -> bool {
-    err.to_string().contains("lock timeout")
-}
-
-fn step_error(doing: &str, err: diesel::result::Error) -> Error {
-    let mut reason = crate::error::first_line(&err.to_string());
-    if let diesel::result::Error::DatabaseError(_, info) = &err
-        && let Some(detail) = info.details()
-    {
-        reason.push_str(&format!(" ({detail})"));
-    }
-    match Error::query(doing, reason) {
-        Error::Database { doing, reason } => Error::StepFailed { doing, reason },
-        other => other,
-    }
-}
 
 /// A step of a plan directory.
 struct PlanStep {

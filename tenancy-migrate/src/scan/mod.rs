@@ -9,7 +9,7 @@
 pub mod checks;
 pub mod data;
 pub mod human;
-pub(crate) mod policy;
+pub(crate) use tenancy_codegen::catalog::policy;
 
 use crate::catalog::{self, Catalog};
 use crate::error::{Error, Result};
@@ -165,6 +165,12 @@ impl<'a> Context<'a> {
         self.scoped_tables().filter(|s| s.table.is_tenant())
     }
 
+    /// The foreign key `(org_column) → root(key)` of a table, if any.
+    pub fn org_foreign_key(&self, table: &str, org_column: &str) -> Option<&'a catalog::Row<catalog::Constraint>> {
+        let root = self.schema.root();
+        self.catalog.org_foreign_key(table, org_column, &root.name, &root.key().name)
+    }
+
     /// Whether a policy applies to the app role (granted to it or to PUBLIC).
     pub fn applies_to_app(&self, policy: &catalog::Policy) -> bool {
         policy.roles.iter().any(|r| r == "public" || r == self.app_role())
@@ -184,7 +190,7 @@ impl<'a> Context<'a> {
 /// Runs the scan: catalog, data checks, every check; returns the report.
 pub fn scan(conn: &mut PgConnection, declaration: &Schema, options: &Options) -> Result<Report> {
     conn.build_transaction().read_only().run(|conn| {
-        let catalog = Catalog::load(conn, &options.schema, &declaration.settings.app_role)?;
+        let catalog = crate::catalog::load(conn, &options.schema, &declaration.settings.app_role)?;
         let (data, blocked) =
             if options.data { data::run(conn, declaration, &catalog)? } else { (Vec::new(), Vec::new()) };
         let cx = Context { schema: declaration, catalog: &catalog, data: &data, data_blocked: &blocked };

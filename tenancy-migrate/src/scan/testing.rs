@@ -49,7 +49,7 @@ pub fn recreate(table: &str) -> String {
     let (mut statements, deferred) = tenancy_codegen::sql::create_table(&schema, table, &[]);
     statements.extend(tenancy_codegen::sql::security(&schema.settings, table));
     statements.extend(deferred);
-    statements.join("\n")
+    statements.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }
 
 pub fn scan_as(conn: &mut PgConnection) -> Report {

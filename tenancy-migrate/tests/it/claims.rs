@@ -12,7 +12,7 @@ fn install(test: &str, claim: Claim) -> TestDb {
     let mut admin = db.admin();
     let settings = Settings { claim, ..Settings::default() };
     for statement in tenancy_codegen::sql::auth_org_id(&settings, false) {
-        exec(&mut admin, &statement).unwrap_or_else(|e| panic!("{statement}: {e}"));
+        exec(&mut admin, &statement.to_string()).unwrap_or_else(|e| panic!("{statement}: {e}"));
     }
     db
 }

@@ -3,7 +3,7 @@
 //! `current_setting` (`auth-org-id-search-path`), and maps a missing or empty claim to NULL with
 //! `nullif` — no rows, never an error, never all rows (`auth-org-id-nullif`).
 
-use crate::catalog::{FUNCTIONS, Function, Row};
+use crate::catalog::{FUNCTIONS, Function, Row, Volatility};
 use crate::scan::{Code, Context, On};
 use tenancy_codegen::sql::names::AUTH_ORG_ID;
 use tenancy_schema::report::{Finding, Severity};
@@ -28,8 +28,8 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         ));
         return;
     };
-    if f.volatility != "s" {
-        let is = if f.volatility == "v" {
+    if f.volatility != Volatility::Stable {
+        let is = if f.volatility == Volatility::Volatile {
             "VOLATILE (evaluated for every row)"
         } else {
             "IMMUTABLE (may be cached across claims)"

@@ -1,7 +1,7 @@
 //! `materialized-view-over-tenant-table`: a materialized view copies tenant rows into a relation
 //! that cannot have row-level security at all; whoever can read it reads every organization.
 
-use crate::catalog::VIEWS;
+use crate::catalog::{VIEWS, ViewKind};
 use crate::scan::{Code, Context, On};
 use tenancy_codegen::sql::ident;
 use tenancy_schema::report::{Finding, Severity};
@@ -11,7 +11,7 @@ pub const CODE: Code =
 pub const CODES: &[Code] = &[CODE];
 
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for view in cx.catalog.views.iter().filter(|v| v.kind == "m") {
+    for view in cx.catalog.views.iter().filter(|v| v.kind == ViewKind::Materialized) {
         let isolated = cx.isolated_tables_read_by(view);
         if isolated.is_empty() || view.app_role_can_select == Some(false) {
             continue;

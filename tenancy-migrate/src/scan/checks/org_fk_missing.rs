@@ -13,7 +13,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     let root = cx.schema.root();
     for scoped in cx.scoped_tenant_tables() {
         let name = &scoped.table.name;
-        if super::org_fk_not_cascade::org_foreign_key(cx, name, scoped.org_column).is_some() {
+        if cx.org_foreign_key(name, scoped.org_column).is_some() {
             continue;
         }
         out.push(CODE.finding(

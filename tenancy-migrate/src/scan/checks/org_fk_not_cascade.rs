@@ -1,7 +1,7 @@
 //! `org-fk-not-cascade`: the foreign key to the root exists but is not ON DELETE CASCADE, so
 //! deleting an organization fails (or, with SET NULL, leaves rows that belong to no one).
 
-use crate::catalog::{CONSTRAINTS, Constraint, ConstraintKind, Row};
+use crate::catalog::{CONSTRAINTS, FkAction};
 use crate::scan::{Code, Context, On};
 use tenancy_codegen::sql::ident;
 use tenancy_schema::report::{Finding, Severity};
@@ -9,23 +9,11 @@ use tenancy_schema::report::{Finding, Severity};
 pub const CODE: Code = Code { code: "org-fk-not-cascade", severity: Severity::Warn, category: "foreign-key" };
 pub const CODES: &[Code] = &[CODE];
 
-/// The foreign key `(org_column) → root(key)` of a table, if any.
-pub fn org_foreign_key<'a>(cx: &Context<'a>, table: &str, org_column: &str) -> Option<&'a Row<Constraint>> {
-    let root = cx.schema.root();
-    cx.catalog.constraints.iter().find(|k| {
-        k.table == table
-            && k.kind == ConstraintKind::ForeignKey
-            && k.columns == [org_column]
-            && k.ref_table.as_deref() == Some(root.name.as_str())
-            && k.ref_columns == [root.key().name.as_str()]
-    })
-}
-
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for scoped in cx.scoped_tenant_tables() {
         let name = &scoped.table.name;
-        let Some(fk) = org_foreign_key(cx, name, scoped.org_column) else { continue };
-        if fk.on_delete.as_deref() == Some("c") {
+        let Some(fk) = cx.org_foreign_key(name, scoped.org_column) else { continue };
+        if fk.on_delete == Some(FkAction::Cascade) {
             continue;
         }
         out.push(CODE.finding(

@@ -2,7 +2,7 @@
 //! policy's WITH CHECK already stops the app role from moving a row to another organization;
 //! the trigger also stops the owner, migrations and background jobs (defence in depth).
 
-use crate::catalog::TRIGGERS;
+use crate::catalog::{TRIGGERS, TriggerEnabled};
 use crate::scan::{Code, Context, On};
 use tenancy_codegen::sql::{ident, names};
 use tenancy_schema::report::{Finding, Severity};
@@ -20,7 +20,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         let org = scoped.org_column;
         let guarded = cx.catalog.triggers_of(name).any(|t| {
             t.ty & (ROW | BEFORE | UPDATE) == ROW | BEFORE | UPDATE
-                && t.enabled != "D"
+                && t.enabled != TriggerEnabled::Disabled
                 && (t.columns.is_empty() || t.columns.iter().any(|c| c == org))
                 && t.function_source.contains(org)
         });

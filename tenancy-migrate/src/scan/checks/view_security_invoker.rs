@@ -2,7 +2,7 @@
 //! default before PostgreSQL 15's `security_invoker`), so the table's policies are checked
 //! against the owner — usually exempt — and the app role reads every organization through it.
 
-use crate::catalog::VIEWS;
+use crate::catalog::{VIEWS, ViewKind};
 use crate::scan::{Code, Context, On};
 use tenancy_codegen::sql::ident;
 use tenancy_schema::report::{Finding, Severity};
@@ -10,19 +10,10 @@ use tenancy_schema::report::{Finding, Severity};
 pub const CODE: Code = Code { code: "view-without-security-invoker", severity: Severity::Error, category: "view" };
 pub const CODES: &[Code] = &[CODE];
 
-/// Whether `options` (pg_class.reloptions) turn security_invoker on.
-fn security_invoker(options: &[String]) -> bool {
-    options.iter().any(|o| {
-        o.split_once('=').is_some_and(|(k, v)| {
-            k == "security_invoker" && matches!(v.to_ascii_lowercase().as_str(), "true" | "on" | "1" | "yes")
-        })
-    })
-}
-
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for view in cx.catalog.views.iter().filter(|v| v.kind == "v") {
+    for view in cx.catalog.views.iter().filter(|v| v.kind == ViewKind::View) {
         let isolated = cx.isolated_tables_read_by(view);
-        if isolated.is_empty() || security_invoker(&view.options) {
+        if isolated.is_empty() || view.security_invoker() {
             continue;
         }
         out.push(CODE.finding(

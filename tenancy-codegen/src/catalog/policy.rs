@@ -5,7 +5,7 @@
 //! level, it is a conjunction (AND) with a term `org_column = <claim>`. Anything OR-ed, or a claim
 //! we do not recognise, is reported — `verify` then proves the behaviour by running it.
 
-use crate::catalog::Policy;
+use super::{Policy, PolicyCommand};
 
 /// Which sides of a policy apply to a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,59 +27,54 @@ impl Side {
 
 /// The commands a policy covers, as SQL keywords.
 pub fn commands(policy: &Policy) -> &'static [&'static str] {
-    match policy.command.as_str() {
-        "r" => &["SELECT"],
-        "a" => &["INSERT"],
-        "w" => &["UPDATE"],
-        "d" => &["DELETE"],
-        _ => &["SELECT", "INSERT", "UPDATE", "DELETE"],
+    match policy.command {
+        PolicyCommand::Select => &["SELECT"],
+        PolicyCommand::Insert => &["INSERT"],
+        PolicyCommand::Update => &["UPDATE"],
+        PolicyCommand::Delete => &["DELETE"],
+        PolicyCommand::All => &["SELECT", "INSERT", "UPDATE", "DELETE"],
     }
 }
 
 pub fn command_name(policy: &Policy) -> &'static str {
-    match policy.command.as_str() {
-        "r" => "SELECT",
-        "a" => "INSERT",
-        "w" => "UPDATE",
-        "d" => "DELETE",
-        _ => "ALL",
-    }
+    policy.command.sql()
 }
 
 /// What a policy lets its roles do, as a verb phrase.
 pub fn verb(policy: &Policy) -> &'static str {
-    match policy.command.as_str() {
-        "r" => "read",
-        "a" => "insert",
-        "w" => "update",
-        "d" => "delete",
-        _ => "read and write",
+    match policy.command {
+        PolicyCommand::Select => "read",
+        PolicyCommand::Insert => "insert",
+        PolicyCommand::Update => "update",
+        PolicyCommand::Delete => "delete",
+        PolicyCommand::All => "read and write",
     }
 }
 
 /// Whether the policy lets the app write rows (INSERT, UPDATE, DELETE or ALL).
 pub fn writes(policy: &Policy) -> bool {
-    policy.command != "r"
+    policy.command != PolicyCommand::Select
 }
 
 /// The expression governing `side` of a policy, as PostgreSQL applies it: UPDATE and ALL
 /// policies without WITH CHECK use their USING expression for new rows too.
 pub fn expression(policy: &Policy, side: Side) -> Option<&str> {
-    match (side, policy.command.as_str()) {
-        (Side::Using, "a") => None,
+    use PolicyCommand::*;
+    match (side, policy.command) {
+        (Side::Using, Insert) => None,
         (Side::Using, _) => policy.using.as_deref(),
-        (Side::Check, "r" | "d") => None,
-        (Side::Check, "a") => policy.with_check.as_deref(),
+        (Side::Check, Select | Delete) => None,
+        (Side::Check, Insert) => policy.with_check.as_deref(),
         (Side::Check, _) => policy.with_check.as_deref().or(policy.using.as_deref()),
     }
 }
 
 /// The sides a policy governs.
 pub fn sides(policy: &Policy) -> &'static [Side] {
-    match policy.command.as_str() {
-        "r" | "d" => &[Side::Using],
-        "a" => &[Side::Check],
-        _ => &[Side::Using, Side::Check],
+    match policy.command {
+        PolicyCommand::Select | PolicyCommand::Delete => &[Side::Using],
+        PolicyCommand::Insert => &[Side::Check],
+        PolicyCommand::Update | PolicyCommand::All => &[Side::Using, Side::Check],
     }
 }
 

@@ -1,0 +1,214 @@
+//! Backfill: gives every legacy row its organization, in primary-key batches.
+//!
+//! Each batch is its own short transaction: it reads the next `batch_size` keys after the last
+//! one and sets the org column of those that have none (NULL, or an organization that does not
+//! exist) to what the declared strategy finds. Rows already placed are skipped, so a killed run
+//! simply starts again. A row the strategy cannot place keeps its value; after the last batch
+//! they are counted, and the step fails with their keys — before `SET NOT NULL`, never
+//! assigning them anywhere silently. This module plans it and writes its SQL; tenancy-migrate's
+//! runner executes the batches.
+
+use super::{Mode, Planner};
+use crate::catalog::Catalog;
+use crate::ddl::Ddl;
+use crate::error::PlanError;
+use crate::sql::{ident, literal};
+use serde::{Deserialize, Serialize};
+use tenancy_schema::{Backfill, Schema, Table};
+
+/// A backfill step for every tenant table whose org column may hold NULLs or unknown organizations.
+pub(super) fn steps(p: &mut Planner<'_>) -> Result<(), PlanError> {
+    let org = p.org();
+    for table in p.existing_tenants() {
+        let column = p.catalog.column(&table.name, org);
+        let org_fk_valid = p.org_fk(&table.name).is_some_and(|fk| fk.validated);
+        if column.is_some_and(|c| c.not_null) && org_fk_valid {
+            continue;
+        }
+        let mut spec = Spec::new(p.schema, table, p.catalog)?;
+        spec.batch_size = p.options.batch_size;
+        let sql = spec.whole_table_sql();
+        p.step(format!("backfill_{}", table.name), Mode::Backfill(spec));
+        p.up(Ddl::Backfill { sql }, Some(&table.name));
+        p.down(Ddl::Comment(format!(
+            "The {org} values filled in by the backfill are kept (the column itself goes in add_columns' down)."
+        )));
+    }
+    Ok(())
+}
+
+/// The line of a backfill's `up.sql` that carries its [`Spec`] as JSON.
+pub const MARKER: &str = "-- tenancy-backfill: ";
+
+/// Everything the runner needs to backfill one table; written into the step's `up.sql`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spec {
+    pub table: String,
+    /// A single-column key with a unique index: the batching order.
+    pub key: String,
+    /// The key's SQL type, for casting the bound last key.
+    pub key_type: String,
+    /// The org column being filled.
+    pub column: String,
+    /// The strategy, in words (for messages).
+    pub strategy: String,
+    /// The SQL expression (over the row as `t`) giving the organization.
+    pub value: String,
+    pub root: String,
+    pub root_key: String,
+    /// Rows per batch (one transaction each).
+    pub batch_size: u32,
+}
+
+impl Spec {
+    /// The backfill of `table` according to its `#[backfill(...)]`.
+    pub fn new(schema: &Schema, table: &Table, catalog: &Catalog) -> Result<Spec, PlanError> {
+        let org = &schema.settings.org_column;
+        let refuse =
+            |message: String, hint: &str| PlanError::conversion(format!("table {}", table.name), message, hint);
+        let key = &table.key().name;
+        let usable =
+            catalog.indexes_of(&table.name).any(|i| i.unique && i.valid && !i.partial && i.columns == [key.as_str()]);
+        let key_type = catalog.column(&table.name, key).map(|c| c.ty.clone());
+        let (true, Some(key_type)) = (usable, key_type) else {
+            return Err(refuse(
+                format!("its rows need an organization, but its key {key} has no unique index to batch by"),
+                "add a primary key or unique index on the key column (CREATE UNIQUE INDEX CONCURRENTLY), then plan again",
+            ));
+        };
+        let Some(backfill) = &table.backfill else {
+            return Err(refuse(
+                format!("its rows need an {org}, and it declares no #[backfill(...)]"),
+                "add #[backfill(default_org)], #[backfill(via = \"col -> table.column\")], #[backfill(from_parent = \"col\")] or #[backfill(sql = \"...\")]",
+            ));
+        };
+        let t = |column: &str| format!("t.{}", ident(column));
+        let (strategy, value) = match backfill {
+            Backfill::DefaultOrg => {
+                let org_id = schema.settings.default_org.as_deref().unwrap_or_default();
+                (format!("the default organization {org_id}"), format!("{}::uuid", literal(org_id)))
+            }
+            Backfill::Via { column, table: via, target } => {
+                let declared = table.column(column).and_then(|c| c.references.as_ref());
+                let join = match declared {
+                    Some(reference) if reference.table == *via => reference.column.clone(),
+                    _ => column.clone(),
+                };
+                // Through a key (users.id) the lookup finds one row. Otherwise (a membership
+                // table) it may find several organizations, and then places nothing.
+                let unique = schema.table(via).and_then(|v| v.column(&join)).is_some_and(|c| c.key || c.unique);
+                let column_sql = ident(target);
+                let lookup = format!("FROM {} l WHERE l.{} = {}", ident(via), ident(&join), t(column));
+                let value = if unique {
+                    format!("(SELECT l.{column_sql} {lookup})")
+                } else {
+                    format!(
+                        "(SELECT (array_agg(DISTINCT l.{column_sql}))[1] {lookup} HAVING count(DISTINCT l.{column_sql}) = 1)"
+                    )
+                };
+                (format!("via {column} -> {via}.{target}"), value)
+            }
+            Backfill::FromParent { column } => {
+                let reference =
+                    table.column(column).and_then(|c| c.references.as_ref()).expect("validated from_parent");
+                let value = format!(
+                    "(SELECT p.{org} FROM {parent} p WHERE p.{key} = {col})",
+                    org = ident(org),
+                    parent = ident(&reference.table),
+                    key = ident(&reference.column),
+                    col = t(column),
+                );
+                (format!("from the parent {} of {column}", reference.table), value)
+            }
+            Backfill::Sql(expression) => (format!("the expression {expression}"), format!("({expression})")),
+        };
+        let root = schema.root();
+        Ok(Spec {
+            table: table.name.clone(),
+            key: key.clone(),
+            key_type,
+            column: org.clone(),
+            strategy,
+            value,
+            root: root.name.clone(),
+            root_key: root.key().name.clone(),
+            batch_size: 1000,
+        })
+    }
+
+    /// The new value: what the strategy finds, if it is an organization that exists; else the
+    /// row keeps what it has.
+    fn new_value(&self) -> String {
+        format!(
+            "coalesce((SELECT o.{rk} FROM {root} o WHERE o.{rk} = {value}), t.{col})",
+            rk = ident(&self.root_key),
+            root = ident(&self.root),
+            value = self.value,
+            col = ident(&self.column)
+        )
+    }
+
+    /// Rows needing an organization: none, or one that does not exist.
+    fn unplaced(&self, alias: &str) -> String {
+        format!(
+            "({alias}.{col} IS NULL OR NOT EXISTS (SELECT FROM {root} o WHERE o.{rk} = {alias}.{col}))",
+            col = ident(&self.column),
+            root = ident(&self.root),
+            rk = ident(&self.root_key)
+        )
+    }
+
+    /// The whole backfill as one statement, for runners other than tenancy-migrate.
+    pub fn whole_table_sql(&self) -> String {
+        format!(
+            "UPDATE {table} AS t SET {col} = {value}\n  WHERE {unplaced};",
+            table = ident(&self.table),
+            col = ident(&self.column),
+            value = self.new_value(),
+            unplaced = self.unplaced("t")
+        )
+    }
+
+    /// One batch: `$1` the last key done (text, NULL to start), `$2` the batch size. Returns the
+    /// batch's last key, how many rows it read, filled, and filled that had an unknown org. The
+    /// strategy is evaluated once per row, and only for rows without an organization.
+    pub fn batch_sql(&self) -> String {
+        format!(
+            "WITH batch AS (\n\
+             \x20 SELECT t.{key} AS tenancy_key, t.{col} AS tenancy_old,\n\
+             \x20        CASE WHEN {unplaced} THEN {value} END AS tenancy_new\n\
+             \x20 FROM {table} t WHERE $1::text IS NULL OR t.{key} > $1::{ty} ORDER BY t.{key} LIMIT $2\n\
+             ), done AS (\n\
+             \x20 UPDATE {table} AS t SET {col} = batch.tenancy_new FROM batch\n\
+             \x20 WHERE t.{key} = batch.tenancy_key AND batch.tenancy_new IS NOT NULL\n\
+             \x20   AND batch.tenancy_new IS DISTINCT FROM batch.tenancy_old\n\
+             \x20   AND t.{col} IS NOT DISTINCT FROM batch.tenancy_old\n\
+             \x20 RETURNING batch.tenancy_old IS NOT NULL AS moved\n\
+             )\n\
+             SELECT (SELECT b.tenancy_key FROM batch b ORDER BY b.tenancy_key DESC LIMIT 1)::text AS last,\n\
+             \x20      (SELECT count(*) FROM batch) AS scanned, (SELECT count(*) FROM done) AS filled,\n\
+             \x20      (SELECT count(*) FROM done WHERE moved) AS moved",
+            key = ident(&self.key),
+            col = ident(&self.column),
+            table = ident(&self.table),
+            ty = self.key_type,
+            value = self.new_value(),
+            unplaced = self.unplaced("t"),
+        )
+    }
+
+    /// Rows still without an organization: the count and up to five keys.
+    pub fn unplaced_sql(&self) -> String {
+        format!(
+            "SELECT count(*) OVER () AS count, t.{key}::text AS key FROM {table} t WHERE {unplaced} ORDER BY t.{key} LIMIT 5",
+            key = ident(&self.key),
+            table = ident(&self.table),
+            unplaced = self.unplaced("t")
+        )
+    }
+
+    /// Reads the spec back from a backfill's `up.sql`.
+    pub fn from_sql(text: &str) -> Option<Spec> {
+        text.lines().find_map(|l| l.strip_prefix(MARKER)).and_then(|json| serde_json::from_str(json).ok())
+    }
+}

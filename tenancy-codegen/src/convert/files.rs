@@ -1,0 +1,67 @@
+//! A plan as files: one diesel-format directory per step (`up.sql` with each statement under a
+//! comment naming its lock and rows, `down.sql`, `metadata.toml`), and the dry run. Text only;
+//! tenancy-migrate writes the files.
+
+use super::backfill;
+use super::{Mode, Options, Plan, Step};
+use crate::sql;
+use std::fmt::Write as _;
+
+/// The header of a conversion file.
+fn header(step: &Step, options: &Options, down: bool) -> String {
+    let statement_timeout = match &step.mode {
+        Mode::Transaction => "1min",
+        // VALIDATE and CREATE INDEX CONCURRENTLY read whole tables without blocking writes.
+        _ => "6h",
+    };
+    let title = format!("{}{}", step.name, if down { " (down)" } else { "" });
+    sql::header(sql::BY_PLAN, &title, step.mode == Mode::Transaction, &options.lock_timeout, statement_timeout)
+}
+
+/// The files of one step: `up.sql`, `down.sql`, `metadata.toml`.
+pub fn files(step: &Step, options: &Options) -> Vec<(&'static str, String)> {
+    let mut up = header(step, options, false);
+    if let Mode::Backfill(spec) = &step.mode {
+        let _ = writeln!(
+            up,
+            "-- tenancy-migrate apply runs this backfill in batches of {} rows, one transaction each, resumable.\n\
+             -- Any other runner runs the statement below in one transaction (correct, but it locks every row until done).\n\
+             {}{}",
+            options.batch_size,
+            backfill::MARKER,
+            serde_json::to_string(spec).expect("specs serialize")
+        );
+    }
+    for statement in &step.up {
+        let rows = statement.rows.map_or(String::new(), |r| format!(", ~{r} rows"));
+        let _ = write!(up, "\n-- lock: {}{rows}\n{}\n", statement.lock, statement.ddl);
+    }
+    let mut down = header(step, options, true);
+    for statement in &step.down {
+        let _ = write!(down, "\n{statement}\n");
+    }
+    let in_transaction = step.mode == Mode::Transaction;
+    vec![("up.sql", up), ("down.sql", down), ("metadata.toml", format!("run_in_transaction = {in_transaction}\n"))]
+}
+
+/// The dry run: every statement with its lock and estimated rows.
+pub fn render_dry_run(plan: &Plan, options: &Options) -> String {
+    let mut out = String::new();
+    for step in &plan.steps {
+        let how = match &step.mode {
+            Mode::Transaction => "one transaction".to_owned(),
+            Mode::Statements => "each statement its own transaction".to_owned(),
+            Mode::Backfill(_) => format!("batches of {} rows, one transaction each", options.batch_size),
+        };
+        let _ = writeln!(out, "== {} ({how})", step.name);
+        for statement in &step.up {
+            let rows = statement.rows.map_or("-".to_owned(), |r| format!("~{r}"));
+            let sql = statement.ddl.to_string().replace('\n', "\n    ");
+            let _ = writeln!(out, "  [{} | rows {rows}]\n    {sql}", statement.lock);
+        }
+    }
+    for note in &plan.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    out
+}

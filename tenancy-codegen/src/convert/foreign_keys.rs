@@ -1,0 +1,80 @@
+//! Step 6, `tenant_fks`: declared references as foreign keys; between tenant tables composite
+//! `(org, column) → (org, key)`, so a row can only point at a parent of its own organization.
+//! Each is added `NOT VALID` then validated (no write-blocking scan), then the plain keys it
+//! replaces are dropped (and restored by `down`).
+
+use super::{Mode, Planner};
+use crate::catalog::{self, ConstraintKind};
+use crate::ddl::{Constraint, Ddl, Validate};
+use crate::sql::{self, names};
+
+pub(super) fn tenant_fks(p: &mut Planner<'_>) {
+    p.step("tenant_fks", Mode::Statements);
+    let existing: Vec<&str> = p.existing().iter().map(|t| t.name.as_str()).collect();
+    for table in p.schema.tables_in_dependency_order() {
+        let t = table.name.as_str();
+        let is_new = !existing.contains(&t);
+        for column in &table.columns {
+            let Some(reference) = &column.references else { continue };
+            // New tables got their keys to other new tables in `prepare`.
+            if is_new && !existing.contains(&reference.table.as_str()) {
+                continue;
+            }
+            let (from, to) = sql::reference_columns(p.schema, table, column, reference);
+            let fks: Vec<catalog::Constraint> = p
+                .catalog
+                .constraints_of(t)
+                .filter(|c| c.kind == ConstraintKind::ForeignKey && c.columns.contains(&column.name))
+                .map(|c| c.fact.clone())
+                .collect();
+            if let Some(fk) = fks.iter().find(|c| c.is_foreign_key(&from, &reference.table, &to)) {
+                if !fk.validated {
+                    let validate = Ddl::ValidateConstraint {
+                        table: t.to_owned(),
+                        name: fk.name.clone(),
+                        kind: Validate::ForeignKey,
+                    };
+                    p.up(validate, Some(t));
+                }
+                continue;
+            }
+            // The plain keys it replaces (same column, same parent).
+            let replaced: Vec<catalog::Constraint> =
+                fks.into_iter().filter(|c| c.ref_table.as_deref() == Some(reference.table.as_str())).collect();
+            p.replace_foreign_key(t, sql::foreign_key_constraint(p.schema, table, column, reference), &replaced);
+        }
+    }
+    p.finish();
+}
+
+impl Planner<'_> {
+    /// Adds foreign key `constraint` without blocking writes — `NOT VALID`, then `VALIDATE` —
+    /// and then drops the legacy keys it replaces; `down` restores them. A legacy key that
+    /// already has the name is renamed out of the way first.
+    pub(super) fn replace_foreign_key(
+        &mut self,
+        table: &str,
+        constraint: Constraint,
+        replaced: &[catalog::Constraint],
+    ) {
+        let wanted = constraint.name().to_owned();
+        let legacy = names::legacy(&wanted);
+        if replaced.iter().any(|c| c.name == wanted) {
+            self.rename_constraint(table, &wanted, &legacy);
+        }
+        self.up_and_undo(Ddl::AddConstraint { table: table.to_owned(), constraint, not_valid: true }, None);
+        let validate =
+            Ddl::ValidateConstraint { table: table.to_owned(), name: wanted.clone(), kind: Validate::ForeignKey };
+        self.up(validate, Some(table));
+        for fk in replaced {
+            let current = if fk.name == wanted { legacy.clone() } else { fk.name.clone() };
+            self.up(
+                Ddl::DropConstraint { table: table.to_owned(), name: current.clone(), if_exists: true, cascade: false },
+                None,
+            );
+            if let Some(restore) = self.restore_constraint(table, &fk.name, &current) {
+                self.down(restore);
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Step 8, `security`: row-level security enabled and forced, our policy (every other policy on
+//! the table dropped: another permissive one would widen ours), the immutability trigger, the
+//! declared grants (and what the app role holds beyond them revoked), views made
+//! `security_invoker`, SECURITY DEFINER functions taken from the app role, and tables it owns
+//! handed back.
+
+use super::{Mode, Planner};
+use crate::catalog::{self, ViewKind};
+use crate::ddl::{self, Condition, Ddl, FunctionRef, Grantee, Owner, Privilege};
+use crate::sql;
+use tenancy_schema::{Scope, Table};
+
+pub(super) fn security(p: &mut Planner<'_>) {
+    let settings = &p.schema.settings;
+    let role = settings.app_role.clone();
+    p.step("security", Mode::Statements);
+    for table in p.schema.tables_in_dependency_order() {
+        let t = table.name.as_str();
+        // Tables created by `prepare` have none of it yet.
+        let live = p.catalog.table(t).map(|row| &row.fact);
+        let (rls_enabled, rls_forced) = live.map_or((false, false), |l| (l.rls_enabled, l.rls_forced));
+        // The app role must not own what it is isolated from.
+        if live.is_some_and(|l| l.app_role_owns == Some(true)) {
+            hand_back(p, t);
+        }
+        for statement in sql::security(settings, table) {
+            match statement {
+                Ddl::EnableRls { .. } if rls_enabled => {}
+                Ddl::ForceRls { .. } if rls_forced => {}
+                Ddl::EnableRls { .. } | Ddl::ForceRls { .. } => p.up_and_undo(statement, None),
+                Ddl::CreatePolicy(ref policy) => {
+                    let ours = policy.name.clone();
+                    if p.catalog.policies_of(t).any(|live| live.name == ours) {
+                        // Ours by name but not by content: replace it (down leaves ours out).
+                        p.up(Ddl::DropPolicy { name: ours.clone(), table: t.to_owned(), if_exists: true }, None);
+                    }
+                    p.up_and_undo(statement, None);
+                    let others: Vec<catalog::Policy> = p
+                        .catalog
+                        .policies_of(t)
+                        .filter(|live| live.name != ours)
+                        .map(|live| live.fact.clone())
+                        .collect();
+                    for policy in others {
+                        p.up(Ddl::DropPolicy { name: policy.name.clone(), table: t.to_owned(), if_exists: true }, None);
+                        p.down(restore_policy(&policy));
+                    }
+                }
+                Ddl::CreateTrigger { ref name, .. } => {
+                    if !p.catalog.triggers_of(t).any(|live| &live.name == name) {
+                        p.up_and_undo(statement, None);
+                    }
+                }
+                Ddl::Grant { privileges, .. } => grants(p, table, &privileges),
+                other => p.up(other, None),
+            }
+        }
+    }
+    // The rest of the database: views over isolated tables and SECURITY DEFINER functions the
+    // app can call.
+    let isolated: Vec<&str> =
+        p.schema.tables.iter().filter(|t| t.scope != Scope::Global).map(|t| t.name.as_str()).collect();
+    for view in p.catalog.views.iter() {
+        if view.kind != ViewKind::View || !view.tables.iter().any(|t| isolated.contains(&t.as_str())) {
+            continue;
+        }
+        if !view.security_invoker() {
+            p.up_and_undo(Ddl::ViewSecurityInvoker { view: view.name.clone(), on: true }, None);
+        }
+    }
+    for function in p.catalog.functions.iter() {
+        if function.security_definer && function.app_role_can_execute == Some(true) {
+            let function = FunctionRef { name: function.name.clone(), arguments: function.arguments.clone() };
+            p.up(
+                Ddl::RevokeExecute {
+                    function: function.clone(),
+                    from: vec![Grantee::Public, Grantee::Role(role.clone())],
+                },
+                None,
+            );
+            p.down(Ddl::GrantExecute { function, to: vec![Grantee::Public] });
+        }
+    }
+    // Tables nobody declared but the app role owns.
+    for live in p.catalog.tables.iter() {
+        if live.app_role_owns == Some(true) && p.schema.table(&live.name).is_none() {
+            hand_back(p, &live.name);
+        }
+    }
+    p.finish();
+}
+
+fn hand_back(p: &mut Planner<'_>, table: &str) {
+    let role = p.schema.settings.app_role.clone();
+    p.up(Ddl::SetOwner { table: table.to_owned(), owner: Owner::CurrentUser }, None);
+    p.down(Ddl::SetOwner { table: table.to_owned(), owner: Owner::Role(role) });
+}
+
+/// The declared grants, and revoking what the app role may do beyond them.
+fn grants(p: &mut Planner<'_>, table: &Table, wanted: &[Privilege]) {
+    let role = p.schema.settings.app_role.clone();
+    let held: Vec<Privilege> = p.live.app_privileges.get(&table.name).cloned().unwrap_or_default();
+    let t = table.name.clone();
+    let missing: Vec<Privilege> = wanted.iter().copied().filter(|w| !held.contains(w)).collect();
+    if !missing.is_empty() {
+        p.up(Ddl::Grant { privileges: wanted.to_vec(), table: t.clone(), role: role.clone() }, None);
+        p.down(Ddl::Revoke { privileges: missing, table: t.clone(), role: role.clone() });
+    }
+    let extra: Vec<Privilege> = held.into_iter().filter(|h| !wanted.contains(h)).collect();
+    if !extra.is_empty() {
+        p.up_and_undo(Ddl::Revoke { privileges: extra, table: t, role }, None);
+    }
+}
+
+/// A dropped policy as it was, unless one of that name exists again.
+fn restore_policy(policy: &catalog::Policy) -> Ddl {
+    let roles =
+        policy.roles.iter().map(|r| if r == "public" { Grantee::Public } else { Grantee::Role(r.clone()) }).collect();
+    Ddl::Guarded {
+        condition: Condition::Not(Box::new(Condition::PolicyExists {
+            table: policy.table.clone(),
+            name: policy.name.clone(),
+        })),
+        statement: Box::new(Ddl::CreatePolicy(ddl::Policy {
+            name: policy.name.clone(),
+            table: policy.table.clone(),
+            permissive: policy.permissive,
+            command: policy.command.sql(),
+            roles,
+            using: policy.using.clone(),
+            with_check: policy.with_check.clone(),
+        })),
+    }
+}

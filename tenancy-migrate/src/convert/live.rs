@@ -1,0 +1,101 @@
+//! Loading [`Live`]: the facts a conversion needs beyond the catalog, with a constant number of
+//! queries.
+
+use crate::error::{Error, Result};
+use diesel::sql_types::Text;
+use diesel::{PgConnection, RunQueryDsl};
+use std::collections::BTreeMap;
+use tenancy_codegen::convert::Live;
+use tenancy_codegen::ddl::Privilege;
+use tenancy_codegen::sql::ident;
+use tenancy_schema::Schema;
+
+#[derive(diesel::QueryableByName)]
+struct Definition {
+    #[diesel(sql_type = Text)]
+    owner: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    definition: String,
+}
+
+pub fn load(conn: &mut PgConnection, schema: &Schema, namespace: &str) -> Result<Live> {
+    let definitions = |conn: &mut PgConnection, doing: &str, sql: &str| -> Result<Vec<Definition>> {
+        diesel::sql_query(sql)
+            .bind::<Text, _>(namespace)
+            .bind::<Text, _>(&schema.settings.app_role)
+            .load::<Definition>(conn)
+            .map_err(|e| Error::query(doing.to_owned(), e))
+    };
+    let by_owner = |rows: Vec<Definition>| {
+        let mut map: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for d in rows {
+            map.entry(d.owner).or_default().insert(d.name, d.definition);
+        }
+        map
+    };
+    let constraint_definitions = by_owner(definitions(
+        conn,
+        "reading constraint definitions",
+        "SELECT c.relname::text AS owner, k.conname::text AS name, pg_catalog.pg_get_constraintdef(k.oid) AS definition
+         FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND $2 IS NOT NULL",
+    )?);
+    let trigger_definitions = by_owner(definitions(
+        conn,
+        "reading trigger definitions",
+        "SELECT c.relname::text AS owner, t.tgname::text AS name, pg_catalog.pg_get_triggerdef(t.oid) AS definition
+         FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND NOT t.tgisinternal AND $2 IS NOT NULL",
+    )?);
+    let function = definitions(
+        conn,
+        "reading auth_org_id()",
+        "SELECT pg_catalog.format_type(p.prorettype, NULL) AS owner, p.proname::text AS name,
+                pg_catalog.pg_get_functiondef(p.oid) AS definition
+         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = $1 AND p.proname = 'auth_org_id' AND p.pronargs = 0 AND $2 IS NOT NULL",
+    )?;
+    let privileges = definitions(
+        conn,
+        "reading the app role's privileges",
+        "SELECT c.relname::text AS owner, p.privilege AS name, '' AS definition
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p(privilege)
+         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+           AND EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $2)
+           AND pg_catalog.has_table_privilege($2, c.oid, p.privilege)",
+    )?;
+    let mut app_privileges: BTreeMap<String, Vec<Privilege>> = BTreeMap::new();
+    for row in privileges {
+        app_privileges.entry(row.owner).or_default().extend(Privilege::from_sql(&row.name));
+    }
+    let root = schema.root();
+    let default_org_exists = match &schema.settings.default_org {
+        None => false,
+        Some(org) => {
+            let sql = format!(
+                "SELECT '' AS owner, '' AS name, count(*)::text AS definition FROM {} WHERE {}::text = $1 AND $2 IS NOT NULL",
+                ident(&root.name),
+                ident(&root.key().name)
+            );
+            let exists = diesel::sql_query(sql)
+                .bind::<Text, _>(org)
+                .bind::<Text, _>("")
+                .load::<Definition>(conn)
+                .map(|rows| rows.first().is_some_and(|r| r.definition != "0"));
+            // A missing root table is planned for (created); the organization is inserted.
+            exists.unwrap_or(false)
+        }
+    };
+    Ok(Live {
+        constraint_definitions,
+        trigger_definitions,
+        auth_org_id_returns: function.first().map(|f| f.owner.clone()),
+        auth_org_id_definition: function.into_iter().next().map(|f| f.definition),
+        app_privileges,
+        default_org_exists,
+    })
+}
