@@ -252,3 +252,6 @@ impl Planner<'_> {
         });
     }
 }
+
+#[cfg(test)]
+mod tests;

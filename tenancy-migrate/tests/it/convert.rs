@@ -422,3 +422,32 @@ fn a_busy_table_is_retried_with_backoff_then_stops_with_a_clear_message() {
     apply_dir(&mut conn, &dir).expect("the rerun completes");
     assert_eq!(errors_and_warnings(&mut conn), Vec::<String>::new());
 }
+
+/// The live facts of `fixtures/legacy_app.sql` as tenancy-codegen's planner tests read them
+/// (`tenancy-codegen/fixtures/legacy_app.facts.json`): fails when they are stale; rewrite them
+/// with `UPDATE_FIXTURES=1 cargo test -p tenancy-migrate --test it facts_fixture`.
+#[test]
+fn the_planner_facts_fixture_matches_the_legacy_database() {
+    let db = legacy("convert_facts_fixture");
+    let mut conn = db.admin();
+    let declaration = tenancy_migrate::declaration::load(None).unwrap();
+    let mut facts = tenancy_migrate::catalog::load_facts(&mut conn, "public", &declaration.settings.app_role).unwrap();
+    // The session row names this test's database and server: fixed, so the file is stable.
+    let session = tenancy_codegen::catalog::SESSION;
+    facts.rows.insert(
+        session,
+        vec![r#"{"database": "legacy_app", "server_version": "15", "role": "postgres", "superuser": true, "bypass_rls": true}"#.to_owned()],
+    );
+    let live = convert::load_live(&mut conn, &declaration, "public").unwrap();
+    let text = serde_json::to_string_pretty(&serde_json::json!({ "facts": facts, "live": live })).unwrap() + "\n";
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tenancy-codegen/fixtures/legacy_app.facts.json");
+    if std::env::var_os("UPDATE_FIXTURES").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "{} is stale: rerun with UPDATE_FIXTURES=1 (and review the planner snapshots it changes)",
+        path.display()
+    );
+}

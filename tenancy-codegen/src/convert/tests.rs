@@ -1,0 +1,115 @@
+//! The conversion planner without a database: the live facts of tenancy-migrate's
+//! `fixtures/legacy_app.sql` (serialized in `fixtures/legacy_app.facts.json`, kept fresh by a test
+//! of tenancy-migrate) and this workspace's declaration in, the whole plan out — every file and
+//! the dry run as insta snapshots — plus refusals and edge cases built from edited facts.
+
+use super::files::{files, render_dry_run};
+use super::{Live, Options, plan};
+use crate::catalog::{Catalog, Facts, Query};
+use crate::error::Planning;
+use tenancy_schema::Schema;
+
+const FACTS: &str = include_str!("../../fixtures/legacy_app.facts.json");
+const DECLARATION: &str = include_str!("../../../tenancy-schema/schema/tenancy.rs");
+
+fn inputs() -> (Facts, Live, Schema) {
+    let value: serde_json::Value = serde_json::from_str(FACTS).expect("the fixture is JSON");
+    let facts: Facts = serde_json::from_value(value["facts"].clone()).expect("facts");
+    let live: Live = serde_json::from_value(value["live"].clone()).expect("live facts");
+    let schema = tenancy_schema::parse_str("tenancy.rs", DECLARATION).expect("the workspace declaration");
+    (facts, live, schema)
+}
+
+fn options() -> Options {
+    Options { baseline: vec!["0001".to_owned()], ..Options::default() }
+}
+
+#[test]
+fn the_legacy_fixture_plan_is_stable() {
+    let (facts, live, schema) = inputs();
+    let catalog = Catalog::new(&facts).unwrap();
+    let plan = plan(&catalog, &live, &schema, &options()).unwrap();
+    let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names.len(), 12, "{names:?}");
+    let mut all = String::new();
+    for step in &plan.steps {
+        for (file, text) in files(step, &options()) {
+            all.push_str(&format!("==> {}/{file}\n{text}\n", step.name));
+        }
+    }
+    insta::assert_snapshot!("legacy_app_plan_files", all);
+    insta::assert_snapshot!("legacy_app_dry_run", render_dry_run(&plan, &options()));
+}
+
+/// Replaces the rows of one catalog query.
+fn with_rows(facts: &Facts, query: Query, edit: impl FnOnce(&mut Vec<serde_json::Value>)) -> Facts {
+    let mut rows: Vec<serde_json::Value> =
+        facts.rows[&query].iter().map(|r| serde_json::from_str(r).unwrap()).collect();
+    edit(&mut rows);
+    let mut facts = facts.clone();
+    facts.rows.insert(query, rows.iter().map(|r| r.to_string()).collect());
+    facts
+}
+
+#[test]
+fn a_bypassing_app_role_is_refused() {
+    let (facts, live, schema) = inputs();
+    let facts = with_rows(&facts, Query::Roles, |rows| {
+        rows.clear();
+        rows.push(serde_json::json!({"name": "app_user", "superuser": false, "bypass_rls": true, "inherit": false}));
+    });
+    let err = plan(&Catalog::new(&facts).unwrap(), &live, &schema, &options()).err().expect("refused");
+    assert_eq!(err.planning, Planning::Conversion);
+    assert_eq!(
+        err.to_string(),
+        "cannot plan the conversion of app role app_user: it is SUPERUSER or BYPASSRLS, so row-level security would never apply to it; run ALTER ROLE \"app_user\" NOSUPERUSER NOBYPASSRLS first"
+    );
+}
+
+#[test]
+fn a_text_org_column_is_refused_and_a_keyless_backfill_too() {
+    let (facts, live, schema) = inputs();
+    let text_org = with_rows(&facts, Query::Columns, |rows| {
+        for row in rows.iter_mut().filter(|r| r["table"] == "calls" && r["name"] == "org_id") {
+            row["type"] = "text".into();
+        }
+    });
+    let err = plan(&Catalog::new(&text_org).unwrap(), &live, &schema, &options()).err().expect("refused");
+    assert!(err.to_string().contains("table calls: its org_id column is text, not uuid"), "{err}");
+    // Without a unique index on its key, a table that needs a backfill cannot be batched.
+    let keyless = with_rows(&facts, Query::Indexes, |rows| rows.retain(|r| r["table"] != "agents"));
+    let err = plan(&Catalog::new(&keyless).unwrap(), &live, &schema, &options()).err().expect("refused");
+    assert!(
+        err.to_string().contains("table agents: its rows need an organization, but its key id has no unique index"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_already_converted_database_needs_no_steps_but_the_baseline() {
+    // A database in the declared state: the plan of a plan is empty. Simulate it by planning the
+    // legacy fixture, then checking the converted shape's facts would be those of a fresh
+    // database — here, more cheaply: a planner given no tables plans only what creates them.
+    let (facts, live, schema) = inputs();
+    let empty = with_rows(&facts, Query::Tables, |rows| rows.clear());
+    let empty = with_rows(&empty, Query::Columns, |rows| rows.clear());
+    let empty = with_rows(&empty, Query::Constraints, |rows| rows.clear());
+    let empty = with_rows(&empty, Query::Indexes, |rows| rows.clear());
+    let empty = with_rows(&empty, Query::Policies, |rows| rows.clear());
+    let empty = with_rows(&empty, Query::Triggers, |rows| rows.clear());
+    let plan = plan(&Catalog::new(&empty).unwrap(), &live, &schema, &options()).unwrap();
+    let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+    // prepare creates every table; tenant_fks has nothing left (keys between new tables are in
+    // prepare), security secures them, baseline records them.
+    assert_eq!(names, ["0001_prepare", "0002_security", "0003_baseline"]);
+    let creates = plan.steps[0].up.iter().filter(|s| matches!(s.ddl, crate::ddl::Ddl::CreateTable { .. })).count();
+    assert_eq!(creates, schema.tables.len());
+}
+
+#[test]
+fn a_broken_facts_row_is_an_error_naming_the_query() {
+    let (facts, _, _) = inputs();
+    let broken = with_rows(&facts, Query::Policies, |rows| rows[0]["command"] = "?".into());
+    let err = Catalog::new(&broken).unwrap_err();
+    assert_eq!(err.query, "policies");
+}
