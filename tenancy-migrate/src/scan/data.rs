@@ -11,6 +11,7 @@
 
 use super::json_rows;
 use crate::catalog::{Catalog, ConstraintKind};
+use tenancy_schema::report::Evidence;
 use crate::error::{Error, Result};
 use diesel::{PgConnection, RunQueryDsl};
 use serde::Deserialize;
@@ -39,6 +40,26 @@ pub struct Problem {
     pub rows: i64,
     pub samples: Vec<String>,
     pub sample_sql: Option<String>,
+}
+
+impl TableData {
+    /// The evidence of a data finding: the counting query, and the sampling query when it ran.
+    pub fn evidence(&self, problem: &Problem) -> Evidence {
+        let mut sql = format!("{};", self.sql);
+        let mut result = self.result.clone();
+        if let Some(sample_sql) = &problem.sample_sql {
+            sql.push_str(&format!("\n{sample_sql};"));
+            result.push_str(&format!("\nkeys: {}", problem.samples.join(", ")));
+        }
+        Evidence { sql, result }
+    }
+}
+
+impl Problem {
+    /// ` (e.g. keys 1, 2, 3)`, or nothing.
+    pub fn samples_shown(&self) -> String {
+        if self.samples.is_empty() { String::new() } else { format!(" (e.g. keys {})", self.samples.join(", ")) }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@ pub mod checks;
 pub mod data;
 pub mod human;
 pub(crate) use tenancy_codegen::catalog::policy;
+use policy::Side;
 
 use crate::catalog::{self, Catalog};
 use crate::error::{Error, Result};
@@ -174,6 +175,38 @@ impl<'a> Context<'a> {
     /// Whether a policy applies to the app role (granted to it or to PUBLIC).
     pub fn applies_to_app(&self, policy: &catalog::Policy) -> bool {
         policy.roles.iter().any(|r| r == "public" || r == self.app_role())
+    }
+
+    /// Whether a restrictive, org-scoped policy for the app role governs `side` of `table`.
+    pub fn restricted(&self, table: &str, org: &str, side: Side) -> bool {
+        self.catalog.policies_of(table).any(|p| {
+            !p.permissive
+                && self.applies_to_app(p)
+                && policy::sides(p).contains(&side)
+                && policy::expression(p, side).is_some_and(|e| policy::org_scoped(e, org))
+        })
+    }
+
+    /// The sides of a permissive app-role policy that are not org-scoped (and not covered by a
+    /// restrictive policy).
+    pub fn open_sides(&self, p: &catalog::Policy, org: &str) -> Vec<Side> {
+        if !p.permissive || !self.applies_to_app(p) {
+            return Vec::new();
+        }
+        policy::sides(p)
+            .iter()
+            .copied()
+            .filter(|&side| {
+                let scoped = policy::expression(p, side).is_some_and(|e| policy::org_scoped(e, org));
+                !scoped && !self.restricted(&p.table, org, side)
+            })
+            .collect()
+    }
+
+    /// Whether `p` is a permissive write policy of the app role with a `true` side left open.
+    pub fn always_true_write(&self, p: &catalog::Policy, org: &str) -> bool {
+        policy::writes(p)
+            && self.open_sides(p, org).into_iter().any(|side| policy::expression(p, side).is_some_and(policy::always_true))
     }
 
     /// The declared root and tenant tables a view reads.

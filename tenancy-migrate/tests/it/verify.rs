@@ -4,7 +4,7 @@
 use crate::support::{TestDb, exec};
 use diesel::connection::SimpleConnection;
 use std::process::Command;
-use tenancy_migrate::verify::{self, ATTACKS};
+use tenancy_migrate::verify::{self, Attack};
 use tenancy_schema::Schema;
 use tenancy_schema::report::{Outcome, Verification};
 
@@ -44,7 +44,7 @@ fn the_migrated_database_blocks_every_attack_and_allows_same_org_work() {
     assert_eq!(v.counts.leaked + v.counts.error, 0);
     // Every tenant table ran every attack that applies to it, expected outcome reached.
     for table in v.tables.iter().filter(|t| t.table != "organizations") {
-        assert_eq!(table.cells.len(), ATTACKS.len());
+        assert_eq!(table.cells.len(), Attack::ALL.len());
         for cell in &table.cells {
             match cell.outcome {
                 Outcome::Skipped => assert_eq!(cell.attack, "reference_other_org", "{} {cell:?}", table.table),

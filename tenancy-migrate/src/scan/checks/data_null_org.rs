@@ -1,37 +1,20 @@
 //! `org-id-null-rows`: rows whose organization column is NULL — owned by no organization,
 //! invisible to every app session, and blocking `SET NOT NULL`.
 
-use crate::scan::data::{Problem, TableData};
 use crate::scan::{Code, Context, On};
-use tenancy_schema::report::{Evidence, Finding, Severity};
+use tenancy_schema::report::{Finding, Severity};
 
 pub const CODE: Code = Code { code: "org-id-null-rows", severity: Severity::Error, category: "data" };
 pub const CODES: &[Code] = &[CODE];
-
-/// The evidence of a data finding: the counting query, and the sampling query when it ran.
-pub fn evidence(data: &TableData, problem: &Problem) -> Evidence {
-    let mut sql = format!("{};", data.sql);
-    let mut result = data.result.clone();
-    if let Some(sample_sql) = &problem.sample_sql {
-        sql.push_str(&format!("\n{sample_sql};"));
-        result.push_str(&format!("\nkeys: {}", problem.samples.join(", ")));
-    }
-    Evidence { sql, result }
-}
-
-/// ` (e.g. keys 1, 2, 3)`, or nothing.
-pub fn samples(problem: &Problem) -> String {
-    if problem.samples.is_empty() { String::new() } else { format!(" (e.g. keys {})", problem.samples.join(", ")) }
-}
 
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     let org = cx.org_column();
     for data in cx.data.iter().filter(|d| d.null_org.rows > 0) {
         out.push(CODE.finding(
             On::column(&data.table, org),
-            format!("{} of {} with no organization ({org} IS NULL){}", crate::scan::rows(data.null_org.rows), data.table, samples(&data.null_org)),
+            format!("{} of {} with no organization ({org} IS NULL){}", crate::scan::rows(data.null_org.rows), data.table, data.null_org.samples_shown()),
             "backfill them as the declaration's #[backfill] says (`tenancy-migrate plan` writes the batched backfill), or delete them",
-            evidence(data, &data.null_org),
+            data.evidence(&data.null_org),
         ));
     }
 }

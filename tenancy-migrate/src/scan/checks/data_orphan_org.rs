@@ -1,7 +1,6 @@
 //! `org-id-orphan-rows`: rows whose organization does not exist — possible only without the
 //! foreign key (or with one NOT VALID), and exactly what blocks adding or validating it.
 
-use super::data_null_org::{evidence, samples};
 use crate::scan::{Code, Context, On};
 use tenancy_schema::report::{Finding, Severity};
 
@@ -19,10 +18,10 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 "{} of {} with an organization that does not exist in {root}{}",
                 crate::scan::rows(problem.rows),
                 data.table,
-                samples(problem)
+                problem.samples_shown()
             ),
             format!("move them to an existing organization or delete them, then add the foreign key to {root}"),
-            evidence(data, problem),
+            data.evidence(problem),
         ));
     }
 }

@@ -1,7 +1,6 @@
 //! `parent-org-mismatch`: child rows whose parent (through a declared reference) is not in the
 //! child's organization — the cross-organization links a plain foreign key allows.
 
-use super::data_null_org::{evidence, samples};
 use crate::scan::{Code, Context, On};
 use tenancy_schema::report::{Finding, Severity};
 
@@ -20,13 +19,13 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                     data.table,
                     parent.parent,
                     parent.column,
-                    samples(&parent.problem)
+                    parent.problem.samples_shown()
                 ),
                 format!(
                     "fix or clear {} on those rows, then make the foreign key composite: ({org}, {}) → {}({org}, ...)",
                     parent.column, parent.column, parent.parent
                 ),
-                evidence(data, &parent.problem),
+                data.evidence(&parent.problem),
             ));
         }
     }

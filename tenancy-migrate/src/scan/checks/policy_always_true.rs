@@ -2,7 +2,7 @@
 //! WITH CHECK is `true` — the seeds' "permissive policy": the app role may write any row of any
 //! organization.
 
-use crate::catalog::{POLICIES, Policy, Row};
+use crate::catalog::POLICIES;
 use crate::scan::policy;
 use crate::scan::{Code, Context, On};
 use tenancy_codegen::sql::ident;
@@ -11,19 +11,11 @@ use tenancy_schema::report::{Finding, Severity};
 pub const CODE: Code = Code { code: "policy-always-true", severity: Severity::Error, category: "rls" };
 pub const CODES: &[Code] = &[CODE];
 
-/// Whether `p` is a permissive write policy of the app role with a `true` side left open.
-pub fn always_true_write(cx: &Context<'_>, p: &Row<Policy>, org: &str) -> bool {
-    policy::writes(p)
-        && super::policy_not_org_scoped::open_sides(cx, p, org)
-            .into_iter()
-            .any(|side| policy::expression(p, side).is_some_and(policy::always_true))
-}
-
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for scoped in cx.scoped_tables() {
         let name = &scoped.table.name;
         let org = scoped.org_column;
-        for p in cx.catalog.policies_of(name).filter(|p| always_true_write(cx, p, org)) {
+        for p in cx.catalog.policies_of(name).filter(|p| cx.always_true_write(p, org)) {
             out.push(CODE.finding(
                 On::table(name).detail(&p.name),
                 format!(

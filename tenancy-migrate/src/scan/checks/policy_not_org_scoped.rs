@@ -3,8 +3,8 @@
 //! write). Permissive policies are OR-ed: one such policy opens the table. A restrictive policy
 //! that is org-scoped on the same side closes it again, and then nothing is reported.
 
-use crate::catalog::{POLICIES, Policy, Row};
-use crate::scan::policy::{self, Side};
+use crate::catalog::POLICIES;
+use crate::scan::policy;
 use crate::scan::{Code, Context, On};
 use tenancy_codegen::sql::ident;
 use tenancy_schema::report::{Finding, Severity};
@@ -12,42 +12,16 @@ use tenancy_schema::report::{Finding, Severity};
 pub const CODE: Code = Code { code: "policy-not-org-scoped", severity: Severity::Error, category: "rls" };
 pub const CODES: &[Code] = &[CODE];
 
-/// Whether a restrictive, org-scoped policy for the app role governs `side` of `command`s.
-pub fn restricted(cx: &Context<'_>, table: &str, org: &str, side: Side) -> bool {
-    cx.catalog.policies_of(table).any(|p| {
-        !p.permissive
-            && cx.applies_to_app(p)
-            && policy::sides(p).contains(&side)
-            && policy::expression(p, side).is_some_and(|e| policy::org_scoped(e, org))
-    })
-}
-
-/// The sides of a permissive app-role policy that are not org-scoped (and not covered by a
-/// restrictive policy).
-pub fn open_sides(cx: &Context<'_>, policy: &Row<Policy>, org: &str) -> Vec<Side> {
-    if !policy.permissive || !cx.applies_to_app(policy) {
-        return Vec::new();
-    }
-    policy::sides(policy)
-        .iter()
-        .copied()
-        .filter(|&side| {
-            let scoped = policy::expression(policy, side).is_some_and(|e| policy::org_scoped(e, org));
-            !scoped && !restricted(cx, &policy.table, org, side)
-        })
-        .collect()
-}
-
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for scoped in cx.scoped_tables() {
         let name = &scoped.table.name;
         let org = scoped.org_column;
         for p in cx.catalog.policies_of(name) {
             // An always-true write policy is reported by policy-always-true, once.
-            if super::policy_always_true::always_true_write(cx, p, org) {
+            if cx.always_true_write(p, org) {
                 continue;
             }
-            let open = open_sides(cx, p, org);
+            let open = cx.open_sides(p, org);
             if open.is_empty() {
                 continue;
             }

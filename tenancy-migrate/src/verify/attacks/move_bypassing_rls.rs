@@ -1,0 +1,12 @@
+//! `move_bypassing_rls`: the connecting role (a migration job, an owner: row-level security does
+//! not apply to it) moves a row between organizations; only the immutability trigger stops it.
+//! The one attack not run as the app role, by design.
+
+use super::{Target, Verdict, judge_move};
+use crate::verify::probe::As;
+
+pub fn run(x: &mut Target<'_, '_>) -> Verdict {
+    let (insert, update) = x.fresh_row_moved_to_b()?;
+    let (evidence, probe) = x.probe_after(As::Owner, &insert, &update, false);
+    Ok((evidence, judge_move(&probe)))
+}
