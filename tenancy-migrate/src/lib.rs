@@ -21,7 +21,7 @@ pub mod import;
 pub mod migrate;
 pub mod models;
 pub mod scan;
-#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod verify;
 

@@ -1,11 +1,13 @@
 //! Test databases, shared by this crate's unit tests and its integration tests: one throwaway
 //! cluster per test run (or `DATABASE_URL`), one fresh database per test, and the app role.
-//! Not part of the tool; public only so `tests/` can use it.
+//! Not part of the tool: compiled for this crate's tests and behind the `testing` feature (which
+//! its integration tests turn on through a dev-dependency on the crate itself).
 
 use crate::cluster::Cluster;
 use crate::db;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use std::sync::OnceLock;
+use tenancy_codegen::sql::{ident, literal};
 
 /// Password the tests give the app role so they can log in as it (never a superuser).
 pub const APP_PASSWORD: &str = "app-test-password";
@@ -25,13 +27,9 @@ pub fn admin_url() -> &'static str {
         };
         // The app role is cluster-wide: create it once, before tests race to create it.
         let mut conn = PgConnection::establish(&url).expect("admin connection");
-        diesel::sql_query(format!(
-            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN \
-             CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT; END IF; END $$"
-        ))
-        .execute(&mut conn)
-        .expect("create app role");
-        diesel::sql_query(format!("ALTER ROLE {APP_ROLE} LOGIN PASSWORD '{APP_PASSWORD}'"))
+        let create = tenancy_codegen::ddl::Ddl::EnsureAppRole { role: APP_ROLE.to_owned() };
+        diesel::sql_query(create.to_string()).execute(&mut conn).expect("create app role");
+        diesel::sql_query(format!("ALTER ROLE {} LOGIN PASSWORD {}", ident(APP_ROLE), literal(APP_PASSWORD)))
             .execute(&mut conn)
             .expect("let the app role log in for tests");
         url
@@ -47,8 +45,8 @@ impl TestDb {
     pub fn new(test: &str) -> TestDb {
         let name = format!("t_{test}");
         let mut conn = PgConnection::establish(admin_url()).expect("admin connection");
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).unwrap();
-        diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).unwrap();
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&name))).execute(&mut conn).unwrap();
+        diesel::sql_query(format!("CREATE DATABASE {}", ident(&name))).execute(&mut conn).unwrap();
         TestDb { name }
     }
 

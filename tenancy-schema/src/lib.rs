@@ -2,19 +2,24 @@
 //!
 //! `parse_sources` turns declaration text into a validated [`Schema`] or into [`Diagnostics`]
 //! naming file:line:col. This crate does no I/O except reading declaration files in [`load_dir`],
-//! and builds for `wasm32-unknown-unknown` so the report viewer can share its types.
+//! and builds for `wasm32-unknown-unknown` so the report viewer can share its types. The parser
+//! (syn) is the default feature `parser`; the report viewer builds without it.
 
 mod diagnostic;
 pub mod ir;
+#[cfg(feature = "parser")]
 mod parse;
 pub mod report;
+#[cfg_attr(not(feature = "parser"), allow(dead_code))]
 mod validate;
 
 pub use diagnostic::{Diagnostic, Diagnostics, LoadError};
 pub use ir::{Backfill, Claim, Column, ColumnType, Reference, Schema, Scope, Settings, Span, Table};
+#[cfg(feature = "parser")]
 pub use parse::default_table_name;
 pub use validate::MAX_IDENTIFIER_BYTES;
 
+#[cfg(feature = "parser")]
 /// Parses and validates a declaration made of one or more files, given as (file name, text).
 /// Files are read in the order given; settings (`#![tenancy(...)]`) may appear in one file only.
 pub fn parse_sources(files: &[(String, String)]) -> Result<Schema, Diagnostics> {
@@ -46,11 +51,13 @@ pub fn parse_sources(files: &[(String, String)]) -> Result<Schema, Diagnostics> 
     if errors.is_empty() { Ok(schema) } else { Err(Diagnostics(errors)) }
 }
 
+#[cfg(feature = "parser")]
 /// Parses one declaration file's text.
 pub fn parse_str(file_name: &str, text: &str) -> Result<Schema, Diagnostics> {
     parse_sources(&[(file_name.to_owned(), text.to_owned())])
 }
 
+#[cfg(feature = "parser")]
 /// Reads every `*.rs` file of a directory (sorted by name), or one file, and parses them.
 /// Returns the schema and the files read, so build scripts can watch exactly those.
 pub fn load_dir(path: &std::path::Path) -> Result<(Schema, Vec<std::path::PathBuf>), LoadError> {

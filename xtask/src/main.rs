@@ -5,6 +5,7 @@ mod browser;
 mod codegen;
 mod demo;
 mod devdb;
+mod layering;
 mod report;
 
 use anyhow::{Result, bail};

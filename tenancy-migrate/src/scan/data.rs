@@ -11,11 +11,11 @@
 
 use super::json_rows;
 use crate::catalog::{Catalog, ConstraintKind};
-use tenancy_schema::report::Evidence;
 use crate::error::{Error, Result};
 use diesel::{PgConnection, RunQueryDsl};
 use serde::Deserialize;
 use tenancy_codegen::sql::ident;
+use tenancy_schema::report::Evidence;
 use tenancy_schema::{Schema, Scope, Table};
 
 /// How many offending keys a finding shows.

@@ -9,8 +9,8 @@
 pub mod checks;
 pub mod data;
 pub mod human;
-pub(crate) use tenancy_codegen::catalog::policy;
 use policy::Side;
+pub(crate) use tenancy_codegen::catalog::policy;
 
 use crate::catalog::{self, Catalog};
 use crate::error::{Error, Result};
@@ -206,7 +206,10 @@ impl<'a> Context<'a> {
     /// Whether `p` is a permissive write policy of the app role with a `true` side left open.
     pub fn always_true_write(&self, p: &catalog::Policy, org: &str) -> bool {
         policy::writes(p)
-            && self.open_sides(p, org).into_iter().any(|side| policy::expression(p, side).is_some_and(policy::always_true))
+            && self
+                .open_sides(p, org)
+                .into_iter()
+                .any(|side| policy::expression(p, side).is_some_and(policy::always_true))
     }
 
     /// The declared root and tenant tables a view reads.

@@ -75,9 +75,9 @@ impl Attack {
     /// Runs the attack on `table`: its cell of the matrix.
     pub fn run(self, conn: &mut PgConnection, runner: &Runner<'_>, samples: &mut Samples, table: &Table) -> Cell {
         let mut target = Target { conn, runner, samples, table };
-        let (evidence, outcome) = self.verdict(&mut target).unwrap_or_else(|why| {
-            (Evidence { sql: String::new(), result: why }, Outcome::Skipped)
-        });
+        let (evidence, outcome) = self
+            .verdict(&mut target)
+            .unwrap_or_else(|why| (Evidence { sql: String::new(), result: why }, Outcome::Skipped));
         Cell { attack: self.code().to_owned(), expected: self.expected(), outcome, evidence }
     }
 }
