@@ -32,9 +32,34 @@ pub struct Verification {
     pub tables: Vec<VerifiedTable>,
     /// How many cells ended in each outcome.
     pub counts: OutcomeCounts,
-    /// Checksum of the catalog and the data before and after: equal when verify left no trace.
+    /// Checksum of the catalog, the data and every sequence before and after: equal when verify
+    /// left no trace.
     pub checksum_before: String,
     pub checksum_after: String,
+    /// Attacks on the database around the tables: schemas, roles the app role can become, views
+    /// and functions it can call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<VerifiedObject>,
+    /// What "0 leaked" does not cover, each shown by an executed statement: the threat model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+}
+
+/// One object of the database around the tables, attacked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedObject {
+    /// What it is, e.g. `schema public`, `view agent_call_stats`, `role reporting`.
+    pub object: String,
+    pub cell: Cell,
+}
+
+/// Something the app role can do that is not a leak of this database by itself, but bounds what
+/// verify proves (an unsigned claim any SQL can set; temporary objects).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub code: String,
+    pub message: String,
+    pub evidence: Evidence,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,17 +2,23 @@
 //!
 //! Inside one transaction that is always rolled back: two organizations (A and B) and a sample
 //! row of each in every tenant table (and the rows of shared tables they reference), made by
-//! the connecting role. Then, per table, each probe in its own savepoint, as the app role
-//! (`SET LOCAL ROLE`) with A's claim: read (only A's rows), insert a row of B, update and delete
-//! B's row, move A's row to B, reference B's parent through a foreign key (the FK existence
-//! oracle), read with a missing and with an empty claim; and A's own read, insert, update and
-//! delete, which must work. One probe runs as the connecting role instead: moving a row between
-//! organizations bypassing row-level security (a migration job, an owner), which only the
-//! immutability trigger stops. Every cell keeps the statement and what it returned.
+//! the connecting role with explicit keys. Then, per table, every attack of [`attacks`] in its
+//! own savepoint, as the app role (`SET LOCAL ROLE`) with A's claim, in the forms applications
+//! write (plain and `RETURNING` inserts, updates and deletes with and without a `WHERE`,
+//! upserts), judged by what changed; the existence oracles (foreign keys, unique keys); the
+//! privileges row-level security does not govern (TRUNCATE, TRIGGER, REFERENCES); partitions
+//! and children read directly. Then the database around the tables ([`objects`]): schemas the
+//! app role could create in, roles it can become, views and SECURITY DEFINER functions it can
+//! call, each checked for B's rows. [`notes`] show what "0 leaked" does not cover. Every cell
+//! keeps the statements and what PostgreSQL answered.
 //!
-//! A checksum of the catalog and of the data before and after proves nothing was left behind.
+//! A checksum of the catalog, the data and every sequence before and after proves nothing was
+//! left behind (docs/threat-model.md).
 
 mod attacks;
+mod checksum;
+mod notes;
+mod objects;
 mod probe;
 mod render;
 mod sample;
@@ -23,10 +29,10 @@ pub use render::render;
 use crate::catalog::{JsonRow, as_json};
 use crate::error::{Error, Result};
 use diesel::{Connection, PgConnection, RunQueryDsl};
-use probe::{Runner, insert_sample};
+use probe::Runner;
 use sample::Samples;
-use tenancy_codegen::sql::{ident, literal};
-use tenancy_schema::report::{Outcome, OutcomeCounts, Verification, VerifiedTable};
+use tenancy_codegen::sql::ident;
+use tenancy_schema::report::{Note, Outcome, OutcomeCounts, Verification, VerifiedObject, VerifiedTable};
 use tenancy_schema::{Schema, Scope};
 
 /// The two organizations of a run.
@@ -43,7 +49,7 @@ impl Org {
             Org::B => 1,
         }
     }
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Org::A => "A",
             Org::B => "B",
@@ -53,11 +59,11 @@ impl Org {
 
 /// Runs every attack; the database is left as it was found.
 pub fn verify(conn: &mut PgConnection, schema: &Schema) -> Result<Verification> {
-    preflight(conn, schema)?;
-    let checksum_before = checksum(conn, schema)?;
-    let mut tables = Vec::new();
+    let superuser = preflight(conn, schema)?;
+    let checksum_before = checksum::checksum(conn, schema)?;
+    let mut attacked = None;
     let outcome = conn.transaction::<(), Error, _>(|conn| {
-        tables = attack_all(conn, schema)?;
+        attacked = Some(attack_all(conn, schema, superuser)?);
         // Always rolled back: nothing verify made may stay.
         Err(Error::RolledBack)
     });
@@ -66,9 +72,10 @@ pub fn verify(conn: &mut PgConnection, schema: &Schema) -> Result<Verification> 
         Err(err) => return Err(err),
         Ok(()) => unreachable!("the verify transaction is always rolled back"),
     }
-    let checksum_after = checksum(conn, schema)?;
+    let checksum_after = checksum::checksum(conn, schema)?;
+    let Attacked { tables, objects, notes } = attacked.expect("attacked before the rollback");
     let mut counts = OutcomeCounts::default();
-    for cell in tables.iter().flat_map(|t| &t.cells) {
+    for cell in tables.iter().flat_map(|t| &t.cells).chain(objects.iter().map(|o| &o.cell)) {
         match cell.outcome {
             Outcome::Blocked => counts.blocked += 1,
             Outcome::Leaked => counts.leaked += 1,
@@ -84,6 +91,8 @@ pub fn verify(conn: &mut PgConnection, schema: &Schema) -> Result<Verification> 
         counts,
         checksum_before,
         checksum_after,
+        objects,
+        notes,
     })
 }
 
@@ -103,16 +112,20 @@ struct Preflight {
     can_set_role: bool,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     bypasses_rls: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    superuser: bool,
 }
 
-/// Fatal problems, each one line: the app role, and whether we may become it.
-fn preflight(conn: &mut PgConnection, schema: &Schema) -> Result<()> {
+/// Fatal problems, each one line: the app role, and whether we may become it. Returns whether
+/// the connecting role is a superuser.
+fn preflight(conn: &mut PgConnection, schema: &Schema) -> Result<bool> {
     let role = &schema.settings.app_role;
     let check = diesel::sql_query(
         "SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $1) AS role_exists,
                 coalesce((SELECT pg_catalog.pg_has_role(current_user, oid, 'MEMBER') FROM pg_catalog.pg_roles WHERE rolname = $1), false)
                   AS can_set_role,
-                (SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user) AS bypasses_rls",
+                (SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user) AS bypasses_rls,
+                (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS superuser",
     )
     .bind::<diesel::sql_types::Text, _>(role)
     .get_result::<Preflight>(conn)
@@ -143,71 +156,37 @@ fn preflight(conn: &mut PgConnection, schema: &Schema) -> Result<()> {
             root.name
         )));
     }
-    Ok(())
+    Ok(check.superuser)
 }
 
-/// A checksum of the schema's catalog and of every declared table's rows.
-fn checksum(conn: &mut PgConnection, schema: &Schema) -> Result<String> {
-    let mut parts = vec![format!(
-        "(SELECT md5(string_agg(v, ',' ORDER BY v)) FROM (
-           SELECT c.relname || ':' || c.relkind::text || ':' || c.relrowsecurity || c.relforcerowsecurity || ':' || coalesce(c.relacl::text, '')
-             FROM pg_catalog.pg_class c WHERE c.relnamespace = 'public'::regnamespace
-           UNION ALL SELECT conrelid::regclass::text || conname || pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint
-             WHERE connamespace = 'public'::regnamespace
-           UNION ALL SELECT polrelid::regclass::text || polname || coalesce(pg_catalog.pg_get_expr(polqual, polrelid), '') FROM pg_catalog.pg_policy
-           UNION ALL SELECT tgrelid::regclass::text || tgname FROM pg_catalog.pg_trigger WHERE NOT tgisinternal
-           UNION ALL SELECT rolname || rolsuper || rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = {role}) x(v))",
-        role = literal(&schema.settings.app_role)
-    )];
-    for table in &schema.tables {
-        parts.push(format!(
-            "(SELECT count(*)::text || md5(coalesce(string_agg(md5(t::text), ',' ORDER BY md5(t::text)), '')) FROM {} t \
-             WHERE to_regclass({}) IS NOT NULL)",
-            ident(&table.name),
-            literal(&ident(&table.name))
-        ));
-    }
-    // Tables that do not exist would fail the query: only existing ones are summed.
-    let existing: Vec<String> = crate::scan::json_rows(
-        conn,
-        "SELECT c.relname AS name FROM pg_catalog.pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')",
-        "listing tables for the checksum",
-    )?;
-    let parts: Vec<String> = parts
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| {
-            *i == 0 || existing.iter().any(|row| row.contains(&format!("\"{}\"", schema.tables[i - 1].name)))
-        })
-        .map(|(_, p)| p)
-        .collect();
-    let sql = format!("SELECT md5({}) AS checksum", parts.join(" || "));
-    let row = diesel::sql_query(as_json(&sql))
-        .get_result::<JsonRow>(conn)
-        .map_err(|e| Error::query("computing the verify checksum", e))?;
-    let value: serde_json::Value = serde_json::from_str(&row.row).unwrap_or_default();
-    Ok(value["checksum"].as_str().unwrap_or_default().to_owned())
+/// Everything a run attacks with: the sample rows, and who runs the probes.
+struct Attacked {
+    tables: Vec<VerifiedTable>,
+    objects: Vec<VerifiedObject>,
+    notes: Vec<Note>,
 }
 
-fn attack_all(conn: &mut PgConnection, schema: &Schema) -> Result<Vec<VerifiedTable>> {
+fn attack_all(conn: &mut PgConnection, schema: &Schema, superuser: bool) -> Result<Attacked> {
+    let catalog = crate::catalog::load(conn, "public", &schema.settings.app_role)?;
     let orgs = [uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string()];
     let run_id: String = orgs[0].chars().take(8).collect();
-    let runner = Runner { schema, orgs: orgs.clone() };
+    let runner = Runner { schema, orgs: orgs.clone(), superuser };
     let mut samples = Samples::new(&run_id);
-    // Sample rows, made by the connecting role, parents first; a table that cannot have them
-    // is skipped with the database's reason (its children too).
+    // Sample rows, made by the connecting role, parents first, every key explicit (no sequence
+    // moves); a table that cannot have them is skipped with the database's reason (its children
+    // too).
     for table in schema.tables_in_dependency_order() {
         let mut keys = [None, None];
         for org in [Org::A, Org::B] {
-            let sql = match samples.insert_sql(schema, table, org, &orgs, org, None) {
-                Ok(sql) => sql,
+            let row = match samples.row(schema, table, org, &orgs, org, None) {
+                Ok(row) => row,
                 Err(reason) => {
                     samples.skipped.insert(table.name.clone(), reason);
                     break;
                 }
             };
-            match insert_sample(conn, &sql) {
-                Ok(key) => keys[org.index()] = Some(key),
+            match probe::execute_kept(conn, &row.sql()) {
+                Ok(()) => keys[org.index()] = Some(row.key),
                 Err(reason) => {
                     samples.skipped.insert(table.name.clone(), format!("its sample row cannot be inserted: {reason}"));
                     break;
@@ -217,21 +196,21 @@ fn attack_all(conn: &mut PgConnection, schema: &Schema) -> Result<Vec<VerifiedTa
         samples.keys.insert(table.name.clone(), keys);
     }
 
-    let mut verified = Vec::new();
+    let mut tables = Vec::new();
     for table in schema.tables_in_dependency_order() {
         if table.scope == Scope::Global {
             continue;
         }
         if let Some(reason) = samples.skipped.get(&table.name) {
-            verified.push(VerifiedTable {
-                table: table.name.clone(),
-                skipped: Some(reason.clone()),
-                cells: Vec::new(),
-            });
+            tables.push(VerifiedTable { table: table.name.clone(), skipped: Some(reason.clone()), cells: Vec::new() });
             continue;
         }
-        let cells = Attack::ALL.iter().map(|attack| attack.run(conn, &runner, &mut samples, table)).collect();
-        verified.push(VerifiedTable { table: table.name.clone(), skipped: None, cells });
+        let cells =
+            Attack::ALL.iter().map(|attack| attack.run(conn, &runner, &catalog, &mut samples, table)).collect();
+        tables.push(VerifiedTable { table: table.name.clone(), skipped: None, cells });
     }
-    Ok(verified)
+    let mut around = objects::Around { conn, runner: &runner, catalog: &catalog, samples: &samples };
+    let objects = objects::attack(&mut around)?;
+    let notes = notes::collect(&mut around);
+    Ok(Attacked { tables, objects, notes })
 }

@@ -1,9 +1,14 @@
-//! Running one probe: a statement in its own savepoint, as the app role with a claim (or as the
-//! connecting role), rolled back afterwards; what PostgreSQL answered, and the statements shown
-//! as evidence exactly as they ran.
+//! Running one probe: statements in their own savepoint, as the app role with a claim (or as the
+//! connecting role), rolled back afterwards. What PostgreSQL answered is kept, and — for writes —
+//! what the statement changed: a fingerprint of the watched rows (count, and every row version's
+//! `tableoid`/`ctid`/`xmin`) read as the connecting role before and after, inside the savepoint.
+//! Judging writes by what changed, not by what the statement returned, is what makes probes
+//! honest: `RETURNING`, a `WHERE` or a `SET` that reads columns all make PostgreSQL apply the
+//! SELECT policies, which an application's plain `INSERT`/`UPDATE`/`DELETE` does not.
 
 use crate::catalog::{JsonRow, as_json};
 use diesel::connection::SimpleConnection;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{PgConnection, RunQueryDsl};
 use tenancy_codegen::sql::{ident, literal};
 use tenancy_schema::report::Evidence;
@@ -11,21 +16,55 @@ use tenancy_schema::{Claim, Schema};
 
 use super::Org;
 
-/// What one statement did: rows (JSON text for queries, a count for writes) or the error.
-pub enum Probe {
+/// What the probed statement did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// A query's rows, as JSON text.
     Rows(Vec<String>),
+    /// A write's row count.
     Affected(usize),
-    Failed(String),
+    /// The statement failed.
+    Failed(Failure),
 }
 
-impl Probe {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    pub kind: FailureKind,
+    /// The constraint named by the error, if any.
+    pub constraint: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    UniqueViolation,
+    ForeignKeyViolation,
+    /// Row-level security refused a new row (`new row violates row-level security policy`).
+    RowSecurity,
+    PermissionDenied,
+    /// A statement before the probe (making a fresh row) failed: nothing was attacked.
+    Setup,
+    Other,
+}
+
+impl Answer {
     pub fn shown(&self) -> String {
         match self {
-            Probe::Rows(rows) if rows.is_empty() => "(no rows)".to_owned(),
-            Probe::Rows(rows) => rows.join("\n"),
-            Probe::Affected(1) => "1 row".to_owned(),
-            Probe::Affected(n) => format!("{n} rows"),
-            Probe::Failed(error) => format!("ERROR: {error}"),
+            Answer::Rows(rows) if rows.is_empty() => "(no rows)".to_owned(),
+            Answer::Rows(rows) => rows.join("\n"),
+            Answer::Affected(1) => "1 row".to_owned(),
+            Answer::Affected(n) => format!("{n} rows"),
+            Answer::Failed(failure) if failure.kind == FailureKind::Setup => {
+                format!("ERROR before the probe: {}", failure.message)
+            }
+            Answer::Failed(failure) => format!("ERROR: {}", failure.message),
+        }
+    }
+
+    pub fn failed(&self) -> Option<&Failure> {
+        match self {
+            Answer::Failed(failure) => Some(failure),
+            _ => None,
         }
     }
 }
@@ -39,9 +78,98 @@ pub enum As<'a> {
     Owner,
 }
 
+/// Rows whose fingerprint is read before and after the statement.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    /// What they are, for the evidence ("B's rows of contacts").
+    pub label: String,
+    /// `SELECT ... FROM t WHERE ...` (the condition selecting them), run as the connecting role.
+    pub from: String,
+}
+
+impl Watch {
+    fn sql(&self) -> String {
+        format!(
+            "SELECT count(*) AS rows, coalesce(md5(string_agg(tableoid::text || ctid::text || xmin::text, ',' ORDER BY tableoid, ctid)), '') AS versions {}",
+            self.from
+        )
+    }
+}
+
+/// A fingerprint: how many rows, and a hash of their row versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub rows: i64,
+    pub versions: String,
+}
+
+/// One probe to run.
+pub struct Probe<'a> {
+    pub who: As<'a>,
+    /// Run first, as the connecting role (a fresh row of B, `session_replication_role`).
+    pub setup: Vec<String>,
+    /// Run as `who` before the statement (a fresh row of A to act on).
+    pub prelude: Vec<String>,
+    pub sql: String,
+    /// A query (its rows are the answer) or a write (its row count).
+    pub query: bool,
+    pub watch: Option<Watch>,
+}
+
+impl<'a> Probe<'a> {
+    pub fn query(who: As<'a>, sql: impl Into<String>) -> Probe<'a> {
+        Probe { who, setup: Vec::new(), prelude: Vec::new(), sql: sql.into(), query: true, watch: None }
+    }
+
+    pub fn write(who: As<'a>, sql: impl Into<String>, watch: Watch) -> Probe<'a> {
+        Probe { who, setup: Vec::new(), prelude: Vec::new(), sql: sql.into(), query: false, watch: Some(watch) }
+    }
+
+    /// A statement judged by whether it worked (DDL).
+    pub fn statement(who: As<'a>, sql: impl Into<String>) -> Probe<'a> {
+        Probe { who, setup: Vec::new(), prelude: Vec::new(), sql: sql.into(), query: false, watch: None }
+    }
+
+    pub fn setup(mut self, sql: impl Into<String>) -> Probe<'a> {
+        self.setup.push(sql.into());
+        self
+    }
+
+    pub fn prelude(mut self, sql: impl Into<String>) -> Probe<'a> {
+        self.prelude.push(sql.into());
+        self
+    }
+}
+
+/// What a probe observed.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub answer: Answer,
+    /// The watched rows before and after (when watched and readable).
+    pub watched: Option<(Fingerprint, Fingerprint)>,
+}
+
+impl Observed {
+    /// Whether the watched rows changed (a row added, removed, or rewritten).
+    pub fn changed(&self) -> bool {
+        self.watched.as_ref().is_some_and(|(before, after)| before != after)
+    }
+
+    /// How many watched rows were added (negative: removed).
+    pub fn added(&self) -> i64 {
+        self.watched.as_ref().map_or(0, |(before, after)| after.rows - before.rows)
+    }
+
+    pub fn setup_failed(&self) -> bool {
+        self.answer.failed().is_some_and(|f| f.kind == FailureKind::Setup)
+    }
+}
+
 pub struct Runner<'a> {
     pub schema: &'a Schema,
     pub orgs: [String; 2],
+    /// Whether the connecting role is a superuser (may set `session_replication_role`).
+    pub superuser: bool,
 }
 
 impl Runner<'_> {
@@ -53,87 +181,138 @@ impl Runner<'_> {
                 let claims = if value.is_empty() {
                     String::new()
                 } else {
-                    format!("{{\"app_metadata\":{{\"org_id\":\"{value}\"}}}}")
+                    serde_json::json!({ "app_metadata": { "org_id": value } }).to_string()
                 };
                 format!("SELECT set_config('request.jwt.claims', {}, true)", literal(&claims))
             }
         }
     }
 
-    /// Runs `sql` in a savepoint as `who`, then rolls the savepoint back.
-    pub fn probe(&self, conn: &mut PgConnection, who: As<'_>, sql: &str, query: bool) -> (Evidence, Probe) {
-        self.probe_after(conn, who, None, sql, query)
-    }
-
-    /// Like [`Runner::probe`], after `prelude` (a query returning a key `t`), whose key replaces
-    /// `$key` in `sql`.
-    pub fn probe_after(
-        &self,
-        conn: &mut PgConnection,
-        who: As<'_>,
-        prelude: Option<&str>,
-        sql: &str,
-        query: bool,
-    ) -> (Evidence, Probe) {
-        let mut setup = vec!["SAVEPOINT tenancy_verify".to_owned()];
-        let mut shown = Vec::new();
-        if let As::App(claim) = who {
-            setup.push(format!("SET LOCAL ROLE {}", ident(&self.schema.settings.app_role)));
-            shown.push(format!("SET LOCAL ROLE {};", ident(&self.schema.settings.app_role)));
-            if let Some(value) = claim {
-                let claim = self.claim_sql(value);
-                setup.push(claim.clone());
-                shown.push(format!("{claim};"));
-            }
-        }
-        let mut sql = sql.to_owned();
-        if let Some(prelude) = prelude {
-            shown.push(format!("{prelude};"));
-        }
-        let result = (|| -> Result<Probe, diesel::result::Error> {
-            for statement in &setup {
-                conn.batch_execute(statement)?;
-            }
-            if let Some(prelude) = prelude {
-                let key = diesel::sql_query(prelude).get_result::<Key>(conn)?;
-                sql = sql.replace("$key", &literal(&key.t));
-            }
-            if query && sql.starts_with("INSERT") {
-                // INSERT ... RETURNING key AS t: the keys of the rows it made.
-                let rows = diesel::sql_query(&sql).load::<Key>(conn)?;
-                Ok(Probe::Rows(rows.into_iter().map(|r| r.t).collect()))
-            } else if query {
-                let rows = diesel::sql_query(as_json(&sql)).load::<JsonRow>(conn)?;
-                Ok(Probe::Rows(rows.into_iter().map(|r| r.row).collect()))
-            } else {
-                Ok(Probe::Affected(diesel::sql_query(&sql).execute(conn)?))
-            }
-        })();
-        let probe = result.unwrap_or_else(|err| Probe::Failed(crate::error::first_line(&err.to_string())));
-        let _ = conn.batch_execute("ROLLBACK TO SAVEPOINT tenancy_verify; RELEASE SAVEPOINT tenancy_verify");
-        shown.push(format!("{sql};"));
-        let evidence = Evidence { sql: shown.join("\n"), result: probe.shown() };
-        (evidence, probe)
-    }
-
     pub fn org_literal(&self, org: Org) -> String {
         format!("{}::uuid", literal(&self.orgs[org.index()]))
     }
+
+    /// Runs the probe in a savepoint, then rolls the savepoint back: nothing it did stays.
+    pub fn run(&self, conn: &mut PgConnection, probe: &Probe<'_>) -> (Evidence, Observed) {
+        let mut shown = Vec::new();
+        if !probe.setup.is_empty() {
+            shown.push("-- as the connecting role:".to_owned());
+            shown.extend(probe.setup.iter().map(|s| format!("{s};")));
+        }
+        let mut as_app = Vec::new();
+        if let As::App(claim) = probe.who {
+            as_app.push(format!("SET LOCAL ROLE {}", ident(&self.schema.settings.app_role)));
+            if let Some(value) = claim {
+                as_app.push(self.claim_sql(value));
+            }
+        }
+        shown.extend(as_app.iter().chain(&probe.prelude).map(|s| format!("{s};")));
+        shown.push(format!("{};", probe.sql));
+
+        let _ = conn.batch_execute("SAVEPOINT tenancy_verify");
+        let observed = self.observe(conn, probe, &as_app);
+        let _ = conn.batch_execute("ROLLBACK TO SAVEPOINT tenancy_verify; RELEASE SAVEPOINT tenancy_verify");
+
+        let mut result = observed.answer.shown();
+        if let (Some(watch), Some((before, after))) = (&probe.watch, &observed.watched) {
+            let verdict = if before == after { "unchanged" } else { "CHANGED" };
+            result.push_str(&format!(
+                "\n{}: {} before, {} after ({verdict}; checked as the connecting role: {})",
+                watch.label,
+                rows(before.rows),
+                rows(after.rows),
+                watch.sql()
+            ));
+        }
+        (Evidence { sql: shown.join("\n"), result }, observed)
+    }
+
+    fn observe(&self, conn: &mut PgConnection, probe: &Probe<'_>, as_app: &[String]) -> Observed {
+        let setup_failed = |err: DieselError| Observed {
+            answer: Answer::Failed(Failure {
+                message: crate::error::first_line(&err.to_string()),
+                kind: FailureKind::Setup,
+                constraint: None,
+            }),
+            watched: None,
+        };
+        for statement in &probe.setup {
+            if let Err(err) = conn.batch_execute(statement) {
+                return setup_failed(err);
+            }
+        }
+        let before = match probe.watch.as_ref().map(|w| fingerprint(conn, w)).transpose() {
+            Ok(before) => before,
+            Err(err) => return setup_failed(err),
+        };
+        for statement in as_app.iter().chain(&probe.prelude) {
+            if let Err(err) = conn.batch_execute(statement) {
+                return setup_failed(err);
+            }
+        }
+        let _ = conn.batch_execute("SAVEPOINT tenancy_probe");
+        let answer = if probe.query {
+            diesel::sql_query(as_json(&probe.sql))
+                .load::<JsonRow>(conn)
+                .map(|rows| Answer::Rows(rows.into_iter().map(|r| r.row).collect()))
+        } else {
+            diesel::sql_query(&probe.sql).execute(conn).map(Answer::Affected)
+        };
+        let answer = answer.unwrap_or_else(|err| {
+            let _ = conn.batch_execute("ROLLBACK TO SAVEPOINT tenancy_probe");
+            Answer::Failed(failure(&err))
+        });
+        let _ = conn.batch_execute("RELEASE SAVEPOINT tenancy_probe; RESET ROLE");
+        let after = probe.watch.as_ref().and_then(|w| fingerprint(conn, w).ok());
+        Observed { answer, watched: before.zip(after) }
+    }
 }
 
-#[derive(diesel::QueryableByName)]
-pub struct Key {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    pub t: String,
+fn fingerprint(conn: &mut PgConnection, watch: &Watch) -> Result<Fingerprint, DieselError> {
+    let row = diesel::sql_query(as_json(&watch.sql())).get_result::<JsonRow>(conn)?;
+    let value: serde_json::Value = serde_json::from_str(&row.row).unwrap_or_default();
+    Ok(Fingerprint {
+        rows: value["rows"].as_i64().unwrap_or(-1),
+        versions: value["versions"].as_str().unwrap_or_default().to_owned(),
+    })
 }
 
-/// Inserts a sample row in a savepoint (kept on success); returns its key or the error.
-pub fn insert_sample(conn: &mut PgConnection, sql: &str) -> Result<String, String> {
-    let result = (|| -> Result<String, diesel::result::Error> {
+fn failure(err: &DieselError) -> Failure {
+    let message = crate::error::first_line(&err.to_string());
+    let (kind, constraint) = match err {
+        DieselError::DatabaseError(kind, info) => {
+            let constraint = info.constraint_name().map(str::to_owned);
+            let kind = match kind {
+                DatabaseErrorKind::UniqueViolation => FailureKind::UniqueViolation,
+                DatabaseErrorKind::ForeignKeyViolation => FailureKind::ForeignKeyViolation,
+                _ if message.contains("row-level security") => FailureKind::RowSecurity,
+                _ if message.contains("permission denied") => FailureKind::PermissionDenied,
+                _ => FailureKind::Other,
+            };
+            (kind, constraint)
+        }
+        _ => (FailureKind::Other, None),
+    };
+    Failure { message, kind, constraint }
+}
+
+fn rows(n: i64) -> String {
+    if n == 1 { "1 row".to_owned() } else { format!("{n} rows") }
+}
+
+/// A number in the first row of a query's answer (`{"own": 1, ...}`).
+pub fn field(answer: &Answer, name: &str) -> Option<i64> {
+    let Answer::Rows(rows) = answer else { return None };
+    let row: serde_json::Value = serde_json::from_str(rows.first()?).ok()?;
+    row.get(name)?.as_i64()
+}
+
+/// Runs `sql` as the connecting role in a savepoint that is kept when it works (sample rows).
+pub fn execute_kept(conn: &mut PgConnection, sql: &str) -> Result<(), String> {
+    let result = (|| -> Result<(), DieselError> {
         conn.batch_execute("SAVEPOINT tenancy_sample")?;
-        let key = diesel::sql_query(sql).get_result::<Key>(conn)?;
-        conn.batch_execute("RELEASE SAVEPOINT tenancy_sample")?;
-        Ok(key.t)
+        conn.batch_execute(sql)?;
+        conn.batch_execute("RELEASE SAVEPOINT tenancy_sample")
     })();
     result.map_err(|err| {
         let _ = conn.batch_execute("ROLLBACK TO SAVEPOINT tenancy_sample; RELEASE SAVEPOINT tenancy_sample");
@@ -141,9 +320,10 @@ pub fn insert_sample(conn: &mut PgConnection, sql: &str) -> Result<String, Strin
     })
 }
 
-/// A number in the first row of a query probe (`{"own": 1, ...}`).
-pub fn field(probe: &Probe, name: &str) -> Option<i64> {
-    let Probe::Rows(rows) = probe else { return None };
-    let row: serde_json::Value = serde_json::from_str(rows.first()?).ok()?;
-    row.get(name)?.as_i64()
+/// The rows of a query as JSON text, as the connecting role (no savepoint: reads only).
+pub fn read(conn: &mut PgConnection, sql: &str) -> Result<Vec<String>, String> {
+    diesel::sql_query(as_json(sql))
+        .load::<JsonRow>(conn)
+        .map(|rows| rows.into_iter().map(|r| r.row).collect())
+        .map_err(|err| crate::error::first_line(&err.to_string()))
 }

@@ -1,7 +1,24 @@
-//! The verify matrix as text: one row per table, one column per attack, then every failed cell
-//! with its evidence.
+//! The verify matrix as text: one row per table, one column per attack; the objects around the
+//! tables; every failed cell with its evidence; the notes (what "0 leaked" does not cover).
 
-use tenancy_schema::report::{Outcome, Verification};
+use tenancy_schema::report::{Cell, Outcome, Verification};
+
+fn mark(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Blocked | Outcome::Allowed => "ok",
+        Outcome::Leaked => "LEAK",
+        Outcome::Error => "ERROR",
+        Outcome::Skipped => "-",
+    }
+}
+
+fn failed_cell(out: &mut dyn std::io::Write, subject: &str, cell: &Cell) -> std::io::Result<()> {
+    writeln!(out, "\n{subject} {}: expected {:?}, got {:?}", cell.attack, cell.expected, cell.outcome)?;
+    for line in cell.evidence.sql.lines() {
+        writeln!(out, "    {line}")?;
+    }
+    writeln!(out, "    => {}", cell.evidence.result.replace('\n', "\n       "))
+}
 
 pub fn render(out: &mut dyn std::io::Write, verification: &Verification) -> std::io::Result<()> {
     let width = verification.tables.iter().map(|t| t.table.len()).max().unwrap_or(5).max(5);
@@ -21,29 +38,28 @@ pub fn render(out: &mut dyn std::io::Write, verification: &Verification) -> std:
             continue;
         }
         for cell in &table.cells {
-            let mark = match cell.outcome {
-                Outcome::Blocked | Outcome::Allowed => "ok",
-                Outcome::Leaked => "LEAK",
-                Outcome::Error => "ERROR",
-                Outcome::Skipped => "-",
-            };
-            write!(out, " {mark:>5}")?;
+            write!(out, " {:>5}", mark(cell.outcome))?;
         }
         writeln!(out)?;
     }
+    if !verification.objects.is_empty() {
+        writeln!(out, "\naround the tables:")?;
+        for object in &verification.objects {
+            writeln!(out, "  {:>5}  {} {}", mark(object.cell.outcome), object.cell.attack, object.object)?;
+        }
+    }
     for table in &verification.tables {
         for cell in table.cells.iter().filter(|c| c.failed()) {
-            writeln!(out, "\n{} {}: expected {:?}, got {:?}", table.table, cell.attack, cell.expected, cell.outcome)?;
-            for line in cell.evidence.sql.lines() {
-                writeln!(out, "    {line}")?;
-            }
-            writeln!(out, "    => {}", cell.evidence.result.replace('\n', "\n       "))?;
+            failed_cell(out, &table.table, cell)?;
         }
+    }
+    for object in verification.objects.iter().filter(|o| o.cell.failed()) {
+        failed_cell(out, &object.object, &object.cell)?;
     }
     let c = verification.counts;
     writeln!(
         out,
-        "\n{} blocked, {} allowed, {} leaked, {} errors, {} not applicable; checksum before {} after {}{}",
+        "\n{} blocked, {} allowed, {} leaked, {} errors, {} not applicable; checksum (catalog, data, sequences) before {} after {}{}",
         c.blocked,
         c.allowed,
         c.leaked,
@@ -52,5 +68,9 @@ pub fn render(out: &mut dyn std::io::Write, verification: &Verification) -> std:
         verification.checksum_before,
         verification.checksum_after,
         if verification.checksum_before == verification.checksum_after { " (no trace)" } else { " (CHANGED)" }
-    )
+    )?;
+    for note in &verification.notes {
+        writeln!(out, "note ({}): {}", note.code, note.message)?;
+    }
+    Ok(())
 }

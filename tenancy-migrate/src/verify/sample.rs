@@ -84,10 +84,23 @@ impl Samples {
         })
     }
 
-    /// `INSERT ... RETURNING key` for a row of `org` in `table`: tenant references point at the
-    /// parents of `org` (the column in `references` at the other organization's), references to
-    /// shared tables at the shared row of `global`.
-    pub fn insert_sql(
+    /// A key nothing else has: explicit (verify never calls `nextval`, so no sequence moves),
+    /// from the top of the type's range for integers, a fresh uuid, or a tagged text.
+    fn fresh_key(&mut self, column: &Column, org: Org) -> String {
+        let n = self.next();
+        match column.ty {
+            ColumnType::SmallInt => format!("{}", 32_000 + n % 700),
+            ColumnType::Int => format!("{}", 2_140_000_000 + n),
+            ColumnType::BigInt => format!("{}", 9_200_000_000_000_000_000_i64 + n as i64),
+            ColumnType::Uuid => uuid::Uuid::new_v4().to_string(),
+            _ => format!("tenancy verify {} {} {n}", self.run, org.name()),
+        }
+    }
+
+    /// A row of `org` in `table`: tenant references point at the parents of `org` (the column
+    /// in `references` at the other organization's), references to shared tables at the shared
+    /// row of `global`. Every key is explicit.
+    pub fn row(
         &mut self,
         schema: &Schema,
         table: &Table,
@@ -95,7 +108,7 @@ impl Samples {
         orgs: &[String; 2],
         global: Org,
         references: Option<(&str, Org)>,
-    ) -> Result<String, String> {
+    ) -> Result<Insert, String> {
         let org_column = &schema.settings.org_column;
         let mut columns = Vec::new();
         let mut values = Vec::new();
@@ -103,15 +116,16 @@ impl Samples {
             columns.push(ident(org_column));
             values.push(format!("{}::uuid", literal(&orgs[org.index()])));
         }
+        let mut key = String::new();
         for column in &table.columns {
-            if column.key && table.scope == Scope::Root {
+            if column.key {
+                key = if table.scope == Scope::Root { orgs[org.index()].clone() } else { self.fresh_key(column, org) };
                 columns.push(ident(&column.name));
-                values.push(format!("{}::uuid", literal(&orgs[org.index()])));
+                values.push(format!("{}::{}", literal(&key), column.ty.sql_name()));
                 continue;
             }
-            // Keys the database generates, and optional columns with defaults, are left to it.
-            let generated = column.key && (column.ty.is_integer() || column.ty == ColumnType::Uuid);
-            if generated || (column.default.is_some() && column.references.is_none()) {
+            // Optional columns with defaults are left to them.
+            if column.default.is_some() && column.references.is_none() {
                 continue;
             }
             if column.references.as_ref().is_some_and(|r| r.table == table.name) {
@@ -127,12 +141,35 @@ impl Samples {
             columns.push(ident(&column.name));
             values.push(self.value(column, org, towards, global, schema)?);
         }
-        Ok(format!(
-            "INSERT INTO {} ({}) VALUES ({}) RETURNING {}::text AS t",
-            ident(&table.name),
-            columns.join(", "),
-            values.join(", "),
-            ident(&table.key().name)
-        ))
+        Ok(Insert {
+            table: ident(&table.name),
+            columns: columns.join(", "),
+            values: values.join(", "),
+            key,
+        })
+    }
+}
+
+/// One row to insert, with the key it will have.
+#[derive(Debug, Clone)]
+pub struct Insert {
+    table: String,
+    columns: String,
+    values: String,
+    /// The row's key, as text.
+    pub key: String,
+}
+
+impl Insert {
+    /// A plain `INSERT`, as applications write one (`OVERRIDING SYSTEM VALUE`: identity keys
+    /// take the explicit value).
+    pub fn sql(&self) -> String {
+        format!("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({})", self.table, self.columns, self.values)
+    }
+
+    /// The same with `RETURNING *` (which makes PostgreSQL check the new row against the SELECT
+    /// policies too).
+    pub fn returning(&self) -> String {
+        format!("{} RETURNING *", self.sql())
     }
 }

@@ -10,6 +10,7 @@ mod errors;
 mod isolation;
 mod models;
 mod pool;
+mod sabotage;
 mod scan;
 mod squawk;
 mod support;

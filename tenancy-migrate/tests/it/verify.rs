@@ -47,7 +47,9 @@ fn the_migrated_database_blocks_every_attack_and_allows_same_org_work() {
         assert_eq!(table.cells.len(), Attack::ALL.len());
         for cell in &table.cells {
             match cell.outcome {
-                Outcome::Skipped => assert_eq!(cell.attack, "reference_other_org", "{} {cell:?}", table.table),
+                Outcome::Skipped => {
+                    assert!(["reference_other_org", "read_children"].contains(&cell.attack.as_str()), "{} {cell:?}", table.table)
+                }
                 outcome => assert_eq!(outcome, cell.expected, "{} {cell:?}", table.table),
             }
         }
@@ -61,8 +63,18 @@ fn the_migrated_database_blocks_every_attack_and_allows_same_org_work() {
         cell("insert_other_org")
     );
     assert!(cell("move_bypassing_rls").evidence.result.contains("org_id of a row in public.contacts cannot change"));
-    assert_eq!(cell("update_other_org").evidence.result, "0 rows");
-    assert_eq!(cell("update_own").evidence.result, "1 row");
+    assert!(cell("update_other_org").evidence.result.starts_with("0 rows\nB's rows of contacts: 1 row before, 1 row after (unchanged"));
+    assert!(cell("update_own").evidence.result.starts_with("1 row\nA's rows of contacts: 1 row before, 1 row after (CHANGED"));
+    // Plain writes are judged by what changed, not by what they returned.
+    assert!(cell("update_other_org_unfiltered").evidence.sql.contains("UPDATE \"contacts\" SET"));
+    assert!(!cell("update_other_org_unfiltered").evidence.sql.contains("WHERE"));
+    assert!(!cell("insert_other_org").evidence.sql.contains("RETURNING"));
+    // The database around the tables: public (no CREATE), no roles to become, no views.
+    assert!(v.objects.iter().any(|o| o.object == "schema public" && o.cell.outcome == Outcome::Blocked), "{:?}", v.objects);
+    assert!(v.objects.iter().all(|o| !o.cell.failed()), "{:?}", v.objects);
+    // What 0 leaked does not cover is said, with the statement that showed it.
+    let forge = v.notes.iter().find(|n| n.code == "claim_forgeable").expect("the unsigned claim is noted");
+    assert!(forge.evidence.result.contains("\"seen\": 1"), "{forge:?}");
     assert!(cell("read_own").evidence.result.contains("\"other\": 0"));
     let calls = v.tables.iter().find(|t| t.table == "calls").unwrap();
     let oracle = calls.cells.iter().find(|c| c.attack == "reference_other_org").unwrap();

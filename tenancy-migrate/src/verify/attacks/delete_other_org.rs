@@ -1,13 +1,16 @@
-//! `delete_other_org`: A deletes B's sample row by its key.
+//! `delete_other_org`: A deletes a fresh row of B (no children hold on to it, so no foreign key
+//! can be what stops the delete) by its key. Judged by whether B's rows changed.
 
-use super::{Target, Verdict};
+use super::{Target, Verdict, judge_other};
 use crate::verify::Org;
 use crate::verify::probe::Probe;
-use tenancy_schema::report::Outcome;
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
-    let sql = format!("DELETE FROM {} WHERE {}", x.t(), x.key_is(Org::B));
-    let (evidence, probe) = x.probe(x.claim_a(), &sql, false);
-    let outcome = if matches!(probe, Probe::Affected(n) if n > 0) { Outcome::Leaked } else { Outcome::Blocked };
-    Ok((evidence, outcome))
+    if x.is_root() {
+        return Err("the app role may not create or delete organizations (not granted)".to_owned());
+    }
+    let row = x.row(Org::B, Org::A, None)?;
+    let delete = format!("DELETE FROM {} WHERE {}", x.t(), x.key_is(&row.key));
+    let (evidence, observed) = x.probe(&Probe::write(x.claim_a(), delete, x.watch(Org::B)).setup(row.sql()));
+    Ok((evidence, judge_other(&observed)))
 }

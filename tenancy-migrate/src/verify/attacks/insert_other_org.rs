@@ -1,19 +1,16 @@
-//! `insert_other_org`: A inserts a row that belongs to B.
+//! `insert_other_org`: A inserts a row that belongs to B with a plain `INSERT`, as an application
+//! does — no `RETURNING`, which would make PostgreSQL apply the SELECT policies to the new row
+//! and hide a `WITH CHECK` that lets it in. Judged by whether B's rows changed.
 
-use super::{Target, Verdict};
+use super::{Target, Verdict, judge_other};
 use crate::verify::Org;
 use crate::verify::probe::Probe;
-use tenancy_schema::report::Outcome;
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     if x.is_root() {
         return Err("the app role may not create or delete organizations (not granted)".to_owned());
     }
-    let insert = x.insert_sql(Org::B, Org::A, None)?;
-    let (evidence, probe) = x.probe(x.claim_a(), &insert, true);
-    let outcome = match probe {
-        Probe::Rows(rows) if !rows.is_empty() => Outcome::Leaked,
-        _ => Outcome::Blocked,
-    };
-    Ok((evidence, outcome))
+    let row = x.row(Org::B, Org::A, None)?;
+    let (evidence, observed) = x.probe(&Probe::write(x.claim_a(), row.sql(), x.watch(Org::B)));
+    Ok((evidence, judge_other(&observed)))
 }

@@ -1,19 +1,14 @@
-//! `insert_own`: A inserts a row of its own organization.
+//! `insert_own`: A inserts a row of its own organization, with a plain `INSERT`.
 
-use super::{Target, Verdict};
+use super::{Target, Verdict, judge_own};
 use crate::verify::Org;
 use crate::verify::probe::Probe;
-use tenancy_schema::report::Outcome;
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     if x.is_root() {
         return Err("the app role may not create or delete organizations (not granted)".to_owned());
     }
-    let insert = x.insert_sql(Org::A, Org::B, None)?;
-    let (evidence, probe) = x.probe(x.claim_a(), &insert, true);
-    let outcome = match probe {
-        Probe::Rows(rows) if rows.len() == 1 => Outcome::Allowed,
-        _ => Outcome::Error,
-    };
-    Ok((evidence, outcome))
+    let row = x.row(Org::A, Org::B, None)?;
+    let (evidence, observed) = x.probe(&Probe::write(x.claim_a(), row.sql(), x.watch(Org::A)));
+    Ok((evidence, judge_own(&observed)))
 }

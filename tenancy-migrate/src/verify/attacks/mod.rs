@@ -1,26 +1,38 @@
-//! The attacks, one per file, in matrix column order. Each runs against one table, as the app
-//! role with organization A's claim unless it says otherwise, in a savepoint rolled back
-//! afterwards, and is judged from what PostgreSQL answered: its [`Verdict`] is the evidence (the
-//! statements as they ran and the answer) and the outcome, or why it does not apply to this
-//! table. A new attack is a new file and a new variant.
+//! The attacks on one table, one per file, in matrix column order. Each runs as the app role with
+//! organization A's claim unless it says otherwise, in a savepoint rolled back afterwards, and is
+//! judged from what PostgreSQL did: what a query returned, or — for writes — whether the watched
+//! rows (B's, or A's for the actions that must work) changed, read as the connecting role
+//! afterwards. Its [`Verdict`] is the evidence (the statements as they ran, the answer, the rows
+//! before and after) and the outcome, or why it does not apply to this table. A new attack is a
+//! new file and a new line in `attacks!`.
 
 mod delete_other_org;
+mod delete_other_org_unfiltered;
 mod delete_own;
 mod insert_other_org;
+mod insert_other_org_returning;
 mod insert_own;
 mod move_bypassing_rls;
 mod move_to_other_org;
+mod read_children;
 mod read_empty_claim;
 mod read_missing_claim;
 mod read_other_org;
 mod read_own;
 mod reference_other_org;
+mod references_privilege;
+mod trigger_privilege;
+mod truncate;
+mod unique_other_org;
 mod update_other_org;
+mod update_other_org_unfiltered;
 mod update_own;
+mod upsert_other_org;
 
 use super::Org;
-use super::probe::{As, Probe, Runner};
-use super::sample::Samples;
+use super::probe::{As, Observed, Probe, Runner, Watch};
+use super::sample::{Insert, Samples};
+use crate::catalog::Catalog;
 use diesel::PgConnection;
 use tenancy_codegen::sql::{ident, literal, scope_column};
 use tenancy_schema::report::{Cell, Evidence, Outcome};
@@ -31,7 +43,7 @@ pub type Verdict = Result<(Evidence, Outcome), String>;
 
 macro_rules! attacks {
     ($($variant:ident => $module:ident, $expected:ident;)*) => {
-        /// Every attack, in matrix column order.
+        /// Every attack on a table, in matrix column order.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum Attack { $($variant),* }
 
@@ -62,19 +74,35 @@ attacks! {
     DeleteOwn => delete_own, Allowed;
     ReadOtherOrg => read_other_org, Blocked;
     InsertOtherOrg => insert_other_org, Blocked;
+    InsertOtherOrgReturning => insert_other_org_returning, Blocked;
     UpdateOtherOrg => update_other_org, Blocked;
+    UpdateOtherOrgUnfiltered => update_other_org_unfiltered, Blocked;
     DeleteOtherOrg => delete_other_org, Blocked;
+    DeleteOtherOrgUnfiltered => delete_other_org_unfiltered, Blocked;
+    UpsertOtherOrg => upsert_other_org, Blocked;
     MoveToOtherOrg => move_to_other_org, Blocked;
     ReferenceOtherOrg => reference_other_org, Blocked;
+    UniqueOtherOrg => unique_other_org, Blocked;
     ReadMissingClaim => read_missing_claim, Blocked;
     ReadEmptyClaim => read_empty_claim, Blocked;
+    ReadChildren => read_children, Blocked;
+    Truncate => truncate, Blocked;
+    TriggerPrivilege => trigger_privilege, Blocked;
+    ReferencesPrivilege => references_privilege, Blocked;
     MoveBypassingRls => move_bypassing_rls, Blocked;
 }
 
 impl Attack {
     /// Runs the attack on `table`: its cell of the matrix.
-    pub fn run(self, conn: &mut PgConnection, runner: &Runner<'_>, samples: &mut Samples, table: &Table) -> Cell {
-        let mut target = Target { conn, runner, samples, table };
+    pub fn run(
+        self,
+        conn: &mut PgConnection,
+        runner: &Runner<'_>,
+        catalog: &Catalog,
+        samples: &mut Samples,
+        table: &Table,
+    ) -> Cell {
+        let mut target = Target { conn, runner, catalog, samples, table };
         let (evidence, outcome) = self
             .verdict(&mut target)
             .unwrap_or_else(|why| (Evidence { sql: String::new(), result: why }, Outcome::Skipped));
@@ -86,6 +114,7 @@ impl Attack {
 pub struct Target<'c, 'r> {
     pub conn: &'c mut PgConnection,
     pub runner: &'r Runner<'r>,
+    pub catalog: &'r Catalog,
     pub samples: &'c mut Samples,
     pub table: &'r Table,
 }
@@ -100,10 +129,15 @@ impl<'r> Target<'_, 'r> {
         ident(&self.table.name)
     }
 
+    /// The column compared with the claim.
+    fn scope_name(&self) -> &'r str {
+        let settings = &self.runner.schema.settings;
+        scope_column(settings, self.table).unwrap_or(&settings.org_column)
+    }
+
     /// The column compared with the claim, quoted.
     fn scope(&self) -> String {
-        let settings = &self.runner.schema.settings;
-        ident(scope_column(settings, self.table).unwrap_or(&settings.org_column))
+        ident(self.scope_name())
     }
 
     fn claim_a(&self) -> As<'r> {
@@ -111,21 +145,23 @@ impl<'r> Target<'_, 'r> {
         As::App(Some(&runner.orgs[Org::A.index()]))
     }
 
-    /// `key = '<sample row of org>'::type`.
-    fn key_is(&self, org: Org) -> String {
-        let key = self.table.key();
-        format!(
-            "{} = {}::{}",
-            ident(&key.name),
-            literal(self.samples.key(&self.table.name, org).unwrap_or_default()),
-            key.ty.sql_name()
-        )
+    /// `key = '<key>'::type`.
+    fn key_is(&self, key: &str) -> String {
+        let column = self.table.key();
+        format!("{} = {}::{}", ident(&column.name), literal(key), column.ty.sql_name())
     }
 
-    /// `key = $key::type`, for a statement run after a prelude that makes a row.
-    fn key_is_prelude(&self) -> String {
-        let key = self.table.key();
-        format!("{} = $key::{}", ident(&key.name), key.ty.sql_name())
+    /// The key of `org`'s sample row.
+    fn sample_key(&self, org: Org) -> String {
+        self.samples.key(&self.table.name, org).unwrap_or_default().to_owned()
+    }
+
+    /// The rows of `org` in this table, watched by write probes.
+    fn watch(&self, org: Org) -> Watch {
+        Watch {
+            label: format!("{}'s rows of {}", org.name(), self.table.name),
+            from: format!("FROM {} WHERE {} = {}", self.t(), self.scope(), self.runner.org_literal(org)),
+        }
     }
 
     /// Rows of A and of any other organization, visible to the caller.
@@ -136,27 +172,50 @@ impl<'r> Target<'_, 'r> {
         )
     }
 
-    /// `INSERT ... RETURNING key` of a row of `org`, its shared references at `global`'s rows and
-    /// the column `references` (if any) pointing at that organization's parent.
-    fn insert_sql(&mut self, org: Org, global: Org, references: Option<(&str, Org)>) -> Result<String, String> {
-        self.samples.insert_sql(self.runner.schema, self.table, org, &self.runner.orgs, global, references)
+    /// A fresh row of `org`, its shared references at `global`'s rows and the column
+    /// `references` (if any) pointing at that organization's parent.
+    fn row(&mut self, org: Org, global: Org, references: Option<(&str, Org)>) -> Result<Insert, String> {
+        self.samples.row(self.runner.schema, self.table, org, &self.runner.orgs, global, references)
     }
 
-    fn probe(&mut self, who: As<'_>, sql: &str, query: bool) -> (Evidence, Probe) {
-        self.runner.probe(self.conn, who, sql, query)
+    fn probe(&mut self, probe: &Probe<'_>) -> (Evidence, Observed) {
+        self.runner.run(self.conn, probe)
     }
 
-    fn probe_after(&mut self, who: As<'_>, prelude: &str, sql: &str, query: bool) -> (Evidence, Probe) {
-        self.runner.probe_after(self.conn, who, Some(prelude), sql, query)
+    /// `org`'s sample row as JSON (read as the connecting role), for statements that copy it.
+    fn sample_json(&mut self, org: Org) -> Result<String, String> {
+        let sql = format!("SELECT to_jsonb(t) AS row FROM {} t WHERE {}", self.t(), self.key_is(&self.sample_key(org)));
+        let rows = super::probe::read(self.conn, &sql)?;
+        let row: serde_json::Value = serde_json::from_str(rows.first().ok_or("its sample row is gone")?)
+            .map_err(|e| e.to_string())?;
+        Ok(row["row"].to_string())
+    }
+
+    /// `(jsonb_populate_record(NULL::t, '<json>')).column`: a value typed like the column that
+    /// does not read the table (so the SELECT policies stay out of the way).
+    fn constant(&self, json: &str, column: &str) -> String {
+        format!("(jsonb_populate_record(NULL::{}, {}::jsonb)).{}", self.t(), literal(json), ident(column))
+    }
+
+    /// A column an UPDATE can set without reading the table or breaking a key: not a key, not
+    /// the org column, not referencing, not in a unique key.
+    fn free_column(&self) -> Option<&'r str> {
+        let table: &'r Table = self.table;
+        let in_unique = |name: &str| table.uniques.iter().any(|u| u.iter().any(|c| c == name));
+        table
+            .columns
+            .iter()
+            .find(|c| !c.key && !c.unique && c.references.is_none() && !in_unique(&c.name))
+            .map(|c| c.name.as_str())
     }
 
     /// Moves a fresh row of A to B together with its references (so that no foreign key can be
-    /// what stops it): the prelude making the row, and the UPDATE.
-    fn fresh_row_moved_to_b(&mut self) -> Result<(String, String), String> {
+    /// what stops it): the row, and the UPDATE.
+    fn fresh_row_moved_to_b(&mut self) -> Result<(Insert, String), String> {
         if self.is_root() {
             return Err("organizations have no org column to move".to_owned());
         }
-        let insert = self.insert_sql(Org::A, Org::B, None)?;
+        let row = self.row(Org::A, Org::B, None)?;
         let schema = self.runner.schema;
         let mut set = vec![format!("{} = {}", self.scope(), self.runner.org_literal(Org::B))];
         for column in &self.table.columns {
@@ -169,22 +228,29 @@ impl<'r> Target<'_, 'r> {
                 set.push(format!("{} = {}::{}", ident(&column.name), literal(key), parent.key().ty.sql_name()));
             }
         }
-        let sql = format!("UPDATE {} SET {} WHERE {}", self.t(), set.join(", "), self.key_is_prelude());
-        Ok((insert, sql))
+        let sql = format!("UPDATE {} SET {} WHERE {}", self.t(), set.join(", "), self.key_is(&row.key));
+        Ok((row, sql))
     }
 
-    /// A column an UPDATE can set to itself without changing anything.
-    fn touch(&self) -> String {
-        let column = self.table.columns.iter().find(|c| !c.key).unwrap_or(self.table.key());
-        ident(&column.name)
+    /// `SET LOCAL session_replication_role = replica` when the connecting role may: foreign-key
+    /// and other triggers stay out of a probe, so that only row-level security decides it.
+    fn without_triggers(&self, probe: Probe<'r>) -> Probe<'r> {
+        if self.runner.superuser { probe.setup("SET LOCAL session_replication_role = replica") } else { probe }
     }
 }
 
-/// An UPDATE that moved a row: leaked; that found no row of its own: an error; refused: blocked.
-fn judge_move(probe: &Probe) -> Outcome {
-    match probe {
-        Probe::Affected(n) if *n > 0 => Outcome::Leaked,
-        Probe::Affected(_) => Outcome::Error, // A's own row was not even visible
-        _ => Outcome::Blocked,
+/// A write of B's rows is judged by whether they changed.
+fn judge_other(observed: &Observed) -> Outcome {
+    if observed.setup_failed() {
+        Outcome::Error
+    } else if observed.changed() {
+        Outcome::Leaked
+    } else {
+        Outcome::Blocked
     }
+}
+
+/// An action on A's own rows must change them.
+fn judge_own(observed: &Observed) -> Outcome {
+    if observed.changed() && observed.answer.failed().is_none() { Outcome::Allowed } else { Outcome::Error }
 }

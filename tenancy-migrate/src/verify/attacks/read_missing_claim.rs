@@ -2,13 +2,13 @@
 //! no rows — never all rows, and never an error (which an application would retry or log).
 
 use super::{Target, Verdict};
-use crate::verify::probe::{As, field};
+use crate::verify::probe::{As, Probe, field};
 use tenancy_schema::report::Outcome;
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     let sql = format!("SELECT count(*) AS visible FROM {}", x.t());
-    let (evidence, probe) = x.probe(As::App(None), &sql, true);
-    let outcome = match field(&probe, "visible") {
+    let (evidence, observed) = x.probe(&Probe::query(As::App(None), sql));
+    let outcome = match field(&observed.answer, "visible") {
         Some(0) => Outcome::Blocked,
         Some(_) => Outcome::Leaked,
         None => Outcome::Error,

@@ -18,11 +18,8 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     let (true, Some(column)) = (table.is_tenant(), through) else {
         return Err("no reference to another tenant table".to_owned());
     };
-    let insert = x.insert_sql(Org::A, Org::B, Some((&column.name, Org::B)))?;
-    let (evidence, probe) = x.probe(x.claim_a(), &insert, true);
-    let outcome = match probe {
-        Probe::Rows(rows) if !rows.is_empty() => Outcome::Leaked,
-        _ => Outcome::Blocked,
-    };
+    let row = x.row(Org::A, Org::B, Some((&column.name, Org::B)))?;
+    let (evidence, observed) = x.probe(&Probe::write(x.claim_a(), row.sql(), x.watch(Org::A)));
+    let outcome = if observed.changed() { Outcome::Leaked } else { Outcome::Blocked };
     Ok((evidence, outcome))
 }

@@ -1,14 +1,14 @@
-//! `update_own`: A updates its own sample row.
+//! `update_own`: A updates its own sample row (by its key).
 
-use super::{Target, Verdict};
+use super::{Target, Verdict, judge_own};
 use crate::verify::Org;
 use crate::verify::probe::Probe;
-use tenancy_schema::report::Outcome;
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
-    let touch = x.touch();
-    let sql = format!("UPDATE {} SET {touch} = {touch} WHERE {}", x.t(), x.key_is(Org::A));
-    let (evidence, probe) = x.probe(x.claim_a(), &sql, false);
-    let outcome = if matches!(probe, Probe::Affected(1)) { Outcome::Allowed } else { Outcome::Error };
-    Ok((evidence, outcome))
+    let key = x.sample_key(Org::A);
+    let column = x.free_column().unwrap_or(&x.table.key().name).to_owned();
+    let json = x.sample_json(Org::A)?;
+    let sql = format!("UPDATE {} SET {} = {} WHERE {}", x.t(), tenancy_codegen::sql::ident(&column), x.constant(&json, &column), x.key_is(&key));
+    let (evidence, observed) = x.probe(&Probe::write(x.claim_a(), sql, x.watch(Org::A)));
+    Ok((evidence, judge_own(&observed)))
 }

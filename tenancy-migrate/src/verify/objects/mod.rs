@@ -1,0 +1,136 @@
+//! Attacks on the database around the tables, one kind of object per file: schemas the app role
+//! could create objects in (`schema_create`), roles it can become (`member_role`), views over
+//! isolated tables it can read (`view_read`), SECURITY DEFINER functions it can call
+//! (`function_call`). Views and functions are judged by difference: what A sees through them
+//! with B's rows present, and with B's rows removed (as the connecting role, inside the probe's
+//! savepoint). Any difference is B's data reaching A.
+
+mod function_call;
+mod member_role;
+mod schema_create;
+mod view_read;
+
+use super::Org;
+use super::probe::{As, Probe, Runner, read};
+use super::sample::Samples;
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use diesel::PgConnection;
+use tenancy_codegen::sql::{ident, literal, scope_column};
+use tenancy_schema::report::{Cell, Evidence, Outcome, VerifiedObject};
+use tenancy_schema::{Scope, Table};
+
+/// What object attacks share.
+pub struct Around<'c, 'r> {
+    pub conn: &'c mut PgConnection,
+    pub runner: &'r Runner<'r>,
+    pub catalog: &'r Catalog,
+    pub samples: &'r Samples,
+}
+
+/// Every object attack.
+pub fn attack(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
+    let mut objects = Vec::new();
+    objects.extend(schema_create::run(x)?);
+    objects.extend(member_role::run(x)?);
+    objects.extend(view_read::run(x)?);
+    objects.extend(function_call::run(x)?);
+    Ok(objects)
+}
+
+impl<'r> Around<'_, 'r> {
+    pub fn claim_a(&self) -> As<'r> {
+        let runner: &'r Runner<'r> = self.runner;
+        As::App(Some(&runner.orgs[Org::A.index()]))
+    }
+
+    /// Rows of the connecting role's query, or an error naming what was being read.
+    pub fn read(&mut self, doing: &str, sql: &str) -> Result<Vec<serde_json::Value>> {
+        let rows = read(self.conn, sql).map_err(|reason| Error::Database { doing: doing.to_owned(), reason })?;
+        Ok(rows.iter().filter_map(|r| serde_json::from_str(r).ok()).collect())
+    }
+
+    /// Declared isolated tables that have sample rows, with their scope column.
+    pub fn isolated(&self) -> Vec<(&'r Table, &'r str)> {
+        let schema = self.runner.schema;
+        schema
+            .tables_in_dependency_order()
+            .into_iter()
+            .filter(|t| t.scope != Scope::Global && self.samples.key(&t.name, Org::B).is_some())
+            .filter_map(|t| scope_column(&schema.settings, t).map(|c| (t, c)))
+            .collect()
+    }
+
+    /// Rows of organizations other than A in every isolated table, as one number `other`.
+    pub fn other_rows_sql(&self) -> String {
+        let a = self.runner.org_literal(Org::A);
+        let counts: Vec<String> = self
+            .isolated()
+            .into_iter()
+            .map(|(t, c)| format!("(SELECT count(*) FROM {} WHERE {} IS DISTINCT FROM {a})", ident(&t.name), ident(c)))
+            .collect();
+        format!("SELECT {} AS other", if counts.is_empty() { "0".to_owned() } else { counts.join(" + ") })
+    }
+
+    /// Statements (as the connecting role) that remove B's rows: children first, then B itself.
+    pub fn remove_b(&self) -> Vec<String> {
+        let b = self.runner.org_literal(Org::B);
+        let mut statements = vec!["SET LOCAL session_replication_role = replica".to_owned()];
+        if !self.runner.superuser {
+            statements.clear();
+        }
+        for (table, column) in self.isolated().into_iter().rev() {
+            statements.push(format!("DELETE FROM {} WHERE {} = {b}", ident(&table.name), ident(column)));
+        }
+        statements
+    }
+
+    /// What `select` (rows of one JSON column `r`) shows A: a row count and a digest.
+    pub fn digest_sql(select: &str) -> String {
+        format!(
+            "SELECT count(*) AS rows, coalesce(md5(string_agg(r::text, ',' ORDER BY r::text)), '') AS digest FROM ({select}) s"
+        )
+    }
+
+    /// Runs `select` as A twice — with B's rows, and with them removed — and compares: any
+    /// difference is B's data reaching A.
+    pub fn differential(&mut self, object: String, attack: &str, setup: &[String], select: &str) -> VerifiedObject {
+        let sql = Self::digest_sql(select);
+        let mut with_b = Probe::query(self.claim_a(), sql.clone());
+        let mut without_b = Probe::query(self.claim_a(), sql);
+        for statement in setup {
+            with_b = with_b.setup(statement.clone());
+        }
+        for statement in self.remove_b().into_iter().chain(setup.iter().cloned()) {
+            without_b = without_b.setup(statement);
+        }
+        let (first, seen) = self.runner.run(self.conn, &with_b);
+        let (second, unseen) = self.runner.run(self.conn, &without_b);
+        let outcome = match (seen.answer.failed(), unseen.answer.failed()) {
+            (None, None) if seen.answer != unseen.answer => Outcome::Leaked,
+            (None, None) => Outcome::Blocked,
+            // Refused to A either way (no privilege): nothing reaches it.
+            (Some(f), Some(_)) if f.message.contains("permission denied") => Outcome::Blocked,
+            _ => Outcome::Error,
+        };
+        let evidence = Evidence {
+            sql: format!("-- with B's rows:\n{}\n-- with B's rows removed:\n{}", first.sql, second.sql),
+            result: format!(
+                "with B's rows: {}\nwithout: {}\n{}",
+                first.result,
+                second.result,
+                match outcome {
+                    Outcome::Leaked => "A sees something different when B's rows are gone: B's data reaches A",
+                    Outcome::Blocked => "the same either way: B's rows do not reach A",
+                    _ => "could not be compared",
+                }
+            ),
+        };
+        VerifiedObject { object, cell: Cell { attack: attack.to_owned(), expected: Outcome::Blocked, outcome, evidence } }
+    }
+}
+
+/// `'<name>'`, as a literal.
+fn quoted(name: &str) -> String {
+    literal(name)
+}

@@ -1,0 +1,154 @@
+//! The sabotage suite: the migrated workspace database, broken one way at a time, must turn
+//! verify red on exactly the sabotaged table (or object) and attack — nowhere else — and verify
+//! must leave no trace. Each case is a hole someone has shipped: write policies weaker than
+//! their reads, per-command open policies, privileges row-level security does not govern, roles
+//! to hide behind, objects that read tables with their owner's rights, children without policies.
+
+use crate::support::TestDb;
+use diesel::connection::SimpleConnection;
+use std::collections::BTreeSet;
+use tenancy_migrate::verify;
+use tenancy_schema::report::Verification;
+
+/// Every red cell, as `subject attack` (a table's name, or an object like `schema public`).
+fn red(v: &Verification) -> BTreeSet<String> {
+    let tables =
+        v.tables.iter().flat_map(|t| t.cells.iter().filter(|c| c.failed()).map(move |c| format!("{} {}", t.table, c.attack)));
+    let objects = v.objects.iter().filter(|o| o.cell.failed()).map(|o| format!("{} {}", o.object, o.cell.attack));
+    tables.chain(objects).collect()
+}
+
+fn verify_after(test: &str, sabotage: &str, app_role: Option<&str>) -> Verification {
+    let db = TestDb::migrated(test);
+    db.admin().batch_execute(sabotage).unwrap_or_else(|e| panic!("{sabotage}: {e}"));
+    let mut schema = tenancy_migrate::declaration::load(None).unwrap();
+    if let Some(role) = app_role {
+        schema.settings.app_role = role.to_owned();
+    }
+    let v = verify::verify(&mut db.admin(), &schema).unwrap_or_else(|e| panic!("verify: {e}"));
+    assert_eq!(v.checksum_before, v.checksum_after, "{test}: verify left a trace");
+    assert!(!verify::passed(&v), "{test} must fail verify");
+    v
+}
+
+macro_rules! sabotage {
+    ($name:ident, $sql:expr, [$($red:expr),+ $(,)?]) => {
+        sabotage!($name, $sql, None, [$($red),+]);
+    };
+    ($name:ident, $sql:expr, $role:expr, [$($red:expr),+ $(,)?]) => {
+        #[test]
+        fn $name() {
+            let v = verify_after(concat!("sabotage_", stringify!($name)), $sql, $role);
+            let expected: BTreeSet<String> = [$($red),+].into_iter().map(str::to_owned).collect();
+            assert_eq!(red(&v), expected, "red exactly where sabotaged");
+        }
+    };
+}
+
+// A write policy weaker than its read side: a plain INSERT (no RETURNING) puts a row into B.
+sabotage!(
+    with_check_opened,
+    "ALTER POLICY contacts_org_isolation ON contacts WITH CHECK (true)",
+    ["contacts insert_other_org"]
+);
+
+// Per-command open policies: each is caught on its command, in the form that skips SELECT policies.
+sabotage!(
+    an_open_insert_policy,
+    "CREATE POLICY leads_insert_any ON leads FOR INSERT TO app_user WITH CHECK (true)",
+    ["leads insert_other_org"]
+);
+sabotage!(
+    an_open_update_policy,
+    "CREATE POLICY uploads_update_any ON uploads FOR UPDATE TO app_user USING (true) WITH CHECK (true)",
+    ["uploads update_other_org_unfiltered"]
+);
+sabotage!(
+    an_open_delete_policy,
+    "CREATE POLICY kb_delete_any ON knowledge_base FOR DELETE TO app_user USING (true)",
+    ["knowledge_base delete_other_org_unfiltered"]
+);
+sabotage!(
+    an_open_select_policy,
+    "CREATE POLICY appointments_read_any ON appointments FOR SELECT TO app_user USING (true)",
+    [
+        "appointments read_own",
+        "appointments read_other_org",
+        "appointments read_missing_claim",
+        "appointments read_empty_claim",
+    ]
+);
+
+// The unique-key existence oracle: a key without the org column tells A that B holds a value.
+sabotage!(
+    a_global_unique_key,
+    "CREATE UNIQUE INDEX contacts_email_global ON contacts (email)",
+    ["contacts unique_other_org"]
+);
+
+// Privileges row-level security does not govern.
+sabotage!(truncate_granted, "GRANT TRUNCATE ON contacts TO app_user", ["contacts truncate"]);
+sabotage!(trigger_granted, "GRANT TRIGGER ON calls TO app_user", ["calls trigger_privilege"]);
+sabotage!(references_granted, "GRANT REFERENCES ON agents TO app_user", ["agents references_privilege"]);
+sabotage!(create_on_public, "GRANT CREATE ON SCHEMA public TO app_user", ["schema public schema_create"]);
+
+// A role to hide behind: membership in a BYPASSRLS role with the app's privileges (SET ROLE works
+// whatever INHERIT says). The app role of this case is a role of its own (roles are
+// cluster-wide; other tests run alongside).
+sabotage!(
+    member_of_a_bypassing_role,
+    "DO $$ BEGIN
+       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_test_member') THEN
+         CREATE ROLE tenancy_test_member NOLOGIN INHERIT; END IF;
+       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_test_hideout') THEN
+         CREATE ROLE tenancy_test_hideout NOLOGIN BYPASSRLS; END IF;
+     END $$;
+     GRANT app_user TO tenancy_test_member;
+     GRANT app_user TO tenancy_test_hideout;
+     GRANT tenancy_test_hideout TO tenancy_test_member;",
+    Some("tenancy_test_member"),
+    ["role tenancy_test_hideout member_role"]
+);
+
+// Objects that read tenant tables with their owner's rights, and a child without policies.
+sabotage!(
+    a_view_without_security_invoker,
+    "CREATE VIEW contact_directory AS SELECT id, full_name FROM contacts;
+     GRANT SELECT ON contact_directory TO app_user;",
+    ["view contact_directory view_read"]
+);
+sabotage!(
+    a_materialized_view,
+    "CREATE MATERIALIZED VIEW call_counts AS SELECT org_id, count(*) AS calls FROM calls GROUP BY org_id;
+     GRANT SELECT ON call_counts TO app_user;",
+    ["materialized view call_counts view_read"]
+);
+sabotage!(
+    a_security_definer_function,
+    "CREATE FUNCTION contact_count() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+       SET search_path = public AS 'SELECT count(*) FROM contacts';",
+    ["function contact_count() function_call"]
+);
+sabotage!(
+    an_inheritance_child_without_policies,
+    "CREATE TABLE contacts_archive () INHERITS (contacts);
+     GRANT SELECT ON contacts_archive TO app_user;",
+    ["contacts read_children"]
+);
+
+/// The probe is what an application runs: a plain INSERT into another organization is caught
+/// when WITH CHECK is open, while the RETURNING form (which PostgreSQL checks against the SELECT
+/// policies too) is refused — judging by RETURNING alone would have said "blocked".
+#[test]
+fn a_plain_insert_is_caught_where_returning_is_refused() {
+    let v = verify_after("sabotage_plain_insert", "ALTER POLICY calls_org_isolation ON calls WITH CHECK (true)", None);
+    let calls = v.tables.iter().find(|t| t.table == "calls").unwrap();
+    let cell = |attack: &str| calls.cells.iter().find(|c| c.attack == attack).unwrap();
+    let plain = cell("insert_other_org");
+    assert_eq!(plain.outcome, tenancy_schema::report::Outcome::Leaked, "{plain:?}");
+    assert!(!plain.evidence.sql.contains("RETURNING"));
+    assert!(plain.evidence.result.contains("B's rows of calls: 1 row before, 2 rows after (CHANGED"), "{plain:?}");
+    let returning = cell("insert_other_org_returning");
+    assert_eq!(returning.outcome, tenancy_schema::report::Outcome::Blocked, "{returning:?}");
+    assert!(returning.evidence.result.contains("violates row-level security policy"), "{returning:?}");
+}
