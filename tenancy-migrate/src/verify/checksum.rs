@@ -41,7 +41,10 @@ pub fn checksum(conn: &mut PgConnection, schema: &Schema) -> Result<String> {
     )?;
     for table in &schema.tables {
         let name = serde_json::json!({ "name": table.name }).to_string();
-        if !existing.iter().any(|row| serde_json::from_str::<serde_json::Value>(row).ok() == serde_json::from_str(&name).ok()) {
+        if !existing
+            .iter()
+            .any(|row| serde_json::from_str::<serde_json::Value>(row).ok() == serde_json::from_str(&name).ok())
+        {
             continue;
         }
         parts.push(format!(

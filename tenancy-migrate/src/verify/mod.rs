@@ -205,8 +205,7 @@ fn attack_all(conn: &mut PgConnection, schema: &Schema, superuser: bool) -> Resu
             tables.push(VerifiedTable { table: table.name.clone(), skipped: Some(reason.clone()), cells: Vec::new() });
             continue;
         }
-        let cells =
-            Attack::ALL.iter().map(|attack| attack.run(conn, &runner, &catalog, &mut samples, table)).collect();
+        let cells = Attack::ALL.iter().map(|attack| attack.run(conn, &runner, &catalog, &mut samples, table)).collect();
         tables.push(VerifiedTable { table: table.name.clone(), skipped: None, cells });
     }
     let mut around = objects::Around { conn, runner: &runner, catalog: &catalog, samples: &samples };

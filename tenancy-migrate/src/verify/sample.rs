@@ -141,12 +141,7 @@ impl Samples {
             columns.push(ident(&column.name));
             values.push(self.value(column, org, towards, global, schema)?);
         }
-        Ok(Insert {
-            table: ident(&table.name),
-            columns: columns.join(", "),
-            values: values.join(", "),
-            key,
-        })
+        Ok(Insert { table: ident(&table.name), columns: columns.join(", "), values: values.join(", "), key })
     }
 }
 

@@ -12,8 +12,10 @@ use tenancy_schema::report::Verification;
 
 /// Every red cell, as `subject attack` (a table's name, or an object like `schema public`).
 fn red(v: &Verification) -> BTreeSet<String> {
-    let tables =
-        v.tables.iter().flat_map(|t| t.cells.iter().filter(|c| c.failed()).map(move |c| format!("{} {}", t.table, c.attack)));
+    let tables = v
+        .tables
+        .iter()
+        .flat_map(|t| t.cells.iter().filter(|c| c.failed()).map(move |c| format!("{} {}", t.table, c.attack)));
     let objects = v.objects.iter().filter(|o| o.cell.failed()).map(|o| format!("{} {}", o.object, o.cell.attack));
     tables.chain(objects).collect()
 }

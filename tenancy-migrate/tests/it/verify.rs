@@ -48,7 +48,11 @@ fn the_migrated_database_blocks_every_attack_and_allows_same_org_work() {
         for cell in &table.cells {
             match cell.outcome {
                 Outcome::Skipped => {
-                    assert!(["reference_other_org", "read_children"].contains(&cell.attack.as_str()), "{} {cell:?}", table.table)
+                    assert!(
+                        ["reference_other_org", "read_children"].contains(&cell.attack.as_str()),
+                        "{} {cell:?}",
+                        table.table
+                    )
                 }
                 outcome => assert_eq!(outcome, cell.expected, "{} {cell:?}", table.table),
             }
@@ -63,14 +67,28 @@ fn the_migrated_database_blocks_every_attack_and_allows_same_org_work() {
         cell("insert_other_org")
     );
     assert!(cell("move_bypassing_rls").evidence.result.contains("org_id of a row in public.contacts cannot change"));
-    assert!(cell("update_other_org").evidence.result.starts_with("0 rows\nB's rows of contacts: 1 row before, 1 row after (unchanged"));
-    assert!(cell("update_own").evidence.result.starts_with("1 row\nA's rows of contacts: 1 row before, 1 row after (CHANGED"));
+    assert!(
+        cell("update_other_org")
+            .evidence
+            .result
+            .starts_with("0 rows\nB's rows of contacts: 1 row before, 1 row after (unchanged")
+    );
+    assert!(
+        cell("update_own")
+            .evidence
+            .result
+            .starts_with("1 row\nA's rows of contacts: 1 row before, 1 row after (CHANGED")
+    );
     // Plain writes are judged by what changed, not by what they returned.
     assert!(cell("update_other_org_unfiltered").evidence.sql.contains("UPDATE \"contacts\" SET"));
     assert!(!cell("update_other_org_unfiltered").evidence.sql.contains("WHERE"));
     assert!(!cell("insert_other_org").evidence.sql.contains("RETURNING"));
     // The database around the tables: public (no CREATE), no roles to become, no views.
-    assert!(v.objects.iter().any(|o| o.object == "schema public" && o.cell.outcome == Outcome::Blocked), "{:?}", v.objects);
+    assert!(
+        v.objects.iter().any(|o| o.object == "schema public" && o.cell.outcome == Outcome::Blocked),
+        "{:?}",
+        v.objects
+    );
     assert!(v.objects.iter().all(|o| !o.cell.failed()), "{:?}", v.objects);
     // What 0 leaked does not cover is said, with the statement that showed it.
     let forge = v.notes.iter().find(|n| n.code == "claim_forgeable").expect("the unsigned claim is noted");
@@ -271,4 +289,46 @@ fn bad_input_is_one_clear_line_or_a_skipped_table() {
     assert!(sellout.skipped.as_deref().unwrap_or_default().contains("needs a row of products"), "{sellout:?}");
     assert!(!verify::passed(&v), "an unproven table is not a pass");
     assert_eq!(failures(&v), Vec::<String>::new(), "the other tables still pass");
+}
+
+/// `pg_dump` of the whole database (schema, data, sequences), without its random `\restrict` lines.
+fn dump(db: &TestDb) -> String {
+    let bin = tenancy_migrate::cluster::server_binaries().unwrap();
+    let output = Command::new(bin.join("pg_dump")).arg(db.admin_url()).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn verify_leaves_pg_dump_unchanged_sequences_included() {
+    let db = TestDb::migrated("verify_pg_dump");
+    // Data in every table, so that sequences have moved before and any nextval would show.
+    db.admin()
+        .batch_execute(
+            "INSERT INTO organizations (id, name, slug) VALUES ('00000000-0000-4000-8000-0000000000aa', 'Acme', 'acme');
+             INSERT INTO plans (name, monthly_price_cents) VALUES ('basic', 900);",
+        )
+        .unwrap();
+    let before = dump(&db);
+    let v = run(&db, &declaration());
+    assert!(verify::passed(&v), "{:?}", failures(&v));
+    assert_eq!(v.counts.leaked + v.counts.error, 0);
+    let after = dump(&db);
+    assert!(before == after, "pg_dump changed:\n{}", diff(&before, &after));
+}
+
+fn diff(before: &str, after: &str) -> String {
+    let a: Vec<&str> = before.lines().collect();
+    let b: Vec<&str> = after.lines().collect();
+    a.iter()
+        .zip(&b)
+        .filter(|(x, y)| x != y)
+        .take(10)
+        .map(|(x, y)| format!("- {x}\n+ {y}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -12,8 +12,8 @@ use tenancy_schema::report::Outcome;
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     let probe = x.without_triggers(Probe::write(x.claim_a(), format!("DELETE FROM {}", x.t()), x.watch(Org::B)));
     let (mut evidence, observed) = x.probe(&probe);
-    let undecided = !x.runner.superuser
-        && observed.answer.failed().is_some_and(|f| f.kind == FailureKind::ForeignKeyViolation);
+    let undecided =
+        !x.runner.superuser && observed.answer.failed().is_some_and(|f| f.kind == FailureKind::ForeignKeyViolation);
     if undecided {
         evidence.result.push_str(
             "\na foreign key refused the delete, so row-level security was not what decided it; connect as a superuser to verify this table",

@@ -186,8 +186,8 @@ impl<'r> Target<'_, 'r> {
     fn sample_json(&mut self, org: Org) -> Result<String, String> {
         let sql = format!("SELECT to_jsonb(t) AS row FROM {} t WHERE {}", self.t(), self.key_is(&self.sample_key(org)));
         let rows = super::probe::read(self.conn, &sql)?;
-        let row: serde_json::Value = serde_json::from_str(rows.first().ok_or("its sample row is gone")?)
-            .map_err(|e| e.to_string())?;
+        let row: serde_json::Value =
+            serde_json::from_str(rows.first().ok_or("its sample row is gone")?).map_err(|e| e.to_string())?;
         Ok(row["row"].to_string())
     }
 

@@ -23,7 +23,8 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
         if reference.table == x.table.name {
             copy[column.name.as_str()] = serde_json::Value::Null;
         } else if parent.is_tenant() || parent.scope == tenancy_schema::Scope::Root {
-            copy[column.name.as_str()] = x.samples.key(&reference.table, Org::A).map_or(serde_json::Value::Null, Into::into);
+            copy[column.name.as_str()] =
+                x.samples.key(&reference.table, Org::A).map_or(serde_json::Value::Null, Into::into);
         }
     }
     let t = x.t();

@@ -10,7 +10,8 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     let key = x.sample_key(Org::B);
     let column = x.free_column().unwrap_or(&x.table.key().name).to_owned();
     let json = x.sample_json(Org::A)?;
-    let sql = format!("UPDATE {} SET {} = {} WHERE {}", x.t(), ident(&column), x.constant(&json, &column), x.key_is(&key));
+    let sql =
+        format!("UPDATE {} SET {} = {} WHERE {}", x.t(), ident(&column), x.constant(&json, &column), x.key_is(&key));
     let (evidence, observed) = x.probe(&Probe::write(x.claim_a(), sql, x.watch(Org::B)));
     Ok((evidence, judge_other(&observed)))
 }

@@ -8,7 +8,13 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     let key = x.sample_key(Org::A);
     let column = x.free_column().unwrap_or(&x.table.key().name).to_owned();
     let json = x.sample_json(Org::A)?;
-    let sql = format!("UPDATE {} SET {} = {} WHERE {}", x.t(), tenancy_codegen::sql::ident(&column), x.constant(&json, &column), x.key_is(&key));
+    let sql = format!(
+        "UPDATE {} SET {} = {} WHERE {}",
+        x.t(),
+        tenancy_codegen::sql::ident(&column),
+        x.constant(&json, &column),
+        x.key_is(&key)
+    );
     let (evidence, observed) = x.probe(&Probe::write(x.claim_a(), sql, x.watch(Org::A)));
     Ok((evidence, judge_own(&observed)))
 }

@@ -126,7 +126,10 @@ impl<'r> Around<'_, 'r> {
                 }
             ),
         };
-        VerifiedObject { object, cell: Cell { attack: attack.to_owned(), expected: Outcome::Blocked, outcome, evidence } }
+        VerifiedObject {
+            object,
+            cell: Cell { attack: attack.to_owned(), expected: Outcome::Blocked, outcome, evidence },
+        }
     }
 }
 
