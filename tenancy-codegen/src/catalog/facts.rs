@@ -237,3 +237,29 @@ pub struct Role {
     pub bypass_rls: bool,
     pub inherit: bool,
 }
+
+/// What kind of object a [`Grant`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantKind {
+    Table,
+    Schema,
+    Database,
+    /// A role the app role is a member of; `privileges` are its dangerous attributes
+    /// (`SUPERUSER`, `BYPASSRLS`, `OWNS TABLES`).
+    MemberOf,
+}
+
+/// What the app role may do with one object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Grant {
+    pub kind: GrantKind,
+    pub name: String,
+    pub privileges: Vec<String>,
+}
+
+impl Grant {
+    pub fn has(&self, privilege: &str) -> bool {
+        self.privileges.iter().any(|p| p == privilege)
+    }
+}

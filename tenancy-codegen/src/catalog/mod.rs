@@ -131,6 +131,8 @@ pub struct Catalog {
     pub views: Rows<View>,
     /// The app role, if it exists (zero or one row).
     pub roles: Rows<Role>,
+    /// What the app role may do beyond row-level security.
+    pub grants: Rows<Grant>,
 }
 
 impl Catalog {
@@ -156,6 +158,7 @@ impl Catalog {
             functions: Rows::read(FUNCTIONS, rows(FUNCTIONS))?,
             views: Rows::read(VIEWS, rows(VIEWS))?,
             roles: Rows::read(ROLES, rows(ROLES))?,
+            grants: Rows::read(GRANTS, rows(GRANTS))?,
         })
     }
 
@@ -191,6 +194,11 @@ impl Catalog {
         self.roles.first()
     }
 
+    /// What the app role may do with one object of a kind.
+    pub fn grant(&self, kind: GrantKind, name: &str) -> Option<&Row<Grant>> {
+        self.grants.of(name).find(|g| g.kind == kind)
+    }
+
     /// The primary key of `table`.
     pub fn primary_key(&self, table: &str) -> Option<&Constraint> {
         self.constraints_of(table).map(|c| &c.fact).find(|c| c.kind == ConstraintKind::PrimaryKey)
@@ -223,6 +231,7 @@ impl Catalog {
             Query::Functions => self.functions.json(object),
             Query::Views => self.views.json(object),
             Query::Roles => self.roles.json(object),
+            Query::Grants => self.grants.json(object),
         };
         let sql = query
             .sql()

@@ -1,4 +1,4 @@
-//! The ten catalog queries: `$1` the schema, `$2` one object's name or NULL for all, `$3` the
+//! The catalog queries: `$1` the schema, `$2` one object's name or NULL for all, `$3` the
 //! app role. Every value is bound, never formatted into the SQL; only `pg_catalog` is read.
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ pub enum Query {
     Functions,
     Views,
     Roles,
+    Grants,
 }
 
 pub const SESSION: Query = Query::Session;
@@ -29,10 +30,11 @@ pub const TRIGGERS: Query = Query::Triggers;
 pub const FUNCTIONS: Query = Query::Functions;
 pub const VIEWS: Query = Query::Views;
 pub const ROLES: Query = Query::Roles;
+pub const GRANTS: Query = Query::Grants;
 
 /// Every catalog query a scan runs, in order.
-pub const ALL: [Query; 10] =
-    [SESSION, TABLES, COLUMNS, CONSTRAINTS, INDEXES, POLICIES, TRIGGERS, FUNCTIONS, VIEWS, ROLES];
+pub const ALL: [Query; 11] =
+    [SESSION, TABLES, COLUMNS, CONSTRAINTS, INDEXES, POLICIES, TRIGGERS, FUNCTIONS, VIEWS, ROLES, GRANTS];
 
 impl Query {
     /// What it reads, for messages.
@@ -48,6 +50,7 @@ impl Query {
             Query::Functions => "functions",
             Query::Views => "views",
             Query::Roles => "roles",
+            Query::Grants => "grants",
         }
     }
 
@@ -63,6 +66,7 @@ impl Query {
             Query::Functions => FUNCTIONS_SQL,
             Query::Views => VIEWS_SQL,
             Query::Roles => ROLES_SQL,
+            Query::Grants => GRANTS_SQL,
         }
     }
 }
@@ -177,3 +181,35 @@ ORDER BY v.relname";
 const ROLES_SQL: &str =
     "SELECT r.rolname AS name, r.rolsuper AS superuser, r.rolbypassrls AS bypass_rls, r.rolinherit AS inherit
 FROM pg_catalog.pg_roles r WHERE r.rolname = $3 AND ($2::text IS NULL OR r.rolname = $2)";
+
+/// What the app role may do beyond row-level security: its privileges on the schema's tables and
+/// views, on every schema, on the database, and the roles it is a member of (recursively,
+/// whatever INHERIT says: `SET ROLE` works either way) with what makes them dangerous.
+const GRANTS_SQL: &str = "WITH RECURSIVE app AS (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $3),
+members(roleid) AS (
+  SELECT a.roleid FROM pg_catalog.pg_auth_members a JOIN app ON a.member = app.oid
+  UNION SELECT a.roleid FROM pg_catalog.pg_auth_members a JOIN members m ON a.member = m.roleid)
+SELECT * FROM (
+  SELECT 'table' AS kind, c.relname AS name,
+         ARRAY(SELECT p FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p
+               WHERE pg_catalog.has_table_privilege($3, c.oid, p)) AS privileges
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition AND EXISTS (SELECT FROM app)
+  UNION ALL
+  SELECT 'schema', n.nspname,
+         ARRAY(SELECT p FROM unnest(ARRAY['USAGE', 'CREATE']) p WHERE pg_catalog.has_schema_privilege($3, n.oid, p))
+  FROM pg_catalog.pg_namespace n
+  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)' AND EXISTS (SELECT FROM app)
+  UNION ALL
+  SELECT 'database', current_database()::text,
+         ARRAY(SELECT p FROM unnest(ARRAY['CREATE', 'TEMPORARY']) p WHERE pg_catalog.has_database_privilege($3, current_database(), p))
+  WHERE EXISTS (SELECT FROM app)
+  UNION ALL
+  SELECT 'member_of', r.rolname::text,
+         ARRAY(SELECT a FROM unnest(ARRAY[CASE WHEN r.rolsuper THEN 'SUPERUSER' END, CASE WHEN r.rolbypassrls THEN 'BYPASSRLS' END,
+                                         CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                                                           WHERE n.nspname = $1 AND c.relowner = r.oid AND c.relkind IN ('r', 'p'))
+                                              THEN 'OWNS TABLES' END]) a WHERE a IS NOT NULL)
+  FROM members m JOIN pg_catalog.pg_roles r ON r.oid = m.roleid
+) g WHERE ($2::text IS NULL OR g.name = $2)
+ORDER BY 1, 2";

@@ -114,7 +114,7 @@ fn errors_and_warnings(conn: &mut PgConnection) -> Vec<String> {
     report
         .findings
         .iter()
-        .filter(|f| f.code != "table-not-declared")
+        .filter(|f| f.code != "table-not-declared" && f.severity >= tenancy_schema::report::Severity::Warn)
         .map(|f| format!("{:?} {}: {}", f.severity, f.code, f.message))
         .collect()
 }

@@ -7,6 +7,7 @@ use super::{Code, Context};
 use tenancy_schema::report::Finding;
 
 mod app_role;
+mod app_role_can_create;
 mod auth_org_id;
 mod claim_from_user_metadata;
 mod claim_per_row;
@@ -16,6 +17,7 @@ mod data_orphan_org;
 mod data_parent_org;
 mod data_unverified;
 mod materialized_view;
+mod member_of_privileged_role;
 mod org_column_missing;
 mod org_column_nullable;
 mod org_column_type;
@@ -26,6 +28,7 @@ mod org_index_missing;
 mod policy_always_true;
 mod policy_not_org_scoped;
 mod policy_several_permissive;
+mod privilege_beyond_rls;
 mod rls_disabled;
 mod rls_no_policy;
 mod rls_not_forced;
@@ -78,6 +81,9 @@ checks![
     data_orphan_org,
     data_parent_org,
     data_unverified,
+    privilege_beyond_rls,
+    app_role_can_create,
+    member_of_privileged_role,
 ];
 
 /// Every code any check can report.
