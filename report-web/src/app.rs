@@ -410,6 +410,28 @@ fn verify_matrix(link: &yew::html::Scope<App>, report: &Report) -> Html {
                 }) }</tbody>
             </table>
             </div>
+            if !v.objects.is_empty() {
+                <h3>{ "Around the tables" }</h3>
+                <ul id="verify-objects">{ for v.objects.iter().map(|o| {
+                    let (text, class) = outcome_mark(o.cell.outcome);
+                    html! {
+                        <li data-object={o.object.clone()}>
+                            <span class={classes!("cell", class)} title={format!("{}\n=> {}", o.cell.evidence.sql, o.cell.evidence.result)}>{ text }</span>
+                            { format!(" {} {}", o.cell.attack.replace('_', " "), o.object) }
+                        </li>
+                    }
+                }) }</ul>
+            }
+            if !v.notes.is_empty() {
+                <h3>{ "What \"0 leaked\" does not cover" }</h3>
+                <ul id="verify-notes">{ for v.notes.iter().map(|n| html! {
+                    <li data-note={n.code.clone()}>
+                        <details><summary>{ &n.message }</summary>
+                            <pre>{ format!("{}\n=> {}", n.evidence.sql, n.evidence.result) }</pre>
+                        </details>
+                    </li>
+                }) }</ul>
+            }
         </section>
     }
 }
