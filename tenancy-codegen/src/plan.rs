@@ -32,11 +32,17 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
     if current == desired {
         return Ok(Vec::new());
     }
+    let only_claim = tenancy_schema::Settings { claim: desired.settings.claim.clone(), ..current.settings.clone() };
+    if current.settings != desired.settings && only_claim == desired.settings {
+        return Ok(vec![claim_change(current, desired, next_number)]);
+    }
     if current.settings != desired.settings {
         return Err(PlanError {
             planning: Planning::Migration,
             subject: "the workspace settings".to_owned(),
-            message: "changing #![tenancy(...)] settings after the first migration is not supported yet".to_owned(),
+            message:
+                "changing #![tenancy(...)] settings other than `claim` after the first migration is not supported yet"
+                    .to_owned(),
             hint: "restore the previous settings, or write that migration by hand".to_owned(),
         });
     }
@@ -186,6 +192,9 @@ fn initial(schema: &Schema, number: usize) -> Migration {
     let settings = &schema.settings;
     let tables = schema.tables_in_dependency_order();
     let mut up = sql::ensure_app_role(settings);
+    if settings.claim.is_signed() {
+        up.extend(sql::claim_keys());
+    }
     up.extend(sql::auth_org_id(settings, false));
     up.push(sql::immutability_function(settings, false));
     let (created, deferred) = create_tables(schema, &tables, &[]);
@@ -195,6 +204,9 @@ fn initial(schema: &Schema, number: usize) -> Migration {
     let mut down =
         vec![Ddl::DropTables { tables: tables.iter().rev().map(|t| t.name.clone()).collect(), if_exists: false }];
     down.extend(sql::drop_functions());
+    if settings.claim.is_signed() {
+        down.extend(sql::drop_claim_keys());
+    }
     // The role is cluster-wide and may serve other databases, so revert keeps it.
     down.extend(sql::drop_app_role_grants(settings));
 
@@ -205,6 +217,36 @@ fn initial(schema: &Schema, number: usize) -> Migration {
         name,
         run_in_transaction: true,
         snapshot: schema.clone(),
+    }
+}
+
+/// A change of claim preset: `auth_org_id()` replaced in place (same signature, so every policy
+/// keeps working), with the signed preset's key table created or dropped.
+fn claim_change(current: &Schema, desired: &Schema, number: usize) -> Migration {
+    let (old, new) = (&current.settings, &desired.settings);
+    let switch = |from: &tenancy_schema::Settings, to: &tenancy_schema::Settings| {
+        let mut statements = Vec::new();
+        if to.claim.is_signed() && !from.claim.is_signed() {
+            statements.extend(sql::claim_keys());
+        }
+        statements.extend(sql::auth_org_id(to, true));
+        if from.claim.is_signed() && !to.claim.is_signed() {
+            statements.extend(sql::drop_claim_keys());
+        }
+        statements
+    };
+    let preset = match &new.claim {
+        tenancy_schema::Claim::Signed(_) => "signed",
+        tenancy_schema::Claim::Postgrest => "postgrest",
+        tenancy_schema::Claim::Setting(_) => "setting",
+    };
+    let name = migration_name(number, &[format!("claim_{preset}")]);
+    Migration {
+        up: file(&name, &switch(old, new), true),
+        down: file(&format!("{name} (down)"), &switch(new, old), true),
+        name,
+        run_in_transaction: true,
+        snapshot: desired.clone(),
     }
 }
 

@@ -87,9 +87,12 @@ pub fn models(schema: &Schema) -> String {
 fn context(schema: &Schema) -> TokenStream {
     let org = rust_ident(&schema.settings.org_column);
     let claim_sql = match &schema.settings.claim {
-        Claim::Setting(name) => format!("SELECT set_config('{}', $1, true)", name.replace('\'', "''")),
+        Claim::Setting(name) | Claim::Signed(name) => {
+            format!("SELECT set_config('{}', $1, true)", name.replace('\'', "''"))
+        }
         Claim::Postgrest => "SELECT set_config('request.jwt.claims', json_build_object('app_metadata', json_build_object('org_id', $1))::text, true)".to_owned(),
     };
+    let signed = schema.settings.claim.is_signed();
     let accessors = schema.tables.iter().filter(|t| t.is_tenant()).map(|t| {
         let name = rust_ident(&t.name);
         let row = format_ident!("{}", t.struct_name);
@@ -113,6 +116,12 @@ fn context(schema: &Schema) -> TokenStream {
             }
         }
     });
+    let claim_value = if signed {
+        quote! { self.key.token(self.org.0) }
+    } else {
+        quote! { self.org.to_string() }
+    };
+    let context_type = if signed { signed_context() } else { plain_context() };
     quote! {
         /// Implemented by the application for the credential its authentication verified (a
         /// decoded, signature-checked token; a session looked up server-side). It is the only
@@ -122,17 +131,9 @@ fn context(schema: &Schema) -> TokenStream {
             fn verified_org_id(&self) -> uuid::Uuid;
         }
 
-        /// The organization a request acts for, taken from a [`VerifiedClaim`].
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub struct OrgContext {
-            org: OrgId,
-        }
+        #context_type
 
         impl OrgContext {
-            pub fn from_claim<C: VerifiedClaim + ?Sized>(claim: &C) -> OrgContext {
-                OrgContext { org: OrgId(claim.verified_org_id()) }
-            }
-
             pub fn org_id(&self) -> OrgId {
                 self.org
             }
@@ -147,7 +148,7 @@ fn context(schema: &Schema) -> TokenStream {
                 use diesel::prelude::*;
                 conn.transaction(|conn| {
                     diesel::sql_query(#claim_sql)
-                        .bind::<diesel::sql_types::Text, _>(self.org.to_string())
+                        .bind::<diesel::sql_types::Text, _>(#claim_value)
                         .execute(conn)?;
                     body(&mut Scoped { conn, org: self.org })
                 })
@@ -172,6 +173,118 @@ fn context(schema: &Schema) -> TokenStream {
             }
 
             #(#accessors)*
+        }
+    }
+}
+
+/// `OrgContext` of the unsigned presets: the claim is the organization id.
+fn plain_context() -> TokenStream {
+    quote! {
+        /// The organization a request acts for, taken from a [`VerifiedClaim`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct OrgContext {
+            org: OrgId,
+        }
+
+        impl OrgContext {
+            pub fn from_claim<C: VerifiedClaim + ?Sized>(claim: &C) -> OrgContext {
+                OrgContext { org: OrgId(claim.verified_org_id()) }
+            }
+        }
+    }
+}
+
+/// `OrgContext` of `claim = signed`: the claim is a token minted in `transaction` from the
+/// application's [`ClaimKey`] (HMAC-SHA256, valid one minute); application code never sees it.
+fn signed_context() -> TokenStream {
+    quote! {
+        /// The application's claim key, `<id>:<hex secret>` (32 to 64 bytes), installed in the
+        /// database with `tenancy-migrate claim-key install`. Its `Debug` never shows the secret.
+        #[derive(Clone)]
+        pub struct ClaimKey {
+            id: String,
+            inner: [u8; 64],
+            outer: [u8; 64],
+        }
+
+        /// Why a claim key was refused (the secret is never part of it).
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct ClaimKeyError(&'static str);
+
+        impl std::fmt::Display for ClaimKeyError {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "invalid claim key: {}; expected <id>:<hex secret of 32 to 64 bytes>", self.0)
+            }
+        }
+
+        impl std::error::Error for ClaimKeyError {}
+
+        impl std::fmt::Debug for ClaimKey {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "ClaimKey {{ id: {:?}, secret: <redacted> }}", self.id)
+            }
+        }
+
+        impl ClaimKey {
+            /// Reads `<id>:<hex secret>`, e.g. from a secret store.
+            pub fn parse(text: &str) -> Result<ClaimKey, ClaimKeyError> {
+                let (id, hex) = text.trim().split_once(':').ok_or(ClaimKeyError("no `:` between the id and the secret"))?;
+                if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                    return Err(ClaimKeyError("the id is not 1 to 32 of A-Z a-z 0-9 _ -"));
+                }
+                if !hex.len().is_multiple_of(2) || !(64..=128).contains(&hex.len()) {
+                    return Err(ClaimKeyError("the secret is not 32 to 64 bytes of hexadecimal"));
+                }
+                let (mut inner, mut outer) = ([0x36u8; 64], [0x5cu8; 64]);
+                for i in 0..hex.len() / 2 {
+                    let byte = hex.get(2 * i..2 * i + 2).and_then(|b| u8::from_str_radix(b, 16).ok());
+                    let byte = byte.ok_or(ClaimKeyError("the secret is not hexadecimal"))?;
+                    inner[i] ^= byte;
+                    outer[i] ^= byte;
+                }
+                Ok(ClaimKey { id: id.to_owned(), inner, outer })
+            }
+
+            /// Reads the key from the environment variable `name` (e.g. `TENANCY_CLAIM_KEY`).
+            pub fn from_env(name: &str) -> Result<ClaimKey, ClaimKeyError> {
+                let text = std::env::var(name).map_err(|_| ClaimKeyError("the environment variable is not set"))?;
+                ClaimKey::parse(&text)
+            }
+
+            pub fn id(&self) -> &str {
+                &self.id
+            }
+
+            /// `<org>.<expiry>.<key id>.<hex HMAC-SHA256>`, valid for one minute.
+            fn token(&self, org: uuid::Uuid) -> String {
+                use sha2::Digest;
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                let message = format!("{}.{}.{}", org, now + 60, self.id);
+                let inner = sha2::Sha256::new().chain_update(self.inner).chain_update(message.as_bytes()).finalize();
+                let mac = sha2::Sha256::new().chain_update(self.outer).chain_update(inner).finalize();
+                let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+                format!("{message}.{hex}")
+            }
+        }
+
+        /// The organization a request acts for, taken from a [`VerifiedClaim`], and the key
+        /// its transactions' claims are signed with.
+        #[derive(Debug, Clone)]
+        pub struct OrgContext {
+            org: OrgId,
+            key: ClaimKey,
+        }
+
+        impl PartialEq for OrgContext {
+            fn eq(&self, other: &OrgContext) -> bool {
+                self.org == other.org && self.key.id == other.key.id
+            }
+        }
+
+        impl OrgContext {
+            pub fn from_claim<C: VerifiedClaim + ?Sized>(claim: &C, key: &ClaimKey) -> OrgContext {
+                OrgContext { org: OrgId(claim.verified_org_id()), key: key.clone() }
+            }
         }
     }
 }

@@ -26,6 +26,9 @@ pub mod names {
     pub const AUTH_ORG_ID: &str = "auth_org_id";
     pub const IMMUTABLE_TRIGGER_FUNCTION: &str = "tenancy_org_id_immutable";
     pub const IMMUTABLE_TRIGGER: &str = "tenancy_org_id_immutable";
+    /// The schema of the signed claim's keys: only its owner (the migrating role) reads it.
+    pub const KEY_SCHEMA: &str = "tenancy_private";
+    pub const KEY_TABLE: &str = "claim_keys";
 
     pub fn primary_key(table: &str) -> String {
         object(table, &[], "pkey")
@@ -111,22 +114,37 @@ pub fn drop_app_role_grants(settings: &Settings) -> Vec<Ddl> {
 }
 
 /// `auth_org_id()`: the caller's organization, or NULL (never an error, never "all rows") when
-/// the claim is missing or empty. STABLE so `(select auth_org_id())` is evaluated once per query.
-/// With `or_replace`, `CREATE OR REPLACE` (a conversion fixing an existing function in place).
+/// the claim is missing, empty or — signed — forged, tampered with, expired or under a retired
+/// key. STABLE so `(select auth_org_id())` is evaluated once per query. With `or_replace`,
+/// `CREATE OR REPLACE` (a conversion fixing an existing function in place).
+///
+/// The signed preset's function is SECURITY DEFINER (the only way the keys are read) with a
+/// fixed search_path, and computes HMAC-SHA256 (RFC 2104) with PostgreSQL's own `sha256()`:
+/// the key table stores the key already padded and XORed with ipad and opad, so the MAC is
+/// `sha256(outer || sha256(inner || message))` — no extension needed.
 pub fn auth_org_id(settings: &Settings, or_replace: bool) -> Vec<Ddl> {
-    vec![
+    let signed = settings.claim.is_signed();
+    let mut statements = vec![
         Ddl::CreateFunction(Function {
             name: names::AUTH_ORG_ID.to_owned(),
             or_replace,
             returns: "uuid",
-            language: "sql STABLE PARALLEL SAFE",
+            language: if signed { "sql STABLE PARALLEL SAFE SECURITY DEFINER" } else { "sql STABLE PARALLEL SAFE" },
             body: format!(" {} ", auth_org_id_body(settings)),
         }),
         Ddl::GrantExecute {
             function: FunctionRef { name: names::AUTH_ORG_ID.to_owned(), arguments: String::new() },
             to: vec![Grantee::Role(settings.app_role.clone())],
         },
-    ]
+    ];
+    if signed {
+        // Only the app role's policies call it; nobody else needs the verifier of the keys.
+        statements.push(Ddl::RevokeExecute {
+            function: FunctionRef { name: names::AUTH_ORG_ID.to_owned(), arguments: String::new() },
+            from: vec![Grantee::Public],
+        });
+    }
+    statements
 }
 
 /// The body of `auth_org_id()` (as `pg_proc.prosrc` holds it, trimmed).
@@ -135,7 +153,31 @@ pub fn auth_org_id_body(settings: &Settings) -> String {
         Claim::Setting(name) => format!("SELECT nullif(current_setting({}, true), '')::uuid", literal(name)),
         // app_metadata is written by the server; user_metadata is editable by the user, never read.
         Claim::Postgrest => "SELECT nullif(nullif(current_setting('request.jwt.claims', true), '')::jsonb #>> '{app_metadata,org_id}', '')::uuid".to_owned(),
+        // `<org>.<expiry>.<key id>.<hex mac>`; each CASE guards the casts after it, so no input
+        // raises an error.
+        Claim::Signed(name) => format!(
+            "SELECT CASE WHEN t.p[1] ~ '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$' AND t.p[2] ~ '^[0-9]{{1,15}}$' THEN \
+             CASE WHEN t.p[2]::bigint > extract(epoch FROM now()) \
+             AND t.p[4] = encode(sha256(k.outer_key || sha256(k.inner_key || convert_to(t.p[1] || '.' || t.p[2] || '.' || t.p[3], 'UTF8'))), 'hex') \
+             THEN t.p[1]::uuid END END \
+             FROM (SELECT string_to_array(nullif(current_setting({setting}, true), ''), '.') AS p) t \
+             JOIN {schema}.{table} k ON k.id = t.p[3] AND (k.retired_at IS NULL OR k.retired_at > now()) \
+             WHERE array_length(t.p, 1) = 4",
+            setting = literal(name),
+            schema = ident(names::KEY_SCHEMA),
+            table = ident(names::KEY_TABLE),
+        ),
     }
+}
+
+/// The signed claim's keys: a schema only its owner can use, and the key table (`inner_key`,
+/// `outer_key`: the key padded to SHA-256's 64-byte block, XORed with ipad and opad).
+pub fn claim_keys() -> Vec<Ddl> {
+    vec![Ddl::CreateClaimKeys { schema: names::KEY_SCHEMA.to_owned(), table: names::KEY_TABLE.to_owned() }]
+}
+
+pub fn drop_claim_keys() -> Vec<Ddl> {
+    vec![Ddl::DropClaimKeys { schema: names::KEY_SCHEMA.to_owned() }]
 }
 
 /// The trigger function that rejects any change of a row's organization.

@@ -7,6 +7,8 @@
 //! cargo xtask migrate
 //! ADMIN=$(cargo xtask dev-db url)                      # a superuser URL, to seed two organizations
 //! psql "$ADMIN" -c "ALTER ROLE app_user LOGIN PASSWORD 'app'"
+//! export TENANCY_CLAIM_KEY="k1:$(openssl rand -hex 32)"  # the claim key, from a secret store in production
+//! cargo run -p tenancy-migrate -- claim-key install --from-env TENANCY_CLAIM_KEY --database-url "$ADMIN"
 //! DATABASE_URL="$ADMIN" APP_DATABASE_URL="${ADMIN/postgres:tenancy-dev/app_user:app}" \
 //!   cargo run -p tenancy-migrate --example org_scoped
 //! ```
@@ -14,7 +16,7 @@
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
-use tenancy_migrate::models::{OrgContext, VerifiedClaim, inserts, schema};
+use tenancy_migrate::models::{ClaimKey, OrgContext, VerifiedClaim, inserts, schema};
 
 /// What the application's authentication produces once it has checked a token's signature.
 /// Implementing `VerifiedClaim` for it is the one place the application vouches for an org id.
@@ -32,11 +34,13 @@ impl VerifiedClaim for AuthenticatedUser {
 /// One request: add a contact for the caller's organization, then list that organization's.
 fn handle(
     pool: &Pool<ConnectionManager<PgConnection>>,
+    key: &ClaimKey,
     caller: &AuthenticatedUser,
     name: &str,
 ) -> anyhow::Result<Vec<String>> {
     let mut conn = pool.get()?;
-    let context = OrgContext::from_claim(caller);
+    // The transaction's claim is a token signed with the key: SQL cannot forge another org's.
+    let context = OrgContext::from_claim(caller, key);
     let names = context.transaction::<_, diesel::result::Error, _>(&mut conn, |tx| {
         // No org_id here: the insert takes it from the context.
         tx.insert_contact(inserts::NewContact {
@@ -65,12 +69,13 @@ fn main() -> anyhow::Result<()> {
            ON CONFLICT DO NOTHING;
          INSERT INTO users (id, email) VALUES ('{user}', 'example@example.com') ON CONFLICT DO NOTHING;"
     ))?;
+    let key = ClaimKey::from_env("TENANCY_CLAIM_KEY")?;
     let pool = Pool::builder().max_size(2).build(ConnectionManager::<PgConnection>::new(app_url))?;
     let ann = AuthenticatedUser { user_id: user, org_id: acme };
     let bob = AuthenticatedUser { user_id: user, org_id: beta };
     for round in 1..=2 {
-        println!("Acme sees {:?}", handle(&pool, &ann, &format!("Acme contact {round}"))?);
-        println!("Beta sees {:?}", handle(&pool, &bob, &format!("Beta contact {round}"))?);
+        println!("Acme sees {:?}", handle(&pool, &key, &ann, &format!("Acme contact {round}"))?);
+        println!("Beta sees {:?}", handle(&pool, &key, &bob, &format!("Beta contact {round}"))?);
     }
     Ok(())
 }

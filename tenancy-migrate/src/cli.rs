@@ -164,12 +164,48 @@ pub enum Command {
         #[arg(long)]
         no_wait: bool,
     },
+    /// Install, retire or list the keys of the signed claim (`claim = signed`)
+    ClaimKey {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
     /// List migrations and whether each is applied
     Status {
         #[command(flatten)]
         connection: Connection,
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Install a key, read as `<id>:<hex secret>` from an environment variable or a file (never
+    /// from the command line); it verifies tokens at once, next to the keys installed before
+    Install {
+        #[command(flatten)]
+        connection: Connection,
+        /// Environment variable holding the key
+        #[arg(long, conflicts_with = "from_file", required_unless_present = "from_file")]
+        from_env: Option<String>,
+        /// File holding the key
+        #[arg(long)]
+        from_file: Option<PathBuf>,
+    },
+    /// Retire a key: tokens signed with it stop verifying (now, or --at a timestamp)
+    Retire {
+        #[command(flatten)]
+        connection: Connection,
+        /// The key's id
+        id: String,
+        /// When, e.g. "2026-11-24 12:00+00" (default: now)
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// List the installed keys: ids and dates, never secrets
+    List {
+        #[command(flatten)]
+        connection: Connection,
     },
 }
 
@@ -321,6 +357,35 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
                 None => migrate::revert(&mut conn, all, wait(no_wait), dry_run, &mut log)?,
             };
             report(&mut out, &outcome, dry_run, "reverted", "would revert");
+        }
+        Command::ClaimKey { action } => {
+            use crate::claim_key::{self, Source};
+            match action {
+                KeyAction::Install { connection, from_env, from_file } => {
+                    let source = match (&from_env, &from_file) {
+                        (Some(name), _) => Source::Env(name),
+                        (None, Some(path)) => Source::File(path),
+                        (None, None) => unreachable!("clap requires one"),
+                    };
+                    let key = claim_key::read(source)?;
+                    let mut conn = db::connect(&connection.database_url)?;
+                    claim_key::install(&mut conn, &key)?;
+                    eprintln!("installed claim key {}", key.id);
+                }
+                KeyAction::Retire { connection, id, at } => {
+                    let mut conn = db::connect(&connection.database_url)?;
+                    claim_key::retire(&mut conn, &id, at.as_deref())?;
+                    eprintln!("retired claim key {id}{}", at.map_or(String::new(), |at| format!(" at {at}")));
+                }
+                KeyAction::List { connection } => {
+                    let mut conn = db::connect(&connection.database_url)?;
+                    let mut out = std::io::stdout().lock();
+                    for key in claim_key::list(&mut conn)? {
+                        let retired = key.retired_at.map_or("active".to_owned(), |at| format!("retired {at}"));
+                        let _ = writeln!(out, "{}\tcreated {}\t{retired}", key.id, key.created_at);
+                    }
+                }
+            }
         }
         Command::Status { connection, format } => {
             let mut conn = db::connect(&connection.database_url)?;

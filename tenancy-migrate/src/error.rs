@@ -51,6 +51,8 @@ pub enum Error {
     Cluster(String),
     #[error("{0}")]
     Plan(#[from] tenancy_codegen::PlanError),
+    #[error("claim key: {0}")]
+    ClaimKey(String),
     #[error("cannot verify: {0}")]
     Verify(String),
     /// verify's transaction is always rolled back; never shown.

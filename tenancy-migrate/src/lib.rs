@@ -10,6 +10,7 @@
 //! - [`cluster`]: a throwaway local PostgreSQL for xtask and tests.
 
 pub mod catalog;
+pub mod claim_key;
 pub mod cli;
 pub mod cluster;
 pub mod convert;

@@ -9,6 +9,23 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use std::sync::OnceLock;
 use tenancy_codegen::sql::{ident, literal};
 
+/// The signed-claim key every migrated test database has installed (`claim = signed`).
+pub const CLAIM_KEY: &str = "test:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// The test key, for the generated org-scoped API.
+pub fn models_key() -> crate::models::ClaimKey {
+    crate::models::ClaimKey::parse(CLAIM_KEY).expect("the test key")
+}
+
+/// `SELECT set_config(<claim setting>, <token for org>, true)`: what the org-scoped API runs,
+/// for tests that set the claim by hand. The token is signed with the test key, valid an hour.
+pub fn claim_sql(org: &str) -> String {
+    let key = tenancy_codegen::claim::ClaimKey::parse(CLAIM_KEY).expect("the test key");
+    let expires = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) + 3600;
+    let token = if org.is_empty() { String::new() } else { key.token(org, expires) };
+    format!("SELECT set_config({}, {}, true)", literal(tenancy_schema::ir::SIGNED_CLAIM_SETTING), literal(&token))
+}
+
 /// Password the tests give the app role so they can log in as it (never a superuser).
 pub const APP_PASSWORD: &str = "app-test-password";
 pub const APP_ROLE: &str = "app_user";
@@ -55,6 +72,8 @@ impl TestDb {
         let test_db = TestDb::new(test);
         let mut conn = test_db.admin();
         crate::migrate::apply(&mut conn, crate::migrate::Wait::Wait, false, &mut |_| {}).expect("apply migrations");
+        let key = tenancy_codegen::claim::ClaimKey::parse(CLAIM_KEY).expect("the test key");
+        crate::claim_key::install(&mut conn, &key).expect("install the test claim key");
         test_db
     }
 

@@ -6,7 +6,9 @@
 #![tenancy(
     org_column = "org_id",
     app_role = "app_user",
-    claim = "app.org_id",
+    // A signed token (HMAC-SHA256 under a key only auth_org_id() reads): SQL that rewrites the
+    // setting cannot name another organization. See README, "Signed claims".
+    claim = signed,
     default_org = "00000000-0000-4000-8000-000000000001"
 )]
 

@@ -48,7 +48,28 @@ pub enum Claim {
     /// PostgREST / Supabase: `request.jwt.claims` → `app_metadata.org_id`. Never `user_metadata`,
     /// which end users can edit.
     Postgrest,
+    /// A signed token in this transaction-local setting: `<org>.<expiry>.<key id>.<HMAC-SHA256>`
+    /// under a key only `auth_org_id()`'s owner can read. SQL that rewrites the setting (an
+    /// injection) cannot name another organization without the key.
+    Signed(String),
 }
+
+impl Claim {
+    /// The setting the claim travels in.
+    pub fn setting(&self) -> &str {
+        match self {
+            Claim::Setting(name) | Claim::Signed(name) => name,
+            Claim::Postgrest => "request.jwt.claims",
+        }
+    }
+
+    pub fn is_signed(&self) -> bool {
+        matches!(self, Claim::Signed(_))
+    }
+}
+
+/// The setting of `claim = signed` unless named: `claim = signed("...")`.
+pub const SIGNED_CLAIM_SETTING: &str = "app.org_token";
 
 /// How a table relates to organizations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -66,7 +66,7 @@ pub(crate) fn parse_file(file: &str, source: &str, errors: &mut Vec<Diagnostic>)
     parsed
 }
 
-const SETTINGS_HINT: &str = "settings are `#![tenancy(org_column = \"org_id\", app_role = \"app_user\", claim = \"app.org_id\" | postgrest, default_org = \"<uuid>\")]`";
+const SETTINGS_HINT: &str = "settings are `#![tenancy(org_column = \"org_id\", app_role = \"app_user\", claim = \"app.org_id\" | postgrest | signed, default_org = \"<uuid>\")]`";
 const TABLE_HINT: &str = "write `#[tenancy(root | tenant | global, table = \"name\", unique(col, ...))]`";
 const COLUMN_HINT: &str =
     "column attributes are #[key], #[unique], #[references(table)], #[references(table.column)], #[default(\"sql\")]";
@@ -87,10 +87,23 @@ fn parse_settings(attr: &Attribute) -> syn::Result<Settings> {
                 Claim::Setting(value.parse::<LitStr>()?.value())
             } else {
                 let preset: Ident = value.parse()?;
-                if preset != "postgrest" {
-                    return Err(syn::Error::new(preset.span(), format!("unknown claim preset `{preset}`")));
+                if preset == "postgrest" {
+                    Claim::Postgrest
+                } else if preset == "signed" {
+                    // `signed` or `signed("setting.name")`.
+                    if value.peek(syn::token::Paren) {
+                        let inner;
+                        syn::parenthesized!(inner in value);
+                        Claim::Signed(inner.parse::<LitStr>()?.value())
+                    } else {
+                        Claim::Signed(crate::ir::SIGNED_CLAIM_SETTING.to_owned())
+                    }
+                } else {
+                    return Err(syn::Error::new(
+                        preset.span(),
+                        format!("unknown claim preset `{preset}`; expected \"setting.name\", postgrest or signed"),
+                    ));
                 }
-                Claim::Postgrest
             };
         } else {
             return Err(meta.error(format!("unknown setting `{}`", meta_name(&meta.path))));

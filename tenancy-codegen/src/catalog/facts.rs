@@ -245,6 +245,8 @@ pub enum GrantKind {
     Table,
     Schema,
     Database,
+    /// The signed claim's key table (`tenancy_private.claim_keys`), when it exists.
+    ClaimKeys,
     /// A role the app role is a member of; `privileges` are its dangerous attributes
     /// (`SUPERUSER`, `BYPASSRLS`, `OWNS TABLES`).
     MemberOf,

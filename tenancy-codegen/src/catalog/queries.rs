@@ -205,6 +205,12 @@ SELECT * FROM (
          ARRAY(SELECT p FROM unnest(ARRAY['CREATE', 'TEMPORARY']) p WHERE pg_catalog.has_database_privilege($3, current_database(), p))
   WHERE EXISTS (SELECT FROM app)
   UNION ALL
+  SELECT 'claim_keys', 'tenancy_private.claim_keys',
+         ARRAY(SELECT p FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p
+               WHERE pg_catalog.has_table_privilege($3, c.oid, p))
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = 'tenancy_private' AND c.relname = 'claim_keys' AND EXISTS (SELECT FROM app)
+  UNION ALL
   SELECT 'member_of', r.rolname::text,
          ARRAY(SELECT a FROM unnest(ARRAY[CASE WHEN r.rolsuper THEN 'SUPERUSER' END, CASE WHEN r.rolbypassrls THEN 'BYPASSRLS' END,
                                          CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

@@ -111,6 +111,9 @@ pub struct Live {
     pub app_privileges: BTreeMap<String, Vec<Privilege>>,
     /// Whether the default organization's row exists (false when the root table is missing).
     pub default_org_exists: bool,
+    /// Whether the signed claim's key table exists.
+    #[serde(default)]
+    pub claim_keys_exist: bool,
 }
 
 impl Live {

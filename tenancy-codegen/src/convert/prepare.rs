@@ -72,6 +72,12 @@ pub(super) fn prepare(p: &mut Planner<'_>) -> Result<(), PlanError> {
             p.up_locking(statement, lock::NONE, None);
         }
     }
+    if settings.claim.is_signed() && !p.live.claim_keys_exist {
+        for statement in sql::claim_keys() {
+            p.up_locking(statement, lock::NONE, None);
+        }
+        p.down(sql::drop_claim_keys().remove(0));
+    }
     if auth_org_id_needs_fixing(p) {
         for statement in sql::auth_org_id(settings, true) {
             p.up_locking(statement, lock::NONE, None);
@@ -129,7 +135,7 @@ fn auth_org_id_needs_fixing(p: &Planner<'_>) -> bool {
     function.volatility != Volatility::Stable
         || !function.config.iter().any(|c| c.starts_with("search_path="))
         || function.source.trim() != sql::auth_org_id_body(&p.schema.settings)
-        || function.security_definer
+        || function.security_definer != p.schema.settings.claim.is_signed()
 }
 
 /// The default organization, when a backfill places rows in it and it does not exist.

@@ -172,6 +172,14 @@ pub enum Ddl {
     ForgetMigrations {
         versions: Vec<String>,
     },
+    /// The signed claim's key schema and table, closed to everyone but their owner.
+    CreateClaimKeys {
+        schema: String,
+        table: String,
+    },
+    DropClaimKeys {
+        schema: String,
+    },
     /// A definition read back from the database (`pg_get_functiondef`), restored as it was.
     Restore {
         definition: String,
@@ -388,6 +396,8 @@ impl Ddl {
             | Ddl::Grant { .. }
             | Ddl::Revoke { .. }
             | Ddl::CreateMigrationsTable
+            | Ddl::CreateClaimKeys { .. }
+            | Ddl::DropClaimKeys { .. }
             | Ddl::Restore { .. }
             | Ddl::Guarded { .. }
             | Ddl::Comment(_) => lock::NONE,
@@ -464,6 +474,7 @@ impl Ddl {
             }
             Ddl::ViewSecurityInvoker { view, on } => Ddl::ViewSecurityInvoker { view: view.clone(), on: !on },
             Ddl::RecordMigrations { versions } => Ddl::ForgetMigrations { versions: versions.clone() },
+            Ddl::CreateClaimKeys { schema, .. } => Ddl::DropClaimKeys { schema: schema.clone() },
             _ => return None,
         })
     }

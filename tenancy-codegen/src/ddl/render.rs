@@ -193,6 +193,22 @@ impl Display for Ddl {
                 "DELETE FROM __diesel_schema_migrations WHERE version IN ({});",
                 versions.iter().map(|v| literal(v)).collect::<Vec<_>>().join(", ")
             ),
+            Ddl::CreateClaimKeys { schema, table } => write!(
+                f,
+                "CREATE SCHEMA IF NOT EXISTS {s};\n\
+                 REVOKE ALL ON SCHEMA {s} FROM PUBLIC;\n\
+                 CREATE TABLE IF NOT EXISTS {s}.{t} (\n\
+                 \x20 id text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_-]{{1,32}}$'),\n\
+                 \x20 inner_key bytea NOT NULL CHECK (length(inner_key) = 64),\n\
+                 \x20 outer_key bytea NOT NULL CHECK (length(outer_key) = 64),\n\
+                 \x20 created_at timestamptz NOT NULL DEFAULT now(),\n\
+                 \x20 retired_at timestamptz\n\
+                 );\n\
+                 REVOKE ALL ON {s}.{t} FROM PUBLIC;",
+                s = ident(schema),
+                t = ident(table),
+            ),
+            Ddl::DropClaimKeys { schema } => write!(f, "DROP SCHEMA IF EXISTS {} CASCADE;", ident(schema)),
             Ddl::Restore { definition } => write!(f, "{};", definition.trim_end()),
             Ddl::Guarded { condition, statement } => {
                 write!(f, "DO $tenancy$ BEGIN\n  IF {condition} THEN\n    {statement:#}\n  END IF;\nEND $tenancy$;")

@@ -7,7 +7,7 @@ use diesel::{PgConnection, RunQueryDsl};
 use std::collections::BTreeMap;
 use tenancy_codegen::convert::Live;
 use tenancy_codegen::ddl::Privilege;
-use tenancy_codegen::sql::ident;
+use tenancy_codegen::sql::{ident, names};
 use tenancy_schema::Schema;
 
 #[derive(diesel::QueryableByName)]
@@ -90,6 +90,16 @@ pub fn load(conn: &mut PgConnection, schema: &Schema, namespace: &str) -> Result
             exists.unwrap_or(false)
         }
     };
+    let claim_keys_exist = diesel::sql_query(format!(
+        "SELECT '' AS owner, '' AS name, (to_regclass({}) IS NOT NULL)::text AS definition WHERE $1 IS NOT NULL AND $2 IS NOT NULL",
+        tenancy_codegen::sql::literal(&format!("{}.{}", ident(names::KEY_SCHEMA), ident(names::KEY_TABLE)))
+    ))
+    .bind::<Text, _>(namespace)
+    .bind::<Text, _>("")
+    .load::<Definition>(conn)
+    .map_err(|e| Error::query("looking for the claim keys table", e))?
+    .first()
+    .is_some_and(|r| r.definition == "true");
     Ok(Live {
         constraint_definitions,
         trigger_definitions,
@@ -97,5 +107,6 @@ pub fn load(conn: &mut PgConnection, schema: &Schema, namespace: &str) -> Result
         auth_org_id_definition: function.into_iter().next().map(|f| f.definition),
         app_privileges,
         default_org_exists,
+        claim_keys_exist,
     })
 }

@@ -11,7 +11,7 @@ use tenancy_schema::Schema;
 use tenancy_schema::report::Report;
 
 pub const DECLARATION: &str = r#"
-#![tenancy(default_org = "00000000-0000-4000-8000-000000000001")]
+#![tenancy(default_org = "00000000-0000-4000-8000-000000000001", claim = signed)]
 #[tenancy(root)]
 struct Organization { #[key] id: Uuid, name: String }
 #[tenancy(global)]
@@ -55,6 +55,15 @@ pub fn recreate(table: &str) -> String {
     statements.extend(tenancy_codegen::sql::security(&schema.settings, table));
     statements.extend(deferred);
     statements.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+/// The SQL that restores the fixture's `auth_org_id()` as generated.
+pub fn recreate_auth_org_id() -> String {
+    tenancy_codegen::sql::auth_org_id(&declaration().settings, true)
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn scan_as(conn: &mut PgConnection) -> Report {

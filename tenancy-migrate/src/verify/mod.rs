@@ -31,7 +31,8 @@ use crate::error::{Error, Result};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use probe::Runner;
 use sample::Samples;
-use tenancy_codegen::sql::ident;
+use tenancy_codegen::claim::{ClaimKey, bytea_hex};
+use tenancy_codegen::sql::{ident, literal, names};
 use tenancy_schema::report::{Note, Outcome, OutcomeCounts, Verification, VerifiedObject, VerifiedTable};
 use tenancy_schema::{Schema, Scope};
 
@@ -159,6 +160,31 @@ fn preflight(conn: &mut PgConnection, schema: &Schema) -> Result<bool> {
     Ok(check.superuser)
 }
 
+/// With `claim = signed`, a key of this run's own, installed inside its rolled-back transaction:
+/// verify mints the tokens the application would, and never reads the application's keys.
+fn claim_key(conn: &mut PgConnection, schema: &Schema, run_id: &str) -> Result<Option<ClaimKey>> {
+    if !schema.settings.claim.is_signed() {
+        return Ok(None);
+    }
+    let secret: String = (0..2).map(|_| uuid::Uuid::new_v4().simple().to_string()).collect();
+    let key = ClaimKey::parse(&format!("verify-{run_id}:{secret}")).expect("a well-formed key");
+    let (inner, outer) = key.pads();
+    let sql = format!(
+        "INSERT INTO {}.{} (id, inner_key, outer_key) VALUES ({}, {}::bytea, {}::bytea)",
+        ident(names::KEY_SCHEMA),
+        ident(names::KEY_TABLE),
+        literal(&key.id),
+        literal(&bytea_hex(&inner)),
+        literal(&bytea_hex(&outer))
+    );
+    probe::execute_kept(conn, &sql).map_err(|reason| {
+        Error::Verify(format!(
+            "cannot install verify's claim key ({reason}); apply the migrations of the signed claim first"
+        ))
+    })?;
+    Ok(Some(key))
+}
+
 /// Everything a run attacks with: the sample rows, and who runs the probes.
 struct Attacked {
     tables: Vec<VerifiedTable>,
@@ -170,7 +196,8 @@ fn attack_all(conn: &mut PgConnection, schema: &Schema, superuser: bool) -> Resu
     let catalog = crate::catalog::load(conn, "public", &schema.settings.app_role)?;
     let orgs = [uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string()];
     let run_id: String = orgs[0].chars().take(8).collect();
-    let runner = Runner { schema, orgs: orgs.clone(), superuser };
+    let key = claim_key(conn, schema, &run_id)?;
+    let runner = Runner { schema, orgs: orgs.clone(), superuser, key };
     let mut samples = Samples::new(&run_id);
     // Sample rows, made by the connecting role, parents first, every key explicit (no sequence
     // moves); a table that cannot have them is skipped with the database's reason (its children
@@ -208,7 +235,7 @@ fn attack_all(conn: &mut PgConnection, schema: &Schema, superuser: bool) -> Resu
         let cells = Attack::ALL.iter().map(|attack| attack.run(conn, &runner, &catalog, &mut samples, table)).collect();
         tables.push(VerifiedTable { table: table.name.clone(), skipped: None, cells });
     }
-    let mut around = objects::Around { conn, runner: &runner, catalog: &catalog, samples: &samples };
+    let mut around = objects::Around { conn, runner: &runner, catalog: &catalog, samples: &mut samples };
     let objects = objects::attack(&mut around)?;
     let notes = notes::collect(&mut around);
     Ok(Attacked { tables, objects, notes })

@@ -10,6 +10,7 @@ use crate::catalog::{JsonRow, as_json};
 use diesel::connection::SimpleConnection;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{PgConnection, RunQueryDsl};
+use tenancy_codegen::claim::ClaimKey;
 use tenancy_codegen::sql::{ident, literal};
 use tenancy_schema::report::Evidence;
 use tenancy_schema::{Claim, Schema};
@@ -168,6 +169,9 @@ impl Observed {
 pub struct Runner<'a> {
     pub schema: &'a Schema,
     pub orgs: [String; 2],
+    /// With `claim = signed`: the key of this run (installed inside its transaction), which
+    /// mints the tokens the application would send.
+    pub key: Option<ClaimKey>,
     /// Whether the connecting role is a superuser (may set `session_replication_role`).
     pub superuser: bool,
 }
@@ -176,6 +180,13 @@ impl Runner<'_> {
     /// The SQL that sets the claim transaction-locally, as the application does.
     pub fn claim_sql(&self, value: &str) -> String {
         match &self.schema.settings.claim {
+            Claim::Signed(name) => {
+                let token = match &self.key {
+                    Some(key) if !value.is_empty() => key.token(value, unix_now() + 3600),
+                    _ => String::new(),
+                };
+                format!("SELECT set_config({}, {}, true)", literal(name), literal(&token))
+            }
             Claim::Setting(name) => format!("SELECT set_config({}, {}, true)", literal(name), literal(value)),
             Claim::Postgrest => {
                 let claims = if value.is_empty() {
@@ -294,6 +305,11 @@ fn failure(err: &DieselError) -> Failure {
         _ => (FailureKind::Other, None),
     };
     Failure { message, kind, constraint }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn rows(n: i64) -> String {

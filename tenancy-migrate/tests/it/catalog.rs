@@ -185,5 +185,6 @@ fn every_tenant_table_has_the_section_4_properties_in_pg_catalog() {
     };
     assert_eq!(volatility, "s", "auth_org_id() is STABLE");
     assert_eq!(config, "search_path=pg_catalog, pg_temp", "auth_org_id() pins search_path");
-    assert!(source.contains("nullif(current_setting('app.org_id', true), '')"), "missing claim → NULL: {source}");
+    assert!(source.contains("nullif(current_setting('app.org_token', true), '')"), "missing claim → NULL: {source}");
+    assert!(source.contains("sha256(k.outer_key || sha256(k.inner_key"), "the claim is verified (HMAC): {source}");
 }

@@ -35,7 +35,7 @@ fn as_org<T>(conn: &mut PgConnection, org: Option<&str>, body: impl FnOnce(&mut 
     let mut out = None;
     let _ = conn.transaction::<(), diesel::result::Error, _>(|conn| {
         if let Some(org) = org {
-            exec(conn, &format!("SELECT set_config('app.org_id', '{org}', true)")).unwrap();
+            exec(conn, &crate::support::claim_sql(org)).unwrap();
         }
         out = Some(body(conn));
         Err(diesel::result::Error::RollbackTransaction)

@@ -12,6 +12,7 @@ mod models;
 mod pool;
 mod sabotage;
 mod scan;
+mod signed_claims;
 mod squawk;
 mod support;
 mod verify;

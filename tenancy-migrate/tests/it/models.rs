@@ -26,7 +26,7 @@ fn insert_and_load_through_the_generated_models() {
     exec(&mut admin, &format!("INSERT INTO users (id, email) VALUES ('{user}', 'x@example.com')")).unwrap();
 
     let mut app = db.app();
-    let context = OrgContext::from_claim(&Verified(org.as_uuid()));
+    let context = OrgContext::from_claim(&Verified(org.as_uuid()), &crate::support::models_key());
     context
         .transaction::<_, diesel::result::Error, _>(&mut app, |tx| {
             let agent = tx.insert_agent(inserts::NewAgent {
@@ -72,7 +72,7 @@ fn insert_and_load_through_the_generated_models() {
         .unwrap();
 
     // Another organization's context sees none of it.
-    let other = OrgContext::from_claim(&Verified(uuid::Uuid::from_u128(7)));
+    let other = OrgContext::from_claim(&Verified(uuid::Uuid::from_u128(7)), &crate::support::models_key());
     let seen: i64 = other
         .transaction::<_, diesel::result::Error, _>(&mut app, |tx| tx.agents().count().get_result(tx.conn()))
         .unwrap();

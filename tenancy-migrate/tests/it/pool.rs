@@ -83,7 +83,7 @@ fn run_scoped(pool: &Pool<ConnectionManager<PgConnection>>, ops: u64) -> (Tally,
             let (tally, latencies) = (&tally, &latencies);
             scope.spawn(move || {
                 let me = org(tenant);
-                let context = OrgContext::from_claim(&Session { org: me });
+                let context = OrgContext::from_claim(&Session { org: me }, &crate::support::models_key());
                 let mut mine = Vec::new();
                 for i in 0..ops {
                     let started = Instant::now();
@@ -189,10 +189,8 @@ fn a_session_level_set_leaks_across_pooled_requests() {
                 for _ in 0..20 {
                     let mut conn = pool.get().unwrap();
                     // The mistake: a session-level setting outlives the request on a pooled connection.
-                    diesel::sql_query("SELECT set_config('app.org_id', $1, false)")
-                        .bind::<diesel::sql_types::Text, _>(org(tenant).to_string())
-                        .execute(&mut conn)
-                        .unwrap();
+                    let token = crate::support::claim_sql(&org(tenant).to_string()).replace(", true)", ", false)");
+                    diesel::sql_query(token).execute(&mut conn).unwrap();
                     let seen = diesel::sql_query("SELECT org_id FROM contacts").load::<OrgRow>(&mut conn).unwrap();
                     assert!(seen.iter().all(|r| r.org_id == org(tenant)));
                     drop(conn);

@@ -154,3 +154,25 @@ fn a_plain_insert_is_caught_where_returning_is_refused() {
     assert_eq!(returning.outcome, tenancy_schema::report::Outcome::Blocked, "{returning:?}");
     assert!(returning.evidence.result.contains("violates row-level security policy"), "{returning:?}");
 }
+
+// The signed claim: keys the app role can read, and a verifier that does not verify.
+sabotage!(
+    claim_keys_readable,
+    "GRANT USAGE ON SCHEMA tenancy_private TO app_user; GRANT SELECT ON tenancy_private.claim_keys TO app_user;",
+    ["claim app.org_token claim_key_read"]
+);
+sabotage!(
+    a_verifier_that_trusts_the_token,
+    "CREATE OR REPLACE FUNCTION auth_org_id() RETURNS uuid LANGUAGE sql STABLE SECURITY DEFINER
+       SET search_path = pg_catalog, pg_temp
+       AS $$ SELECT CASE WHEN split_part(current_setting('app.org_token', true), '.', 1)
+                            ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                         THEN split_part(current_setting('app.org_token', true), '.', 1)::uuid END $$",
+    [
+        "claim app.org_token claim_forged_token",
+        "claim app.org_token claim_tampered_token",
+        "claim app.org_token claim_expired_token",
+        "claim app.org_token claim_bare_id",
+        "claim app.org_token claim_forged_insert",
+    ]
+);

@@ -179,7 +179,7 @@ fn auth_org_id_without_nullif_errors_on_an_empty_claim() {
     let v = sabotage(
         "verify_no_nullif",
         "CREATE OR REPLACE FUNCTION auth_org_id() RETURNS uuid LANGUAGE sql STABLE
-           SET search_path = pg_catalog, pg_temp AS $$ SELECT current_setting('app.org_id', true)::uuid $$",
+           SET search_path = pg_catalog, pg_temp AS $$ SELECT current_setting('app.org_token', true)::uuid $$",
         "contacts",
         "read_empty_claim",
         Outcome::Error,

@@ -11,6 +11,7 @@ mod app_role_can_create;
 mod auth_org_id;
 mod claim_from_user_metadata;
 mod claim_per_row;
+mod claim_signing;
 mod column_drift;
 mod data_null_org;
 mod data_orphan_org;
@@ -84,6 +85,7 @@ checks![
     privilege_beyond_rls,
     app_role_can_create,
     member_of_privileged_role,
+    claim_signing,
 ];
 
 /// Every code any check can report.

@@ -1,6 +1,7 @@
 //! `function_call`: every SECURITY DEFINER function of the schema the app role can execute
 //! (trigger functions aside) is called as A — with NULL for each argument — with B's rows and
 //! without them. A definer function runs as its owner, usually exempt from row-level security.
+//! `auth_org_id()` (the signed claim's verifier is a definer) is attacked by `claim_forgery`.
 
 use super::{Around, quoted};
 use crate::error::Result;
@@ -16,7 +17,7 @@ pub fn run(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
                     ARRAY(SELECT pg_catalog.format_type(t, NULL) FROM unnest(p.proargtypes) t) AS types
              FROM pg_catalog.pg_proc p
              WHERE p.pronamespace = {}::regnamespace AND p.prosecdef AND p.prokind = 'f'
-               AND p.prorettype <> 'pg_catalog.trigger'::regtype
+               AND p.prorettype <> 'pg_catalog.trigger'::regtype AND p.proname <> 'auth_org_id'
                AND pg_catalog.has_function_privilege({app}, p.oid, 'EXECUTE') ORDER BY 2",
             quoted(&ident(&x.catalog.schema))
         ),

@@ -1,10 +1,12 @@
 //! Attacks on the database around the tables, one kind of object per file: schemas the app role
 //! could create objects in (`schema_create`), roles it can become (`member_role`), views over
 //! isolated tables it can read (`view_read`), SECURITY DEFINER functions it can call
-//! (`function_call`). Views and functions are judged by difference: what A sees through them
+//! (`function_call`), and — with the signed claim — the claim itself (`claim_forgery`).
+//! Views and functions are judged by difference: what A sees through them
 //! with B's rows present, and with B's rows removed (as the connecting role, inside the probe's
 //! savepoint). Any difference is B's data reaching A.
 
+mod claim_forgery;
 mod function_call;
 mod member_role;
 mod schema_create;
@@ -25,7 +27,7 @@ pub struct Around<'c, 'r> {
     pub conn: &'c mut PgConnection,
     pub runner: &'r Runner<'r>,
     pub catalog: &'r Catalog,
-    pub samples: &'r Samples,
+    pub samples: &'c mut Samples,
 }
 
 /// Every object attack.
@@ -35,6 +37,7 @@ pub fn attack(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
     objects.extend(member_role::run(x)?);
     objects.extend(view_read::run(x)?);
     objects.extend(function_call::run(x)?);
+    objects.extend(claim_forgery::run(x)?);
     Ok(objects)
 }
 
@@ -42,6 +45,15 @@ impl<'r> Around<'_, 'r> {
     pub fn claim_a(&self) -> As<'r> {
         let runner: &'r Runner<'r> = self.runner;
         As::App(Some(&runner.orgs[Org::A.index()]))
+    }
+
+    /// A plain insert of a fresh row of B into `table`.
+    pub fn samples_row(&mut self, table: &Table) -> Result<String> {
+        let row = self
+            .samples
+            .row(self.runner.schema, table, Org::B, &self.runner.orgs, Org::A, None)
+            .map_err(|reason| Error::Verify(format!("cannot make a row of {} ({reason})", table.name)))?;
+        Ok(row.sql())
     }
 
     /// Rows of the connecting role's query, or an error naming what was being read.
@@ -52,11 +64,12 @@ impl<'r> Around<'_, 'r> {
 
     /// Declared isolated tables that have sample rows, with their scope column.
     pub fn isolated(&self) -> Vec<(&'r Table, &'r str)> {
+        let samples: &Samples = self.samples;
         let schema = self.runner.schema;
         schema
             .tables_in_dependency_order()
             .into_iter()
-            .filter(|t| t.scope != Scope::Global && self.samples.key(&t.name, Org::B).is_some())
+            .filter(|t| t.scope != Scope::Global && samples.key(&t.name, Org::B).is_some())
             .filter_map(|t| scope_column(&schema.settings, t).map(|c| (t, c)))
             .collect()
     }
