@@ -15,9 +15,30 @@ CREATE TABLE IF NOT EXISTS "tenancy_private"."claim_keys" (
 REVOKE ALL ON "tenancy_private"."claim_keys" FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION "auth_org_id"() RETURNS uuid
-  LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+  LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
-  AS $tenancy$ SELECT CASE WHEN t.p[1] ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' AND t.p[2] ~ '^[0-9]{1,15}$' THEN CASE WHEN t.p[2]::bigint > extract(epoch FROM now()) AND t.p[4] = encode(sha256(k.outer_key || sha256(k.inner_key || convert_to(t.p[1] || '.' || t.p[2] || '.' || t.p[3], 'UTF8'))), 'hex') THEN t.p[1]::uuid END END FROM (SELECT string_to_array(nullif(current_setting('app.org_token', true), ''), '.') AS p) t JOIN "tenancy_private"."claim_keys" k ON k.id = t.p[3] AND (k.retired_at IS NULL OR k.retired_at > now()) WHERE array_length(t.p, 1) = 4 $tenancy$;
+  AS $tenancy$ DECLARE
+  p text[] := string_to_array(nullif(current_setting('app.org_token', true), ''), '.');
+  k record;
+BEGIN
+  IF array_length(p, 1) IS DISTINCT FROM 4
+     OR p[1] !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+     OR p[2] !~ '^[0-9]{1,15}$' THEN
+    RETURN NULL;
+  END IF;
+  IF p[2]::bigint <= extract(epoch FROM now()) THEN
+    RETURN NULL;
+  END IF;
+  SELECT inner_key, outer_key INTO k FROM "tenancy_private"."claim_keys"
+    WHERE id = p[3] AND (retired_at IS NULL OR retired_at > now());
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  IF encode(sha256(k.outer_key || sha256(k.inner_key || convert_to(p[1] || '.' || p[2] || '.' || p[3], 'UTF8'))), 'hex') <> p[4] THEN
+    RETURN NULL;
+  END IF;
+  RETURN p[1]::uuid;
+END $tenancy$;
 
 GRANT EXECUTE ON FUNCTION "auth_org_id"() TO "app_user";
 

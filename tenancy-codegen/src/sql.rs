@@ -119,7 +119,8 @@ pub fn drop_app_role_grants(settings: &Settings) -> Vec<Ddl> {
 /// `CREATE OR REPLACE` (a conversion fixing an existing function in place).
 ///
 /// The signed preset's function is SECURITY DEFINER (the only way the keys are read) with a
-/// fixed search_path, and computes HMAC-SHA256 (RFC 2104) with PostgreSQL's own `sha256()`:
+/// fixed search_path (in PL/pgSQL, whose plans are cached per session), and computes
+/// HMAC-SHA256 (RFC 2104) with PostgreSQL's own `sha256()`:
 /// the key table stores the key already padded and XORed with ipad and opad, so the MAC is
 /// `sha256(outer || sha256(inner || message))` — no extension needed.
 pub fn auth_org_id(settings: &Settings, or_replace: bool) -> Vec<Ddl> {
@@ -129,7 +130,7 @@ pub fn auth_org_id(settings: &Settings, or_replace: bool) -> Vec<Ddl> {
             name: names::AUTH_ORG_ID.to_owned(),
             or_replace,
             returns: "uuid",
-            language: if signed { "sql STABLE PARALLEL SAFE SECURITY DEFINER" } else { "sql STABLE PARALLEL SAFE" },
+            language: if signed { "plpgsql STABLE PARALLEL SAFE SECURITY DEFINER" } else { "sql STABLE PARALLEL SAFE" },
             body: format!(" {} ", auth_org_id_body(settings)),
         }),
         Ddl::GrantExecute {
@@ -153,16 +154,32 @@ pub fn auth_org_id_body(settings: &Settings) -> String {
         Claim::Setting(name) => format!("SELECT nullif(current_setting({}, true), '')::uuid", literal(name)),
         // app_metadata is written by the server; user_metadata is editable by the user, never read.
         Claim::Postgrest => "SELECT nullif(nullif(current_setting('request.jwt.claims', true), '')::jsonb #>> '{app_metadata,org_id}', '')::uuid".to_owned(),
-        // `<org>.<expiry>.<key id>.<hex mac>`; each CASE guards the casts after it, so no input
-        // raises an error.
+        // `<org>.<expiry>.<key id>.<hex mac>`, checked in order, so no input raises an error.
+        // PL/pgSQL: its plans are cached for the session, where an SQL function's would be
+        // planned again for every statement.
         Claim::Signed(name) => format!(
-            "SELECT CASE WHEN t.p[1] ~ '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$' AND t.p[2] ~ '^[0-9]{{1,15}}$' THEN \
-             CASE WHEN t.p[2]::bigint > extract(epoch FROM now()) \
-             AND t.p[4] = encode(sha256(k.outer_key || sha256(k.inner_key || convert_to(t.p[1] || '.' || t.p[2] || '.' || t.p[3], 'UTF8'))), 'hex') \
-             THEN t.p[1]::uuid END END \
-             FROM (SELECT string_to_array(nullif(current_setting({setting}, true), ''), '.') AS p) t \
-             JOIN {schema}.{table} k ON k.id = t.p[3] AND (k.retired_at IS NULL OR k.retired_at > now()) \
-             WHERE array_length(t.p, 1) = 4",
+            "DECLARE\n\
+             \x20 p text[] := string_to_array(nullif(current_setting({setting}, true), ''), '.');\n\
+             \x20 k record;\n\
+             BEGIN\n\
+             \x20 IF array_length(p, 1) IS DISTINCT FROM 4\n\
+             \x20    OR p[1] !~ '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$'\n\
+             \x20    OR p[2] !~ '^[0-9]{{1,15}}$' THEN\n\
+             \x20   RETURN NULL;\n\
+             \x20 END IF;\n\
+             \x20 IF p[2]::bigint <= extract(epoch FROM now()) THEN\n\
+             \x20   RETURN NULL;\n\
+             \x20 END IF;\n\
+             \x20 SELECT inner_key, outer_key INTO k FROM {schema}.{table}\n\
+             \x20   WHERE id = p[3] AND (retired_at IS NULL OR retired_at > now());\n\
+             \x20 IF NOT FOUND THEN\n\
+             \x20   RETURN NULL;\n\
+             \x20 END IF;\n\
+             \x20 IF encode(sha256(k.outer_key || sha256(k.inner_key || convert_to(p[1] || '.' || p[2] || '.' || p[3], 'UTF8'))), 'hex') <> p[4] THEN\n\
+             \x20   RETURN NULL;\n\
+             \x20 END IF;\n\
+             \x20 RETURN p[1]::uuid;\n\
+             END",
             setting = literal(name),
             schema = ident(names::KEY_SCHEMA),
             table = ident(names::KEY_TABLE),

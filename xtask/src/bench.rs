@@ -6,6 +6,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use std::time::{Duration, Instant};
 use tenancy_migrate::scan;
 
+mod claim;
 mod convert;
 
 pub fn run(args: &[&str]) -> Result<()> {
@@ -18,8 +19,9 @@ pub fn run(args: &[&str]) -> Result<()> {
         ["codegen"] => codegen(),
         ["scan"] => scan_bench(),
         ["convert"] => convert::run(&admin_url()?, 1000),
+        ["claim"] => claim::run(&admin_url()?, 1000),
         ["convert", size] => convert::run(&admin_url()?, size.parse().context("batch size: a positive integer")?),
-        _ => bail!("usage: cargo xtask bench [codegen|scan|convert [BATCH_SIZE]]"),
+        _ => bail!("usage: cargo xtask bench [codegen|scan|claim|convert [BATCH_SIZE]]"),
     }
 }
 

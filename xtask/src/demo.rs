@@ -54,6 +54,17 @@ pub fn run(args: &[&str]) -> Result<()> {
     let verification = verify::verify(&mut conn, &declaration)?;
     let c = verification.counts;
     println!("5. verify: {} blocked, {} allowed, {} leaked, {} errors", c.blocked, c.allowed, c.leaked, c.error);
+    // The signed claim (this workspace's preset): SQL rewriting the claim gets nothing.
+    let forgery: Vec<String> = verification
+        .objects
+        .iter()
+        .filter(|o| o.cell.attack.starts_with("claim_"))
+        .map(|o| format!("{} {:?}", o.cell.attack.trim_start_matches("claim_"), o.cell.outcome).to_lowercase())
+        .collect();
+    if !forgery.is_empty() {
+        println!("   claim forgery as the app role: {}", forgery.join(", "));
+        println!("   (the app needs a key now: tenancy-migrate claim-key install --from-env TENANCY_CLAIM_KEY)");
+    }
     let mut after = scan::scan(&mut conn, &declaration, &scan::Options::default())?;
     after.verify = Some(verification);
     let s = &after.summary;

@@ -32,7 +32,7 @@ cargo xtask <command>
   browser                 only the headless-Chromium checks of the report site (part of ci)
   dev-db start|stop|url   manage that throwaway PostgreSQL
   codegen [--check]       append migrations for declaration changes (--check: fail if stale)
-  bench [codegen|scan|convert]  run the benchmarks (figures for BENCHMARKS.md)
+  bench [codegen|scan|claim|convert]  run the benchmarks (figures for BENCHMARKS.md)
   ci                      everything CI runs: fmt check, clippy -D warnings (native and wasm32),
                           all tests, the report site in headless Chromium
 ";
