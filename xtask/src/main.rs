@@ -33,6 +33,7 @@ cargo xtask <command>
   dev-db start|stop|url   manage that throwaway PostgreSQL
   codegen [--check]       append migrations for declaration changes (--check: fail if stale)
   bench [codegen|scan|claim|convert]  run the benchmarks (figures for BENCHMARKS.md)
+  clean-clone             a clean clone of HEAD, without the wasm32 target, runs `demo --no-serve`
   ci                      everything CI runs: fmt check, clippy -D warnings (native and wasm32),
                           all tests, the report site in headless Chromium
 ";
@@ -87,6 +88,7 @@ fn run(args: &[&str]) -> Result<()> {
         ["demo", rest @ ..] => demo::run(rest),
         ["browser"] => browser::check(),
         ["ci"] => ci(),
+        ["clean-clone"] => clean_clone(),
         [] | ["help" | "--help" | "-h"] => {
             print!("{HELP}");
             Ok(())
@@ -122,7 +124,46 @@ fn delegate(command: &str, args: &[&str]) -> Result<ExitCode> {
     Ok(tenancy_migrate::cli::run(cli.command)?)
 }
 
+/// What a newcomer does on a fresh machine: a clean clone of HEAD, the toolchain without the
+/// wasm32 target, and the README's first command, `cargo xtask demo --no-serve`, to the end.
+fn clean_clone() -> Result<()> {
+    let root = project_root();
+    let clone = root.join("target/tenancy/clean-clone");
+    if clone.exists() {
+        std::fs::remove_dir_all(&clone)?;
+    }
+    let status = Command::new("git").args(["clone", "--quiet"]).arg(&root).arg(&clone).status()?;
+    if !status.success() {
+        bail!("git clone of {} failed", root.display());
+    }
+    let removed =
+        Command::new("rustup").args(["target", "remove", "wasm32-unknown-unknown"]).current_dir(&clone).status();
+    eprintln!(
+        "== clean clone: wasm32 target removed ({})",
+        if removed.is_ok_and(|s| s.success()) { "it was installed" } else { "not installed" }
+    );
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .args(["xtask", "demo", "--no-serve"])
+        .current_dir(&clone)
+        .env_remove("DATABASE_URL")
+        .env_remove("CARGO_TARGET_DIR")
+        .status()?;
+    // The demo installs the target; make sure it is back whatever happened.
+    let _ = Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]).current_dir(&root).status();
+    if !status.success() {
+        bail!("`cargo xtask demo --no-serve` failed in a clean clone ({})", clone.display());
+    }
+    // The clone's throwaway PostgreSQL is not needed any more.
+    let _ = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .args(["xtask", "dev-db", "stop"])
+        .current_dir(&clone)
+        .status();
+    eprintln!("== clean clone: `cargo xtask demo --no-serve` completed from scratch");
+    Ok(())
+}
+
 fn ci() -> Result<()> {
+    report::ensure_wasm_target(&project_root())?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let steps: [(&str, &[&str]); 4] = [
         ("format", &["fmt", "--all", "--check"]),

@@ -70,9 +70,33 @@ pub fn start_page(files: &[PathBuf]) -> String {
     }
 }
 
+/// The target report-web is built for.
+const WASM: &str = "wasm32-unknown-unknown";
+
+/// Installs the wasm32 target when the toolchain lacks it (a fresh machine: rustup installs a
+/// rust-toolchain.toml's targets with a new toolchain, not into one already there), so the
+/// README's first command works anywhere rustup does.
+pub(crate) fn ensure_wasm_target(root: &std::path::Path) -> Result<()> {
+    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).current_dir(root).output()?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib").join(WASM).exists() {
+        return Ok(());
+    }
+    eprintln!("the {WASM} target (for the report viewer) is missing: rustup target add {WASM}");
+    let added = Command::new("rustup").args(["target", "add", WASM]).current_dir(root).status();
+    match added {
+        Ok(status) if status.success() => Ok(()),
+        Ok(_) => bail!("`rustup target add {WASM}` failed; install the target, then rerun"),
+        Err(_) => bail!(
+            "report-web needs the {WASM} target and rustup is not here to install it; add the target to your toolchain, then rerun"
+        ),
+    }
+}
+
 /// Builds the site with `reports` copied into `reports/`; returns its directory.
 pub fn build_site(reports: &[PathBuf]) -> Result<PathBuf> {
     let root = crate::project_root();
+    ensure_wasm_target(&root)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     eprintln!("building report-web for wasm32 (release)...");
     let status = Command::new(cargo)
@@ -80,7 +104,7 @@ pub fn build_site(reports: &[PathBuf]) -> Result<PathBuf> {
         .current_dir(&root)
         .status()?;
     if !status.success() {
-        bail!("report-web does not build for wasm32-unknown-unknown (rustup target add wasm32-unknown-unknown)");
+        bail!("report-web does not build for {WASM}: see cargo's errors above");
     }
     let wasm = root.join("target/wasm32-unknown-unknown/release/report_web.wasm");
     let site = site_dir();
