@@ -18,6 +18,7 @@ pub fn load(conn: &mut PgConnection, schema: &str, app_role: &str) -> Result<Cat
 pub fn load_facts(conn: &mut PgConnection, schema: &str, app_role: &str) -> Result<Facts> {
     let mut facts = Facts { schema: schema.to_owned(), app_role: app_role.to_owned(), rows: Default::default() };
     for query in ALL {
+        tracing::debug!(query = query.name(), schema, app_role, sql = query.sql(), "catalog query");
         let rows = diesel::sql_query(as_json(query.sql()))
             .bind::<Text, _>(schema)
             .bind::<Nullable<Text>, _>(None::<String>)

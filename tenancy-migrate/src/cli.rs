@@ -22,6 +22,9 @@ use tenancy_schema::report::Severity;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log on stderr: -v each step, -vv also the SQL it runs (RUST_LOG overrides)
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -35,6 +38,16 @@ pub struct Connection {
 pub enum Format {
     Human,
     Json,
+}
+
+/// How `scan` and `verify` write their report.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Human,
+    /// The report (docs/report-format.md).
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
 }
 
 /// The least severe finding that makes `scan` exit 1.
@@ -68,7 +81,7 @@ pub enum Command {
         #[arg(long, default_value = "public")]
         schema: String,
         #[arg(long, value_enum, default_value = "human")]
-        format: Format,
+        format: ReportFormat,
         /// Write the report to FILE instead of stdout
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
@@ -90,7 +103,7 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         declaration: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "human")]
-        format: Format,
+        format: ReportFormat,
         /// Write the report (scan findings and the verify matrix) to FILE instead of stdout
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
@@ -229,6 +242,7 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    crate::logging::init(cli.verbose);
     match run(cli.command) {
         Ok(code) => code,
         Err(err) => {
@@ -257,11 +271,16 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
             let color = output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             let mut text = Vec::new();
             match format {
-                Format::Json => {
+                ReportFormat::Json => {
                     serde_json::to_writer_pretty(&mut text, &report).expect("reports serialize");
                     text.push(b'\n');
                 }
-                Format::Human => scan::human::render(&mut text, &report, color).expect("writing to memory"),
+                ReportFormat::Sarif => {
+                    let sarif = crate::sarif::scan(&report, &options.schema);
+                    serde_json::to_writer_pretty(&mut text, &sarif).expect("SARIF serializes");
+                    text.push(b'\n');
+                }
+                ReportFormat::Human => scan::human::render(&mut text, &report, color).expect("writing to memory"),
             }
             match &output {
                 Some(path) => {
@@ -284,11 +303,16 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
             report.verify = Some(verification);
             let mut text = Vec::new();
             match format {
-                Format::Json => {
+                ReportFormat::Json => {
                     serde_json::to_writer_pretty(&mut text, &report).expect("reports serialize");
                     text.push(b'\n');
                 }
-                Format::Human => crate::verify::render(&mut text, report.verify.as_ref().expect("just set"))
+                ReportFormat::Sarif => {
+                    let sarif = crate::sarif::verify(&report, "public");
+                    serde_json::to_writer_pretty(&mut text, &sarif).expect("SARIF serializes");
+                    text.push(b'\n');
+                }
+                ReportFormat::Human => crate::verify::render(&mut text, report.verify.as_ref().expect("just set"))
                     .expect("writing to memory"),
             }
             match &output {

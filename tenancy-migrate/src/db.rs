@@ -6,6 +6,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 /// Opens a connection and names the session so `pg_stat_activity` shows who holds locks.
 pub fn connect(url: &str) -> Result<PgConnection> {
     let shown = redact(url);
+    tracing::info!(url = %shown, "connecting");
     let mut conn = PgConnection::establish(url).map_err(|err| classify(&shown, err))?;
     diesel::sql_query("SET application_name = 'tenancy-migrate'")
         .execute(&mut conn)

@@ -19,8 +19,10 @@ pub mod declaration;
 pub mod error;
 pub mod files;
 pub mod import;
+pub mod logging;
 pub mod migrate;
 pub mod models;
+pub mod sarif;
 pub mod scan;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

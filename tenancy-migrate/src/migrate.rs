@@ -49,6 +49,7 @@ pub fn apply(conn: &mut PgConnection, wait: Wait, dry_run: bool, log: &mut dyn F
         let mut outcome = Outcome::default();
         for migration in pending {
             let name = migration.name().to_string();
+            tracing::info!(migration = %name, dry_run, "applying");
             outcome.sql.push(sql_of(&name, true));
             if !dry_run {
                 log(&format!("applying {name}"));

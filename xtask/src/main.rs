@@ -8,7 +8,7 @@ mod devdb;
 mod layering;
 mod report;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -33,6 +33,7 @@ cargo xtask <command>
   dev-db start|stop|url   manage that throwaway PostgreSQL
   codegen [--check]       append migrations for declaration changes (--check: fail if stale)
   bench [codegen|scan|claim|convert]  run the benchmarks (figures for BENCHMARKS.md)
+  fuzz [CASES]            the fuzz targets with CASES per property (default 20000)
   clean-clone             a clean clone of HEAD, without the wasm32 target, runs `demo --no-serve`
   ci                      everything CI runs: fmt check, clippy -D warnings (native and wasm32),
                           all tests, the report site in headless Chromium
@@ -89,6 +90,8 @@ fn run(args: &[&str]) -> Result<()> {
         ["browser"] => browser::check(),
         ["ci"] => ci(),
         ["clean-clone"] => clean_clone(),
+        ["fuzz"] => fuzz(20_000),
+        ["fuzz", cases] => fuzz(cases.parse().context("cases: a positive number")?),
         [] | ["help" | "--help" | "-h"] => {
             print!("{HELP}");
             Ok(())
@@ -122,6 +125,35 @@ fn delegate(command: &str, args: &[&str]) -> Result<ExitCode> {
     let cli = tenancy_migrate::cli::Cli::try_parse_from(argv)
         .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_start_matches("error: ").trim_end()))?;
     Ok(tenancy_migrate::cli::run(cli.command)?)
+}
+
+/// The fuzz targets (declaration parser and validator, report reader, the viewer's file and
+/// share-link readers, the SQL splitter) with many more cases than `cargo test` runs.
+fn fuzz(cases: u64) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let targets: [&[&str]; 3] = [
+        &["-p", "tenancy-schema", "--test", "fuzz"],
+        &["-p", "report-web", "--test", "fuzz"],
+        &["-p", "tenancy-migrate", "--test", "it", "fuzz::"],
+    ];
+    for target in targets {
+        let started = std::time::Instant::now();
+        let status = Command::new(&cargo)
+            .args(["test", "--release", "--locked"])
+            .args(target)
+            .env("PROPTEST_CASES", cases.to_string())
+            .current_dir(project_root())
+            .status()?;
+        if !status.success() {
+            bail!("fuzzing {} found a failure (proptest printed the minimal input above)", target.join(" "));
+        }
+        eprintln!(
+            "== fuzz {}: {cases} cases per property in {:.1} s",
+            target.join(" "),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
 }
 
 /// What a newcomer does on a fresh machine: a clean clone of HEAD, the toolchain without the

@@ -153,7 +153,9 @@ fn run_step(
 ) -> Result<()> {
     let name = step.name.as_str();
     let retry = options.retry;
+    tracing::info!(step = name, in_transaction = step.in_transaction, "running step");
     if step.in_transaction {
+        tracing::debug!(step = name, sql = %up, "step");
         retry.run(name, log, conn, |conn| {
             conn.transaction(|conn| {
                 conn.batch_execute(up)?;
@@ -179,6 +181,7 @@ fn run_step(
                 continue;
             }
             let doing = format!("{name}, statement {}: {}", i + 1, summary(statement));
+            tracing::debug!(step = name, statement = i + 1, sql = %statement, "statement");
             if statement.contains(" CONCURRENTLY") {
                 drop_invalid_leftover(conn, statement, &doing)?;
                 retry.run(&doing, log, conn, |conn| conn.batch_execute(statement))?;

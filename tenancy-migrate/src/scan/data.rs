@@ -114,7 +114,13 @@ pub fn run(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog) -> Resul
     diesel::sql_query("SET LOCAL row_security = off")
         .execute(conn)
         .map_err(|err| Error::query("turning row_security off for the data checks", err))?;
-    let data = plans.iter().map(|p| execute(conn, p)).collect::<Result<Vec<_>>>()?;
+    let data = plans
+        .iter()
+        .map(|p| {
+            tracing::debug!(table = %p.table.name, "data checks");
+            execute(conn, p)
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok((data, blocked))
 }
 

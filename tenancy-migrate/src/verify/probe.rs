@@ -220,8 +220,16 @@ impl Runner<'_> {
         shown.extend(as_app.iter().chain(&probe.prelude).map(|s| format!("{s};")));
         shown.push(format!("{};", probe.sql));
 
+        // The claim statements are left out: their tokens are credentials.
+        let prelude: Vec<&str> = probe
+            .prelude
+            .iter()
+            .map(|p| if p.contains("set_config(") { "<the claim, rewritten>" } else { p })
+            .collect();
+        tracing::debug!(setup = ?probe.setup, ?prelude, sql = %probe.sql, "probe");
         let _ = conn.batch_execute("SAVEPOINT tenancy_verify");
         let observed = self.observe(conn, probe, &as_app);
+        tracing::debug!(answer = %observed.answer.shown(), changed = observed.changed(), "probe answered");
         let _ = conn.batch_execute("ROLLBACK TO SAVEPOINT tenancy_verify; RELEASE SAVEPOINT tenancy_verify");
 
         let mut result = observed.answer.shown();

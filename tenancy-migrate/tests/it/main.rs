@@ -7,6 +7,7 @@ mod claims;
 mod compile_fail;
 mod convert;
 mod errors;
+mod fuzz;
 mod isolation;
 mod models;
 mod pool;

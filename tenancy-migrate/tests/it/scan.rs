@@ -248,3 +248,69 @@ fn reports_match_the_committed_json_schema() {
     wrong["findings"][0].as_object_mut().unwrap().remove("evidence");
     assert!(!validator.is_valid(&wrong));
 }
+
+fn sarif_validator() -> jsonschema::Validator {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../../docs/sarif-schema-2.1.0.json")).expect("the schema is JSON");
+    jsonschema::validator_for(&schema).expect("the SARIF 2.1.0 schema")
+}
+
+#[test]
+fn scan_and_verify_write_valid_sarif() {
+    let validator = sarif_validator();
+    let check = |what: &str, text: &str| -> serde_json::Value {
+        let sarif: serde_json::Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{what}: {e}: {text}"));
+        let errors: Vec<String> =
+            validator.iter_errors(&sarif).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "{what}: {errors:#?}");
+        sarif
+    };
+    // scan: every finding a result, its rule among the rules, evidence in properties.
+    let db = legacy("scan_sarif");
+    let (code, stdout, stderr) = run(&["scan", "--database-url", &db.admin_url(), "--format", "sarif"]);
+    assert_eq!(code, 1, "{stderr}");
+    let sarif = check("scan", &stdout);
+    let run0 = &sarif["runs"][0];
+    let results = run0["results"].as_array().unwrap();
+    let report = scan_with(&mut db.admin(), &Options::default());
+    assert_eq!(results.len(), report.findings.len());
+    let rules: Vec<&str> =
+        run0["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(results.iter().all(|r| rules.contains(&r["ruleId"].as_str().unwrap())));
+    let null_rows = results.iter().find(|r| r["ruleId"] == "org-id-null-rows").expect("a data finding");
+    assert_eq!(null_rows["level"], "error");
+    assert!(null_rows["properties"]["evidence"]["sql"].as_str().unwrap().contains("count"));
+    assert!(
+        null_rows["locations"][0]["logicalLocations"][0]["fullyQualifiedName"].as_str().unwrap().starts_with("public.")
+    );
+
+    // verify: every cell a result (pass, fail, notApplicable).
+    let migrated = TestDb::migrated("verify_sarif");
+    let (code, stdout, stderr) = run(&["verify", "--database-url", &migrated.admin_url(), "--format", "sarif"]);
+    assert_eq!(code, 0, "{stderr}");
+    let sarif = check("verify", &stdout);
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(results.len() > 500, "{} results", results.len());
+    assert!(results.iter().all(|r| r["kind"] != "fail"));
+    // The schema is not a rubber stamp.
+    let mut wrong = sarif.clone();
+    wrong["runs"][0]["results"][0]["kind"] = "maybe".into();
+    assert!(!validator.is_valid(&wrong));
+}
+
+#[test]
+fn logs_go_to_stderr_and_never_into_the_report() {
+    let db = TestDb::migrated("scan_logging");
+    let (code, stdout, stderr) = run(&["scan", "--database-url", &db.admin_url(), "--format", "json", "-vv"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is the report alone");
+    assert!(report["findings"].is_array());
+    assert!(stderr.contains("catalog query"), "{stderr}");
+    assert!(stderr.contains("connecting"), "{stderr}");
+    // The URL's password is redacted.
+    let password = db.admin_url().split(':').nth(2).unwrap().split('@').next().unwrap().to_owned();
+    assert!(!stderr.contains(&format!(":{password}@")), "{stderr}");
+    // Without -v, nothing but the command's own lines.
+    let (_, _, quiet) = run(&["scan", "--database-url", &db.admin_url(), "--format", "json"]);
+    assert!(!quiet.contains("catalog query"), "{quiet}");
+}
