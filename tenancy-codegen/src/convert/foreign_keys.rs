@@ -28,14 +28,7 @@ pub(super) fn tenant_fks(p: &mut Planner<'_>) {
                 .map(|c| c.fact.clone())
                 .collect();
             if let Some(fk) = fks.iter().find(|c| c.is_foreign_key(&from, &reference.table, &to)) {
-                if !fk.validated {
-                    let validate = Ddl::ValidateConstraint {
-                        table: t.to_owned(),
-                        name: fk.name.clone(),
-                        kind: Validate::ForeignKey,
-                    };
-                    p.up(validate, Some(t));
-                }
+                p.validate_foreign_key(t, fk);
                 continue;
             }
             // The plain keys it replaces (same column, same parent).

@@ -4,7 +4,7 @@
 //! index becomes the primary key in one statement.
 
 use super::{Mode, Planner};
-use crate::ddl::{Constraint, Ddl, Validate};
+use crate::ddl::{Constraint, Ddl};
 use crate::sql::{self, names};
 
 pub(super) fn org_keys(p: &mut Planner<'_>) {
@@ -21,16 +21,7 @@ pub(super) fn org_keys(p: &mut Planner<'_>) {
         }
         // The org foreign key, ON DELETE CASCADE.
         match p.org_fk(t) {
-            Some(fk) if fk.on_delete == Some(crate::catalog::FkAction::Cascade) => {
-                if !fk.validated {
-                    let validate = Ddl::ValidateConstraint {
-                        table: t.to_owned(),
-                        name: fk.name.clone(),
-                        kind: Validate::ForeignKey,
-                    };
-                    p.up(validate, Some(t));
-                }
-            }
+            Some(fk) if fk.on_delete == Some(crate::catalog::FkAction::Cascade) => p.validate_foreign_key(t, fk),
             existing => {
                 let replaced: Vec<crate::catalog::Constraint> = existing.into_iter().map(|r| r.fact.clone()).collect();
                 p.replace_foreign_key(t, sql::org_foreign_key(p.schema, t), &replaced);

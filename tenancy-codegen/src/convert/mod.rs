@@ -216,6 +216,18 @@ impl<'a> Planner<'a> {
 
 /// Constraints the conversion replaces: dropped in `up`, restored from their definitions in `down`.
 impl Planner<'_> {
+    /// `VALIDATE` of a foreign key that exists but was added `NOT VALID` (nothing when it is valid).
+    fn validate_foreign_key(&mut self, table: &str, fk: &Constraint) {
+        if !fk.validated {
+            let validate = Ddl::ValidateConstraint {
+                table: table.to_owned(),
+                name: fk.name.clone(),
+                kind: crate::ddl::Validate::ForeignKey,
+            };
+            self.up(validate, Some(table));
+        }
+    }
+
     /// Drops a legacy constraint; `down` restores it from its definition.
     fn drop_constraint(&mut self, table: &str, name: &str) {
         self.up(

@@ -250,6 +250,17 @@ fn judge_other(observed: &Observed) -> Outcome {
     }
 }
 
+/// A move of A's fresh row to B: moved, leaked; refused, blocked; A's own fresh row not even
+/// there (the UPDATE touched nothing), an error.
+fn judge_move(observed: &Observed) -> Outcome {
+    match &observed.answer {
+        _ if observed.setup_failed() => Outcome::Error,
+        _ if observed.changed() => Outcome::Leaked,
+        super::probe::Answer::Affected(0) => Outcome::Error,
+        _ => Outcome::Blocked,
+    }
+}
+
 /// An action on A's own rows must change them.
 fn judge_own(observed: &Observed) -> Outcome {
     if observed.changed() && observed.answer.failed().is_none() { Outcome::Allowed } else { Outcome::Error }
