@@ -91,8 +91,11 @@ fn the_migrated_database_blocks_every_attack_and_allows_same_org_work() {
     );
     assert!(v.objects.iter().all(|o| !o.cell.failed()), "{:?}", v.objects);
     // What 0 leaked does not cover is said, with the statement that showed it.
-    let forge = v.notes.iter().find(|n| n.code == "claim_forgeable").expect("the unsigned claim is noted");
-    assert!(forge.evidence.result.contains("\"seen\": 1"), "{forge:?}");
+    // The claim is signed: SQL rewriting it gets nothing (no "forgeable" note, every forgery blocked).
+    assert!(v.notes.iter().all(|n| n.code != "claim_forgeable"), "{:?}", v.notes);
+    let forgeries: Vec<_> = v.objects.iter().filter(|o| o.cell.attack.starts_with("claim_")).collect();
+    assert_eq!(forgeries.len(), 6, "{forgeries:?}");
+    assert!(forgeries.iter().all(|o| o.cell.outcome == Outcome::Blocked), "{forgeries:?}");
     assert!(cell("read_own").evidence.result.contains("\"other\": 0"));
     let calls = v.tables.iter().find(|t| t.table == "calls").unwrap();
     let oracle = calls.cells.iter().find(|c| c.attack == "reference_other_org").unwrap();
@@ -331,4 +334,20 @@ fn diff(before: &str, after: &str) -> String {
         .map(|(x, y)| format!("- {x}\n+ {y}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// With an unsigned claim (the workspace's first migration only), verify says what "0 leaked"
+/// does not cover: SQL as the app role sets the claim to B's id and reads B's rows.
+#[test]
+fn an_unsigned_claim_is_noted_as_forgeable() {
+    let db = TestDb::migrated("verify_unsigned_claim");
+    tenancy_migrate::migrate::revert(&mut db.admin(), false, tenancy_migrate::migrate::Wait::Wait, false, &mut |_| {})
+        .unwrap();
+    let mut schema = declaration();
+    schema.settings.claim = tenancy_schema::Claim::Setting("app.org_id".to_owned());
+    let v = run(&db, &schema);
+    assert_eq!(failures(&v), Vec::<String>::new());
+    let forge = v.notes.iter().find(|n| n.code == "claim_forgeable").expect("the unsigned claim is noted");
+    assert!(forge.evidence.result.contains("\"seen\": 1"), "{forge:?}");
+    assert!(v.objects.iter().all(|o| !o.cell.attack.starts_with("claim_")));
 }
