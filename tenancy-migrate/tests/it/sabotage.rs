@@ -176,3 +176,13 @@ sabotage!(
         "claim app.org_token claim_forged_insert",
     ]
 );
+
+// A definer view in another schema the app role can use: found there too.
+sabotage!(
+    a_view_in_another_schema,
+    "CREATE SCHEMA reporting;
+     CREATE VIEW reporting.all_calls AS SELECT * FROM public.calls;
+     GRANT USAGE ON SCHEMA reporting TO app_user;
+     GRANT SELECT ON reporting.all_calls TO app_user;",
+    ["view reporting.all_calls view_read"]
+);
