@@ -439,7 +439,11 @@ fn the_planner_facts_fixture_matches_the_legacy_database() {
         vec![r#"{"database": "legacy_app", "server_version": "15", "role": "postgres", "superuser": true, "bypass_rls": true}"#.to_owned()],
     );
     let live = convert::load_live(&mut conn, &declaration, "public").unwrap();
-    let text = serde_json::to_string_pretty(&serde_json::json!({ "facts": facts, "live": live })).unwrap() + "\n";
+    let text = serde_json::to_string_pretty(&serde_json::json!({
+        "generated": "by tenancy-migrate/tests/it/convert.rs (UPDATE_FIXTURES=1) from fixtures/legacy_app.sql. Do not edit by hand.",
+        "facts": facts,
+        "live": live
+    })).unwrap() + "\n";
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tenancy-codegen/fixtures/legacy_app.facts.json");
     if std::env::var_os("UPDATE_FIXTURES").is_some() {
         std::fs::write(&path, &text).unwrap();
