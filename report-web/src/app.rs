@@ -332,8 +332,8 @@ fn summary(report: &Report) -> Html {
             if let Some(v) = &report.verify {
                 <p id="verify-summary" class={if v.counts.leaked + v.counts.error == 0 { "pass" } else { "fail" }}>{
                     format!(
-                        "verify as {}: {} blocked, {} allowed, {} leaked, {} errors; {}",
-                        v.role, v.counts.blocked, v.counts.allowed, v.counts.leaked, v.counts.error,
+                        "verify as {}: {} blocked, {} allowed, {} leaked, {} errors, {} observable by design (info); {}",
+                        v.role, v.counts.blocked, v.counts.allowed, v.counts.leaked, v.counts.error, v.counts.info,
                         if v.checksum_before == v.checksum_after { "no trace left" } else { "the checksums differ" }
                     )
                 }</p>
@@ -380,6 +380,7 @@ fn outcome_mark(outcome: Outcome) -> (&'static str, &'static str) {
         Outcome::Leaked => ("LEAKED", "leaked"),
         Outcome::Error => ("ERROR", "error"),
         Outcome::Skipped => ("–", "skipped"),
+        Outcome::Info => ("info", "info"),
     }
 }
 

@@ -8,7 +8,7 @@
 use crate::ddl::Ddl;
 use crate::error::{PlanError, Planning};
 use crate::sql;
-use tenancy_schema::{Schema, Table};
+use tenancy_schema::{Schema, Scope, Table};
 
 /// One diesel migration directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,8 +80,19 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
             hint: "keep the old shape and add a new table or column instead, or write that migration by hand"
                 .to_owned(),
         };
-        if before.scope != table.scope {
-            return Err(unsupported("changing a table's scope"));
+        let shareable = |scope: Scope| matches!(scope, Scope::Global | Scope::Shared);
+        if before.scope != table.scope && !(shareable(before.scope) && shareable(table.scope)) {
+            return Err(unsupported("changing a table's scope other than between global and shared"));
+        }
+        if before.scope != table.scope || before.link != table.link {
+            // Global ⇄ shared, or a new link: the same SELECT grant, another policy.
+            let (old, new) = (visibility(&current.settings, before), visibility(&desired.settings, table));
+            up.extend(old.iter().rev().filter_map(Ddl::undo));
+            up.extend(new.iter().cloned());
+            let mut back: Vec<Ddl> = new.iter().rev().filter_map(Ddl::undo).collect();
+            back.extend(old);
+            down.push(back);
+            summary.push(format!("{}_{}", scope_word(table.scope), table.name));
         }
         if before.uniques != table.uniques {
             return Err(unsupported("changing unique keys"));
@@ -250,6 +261,23 @@ fn claim_change(current: &Schema, desired: &Schema, number: usize) -> Migration 
     }
 }
 
+/// What decides which rows of `table` the app role sees: row-level security and its policy.
+fn visibility(settings: &tenancy_schema::Settings, table: &Table) -> Vec<Ddl> {
+    sql::security(settings, table)
+        .into_iter()
+        .filter(|s| matches!(s, Ddl::EnableRls { .. } | Ddl::ForceRls { .. } | Ddl::CreatePolicy(_)))
+        .collect()
+}
+
+fn scope_word(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Root => "root",
+        Scope::Tenant => "tenant",
+        Scope::Global => "global",
+        Scope::Shared => "shared",
+    }
+}
+
 /// Creates `tables` in order; foreign keys to tables not yet created come back as deferred
 /// `ALTER TABLE` statements to run after all of them.
 fn create_tables(schema: &Schema, tables: &[&Table], existing: &[&str]) -> (Vec<Ddl>, Vec<Ddl>) {
@@ -259,8 +287,13 @@ fn create_tables(schema: &Schema, tables: &[&Table], existing: &[&str]) -> (Vec<
     for table in tables {
         let (create, later) = sql::create_table(schema, table, &created);
         statements.extend(create);
-        statements.extend(sql::security(&schema.settings, table));
         deferred.extend(later);
+        // A shared table's policy reads its link table, which may come later.
+        if table.scope == Scope::Shared {
+            deferred.extend(sql::security(&schema.settings, table));
+        } else {
+            statements.extend(sql::security(&schema.settings, table));
+        }
         created.push(&table.name);
     }
     (statements, deferred)

@@ -18,8 +18,8 @@ pub fn models(schema: &Schema) -> String {
     let all_tables: Vec<Ident> = schema.tables.iter().map(|t| rust_ident(&t.name)).collect();
     let same_query =
         (all_tables.len() > 1).then(|| quote! { diesel::allow_tables_to_appear_in_same_query!(#(#all_tables),*); });
-    let shared: Vec<Ident> = schema.tables.iter().filter(|t| !t.is_tenant()).map(|t| rust_ident(&t.name)).collect();
-    let tenant_columns = schema.tables.iter().filter(|t| t.is_tenant()).map(|t| {
+    let shared: Vec<Ident> = schema.tables.iter().filter(|t| !scoped(t)).map(|t| rust_ident(&t.name)).collect();
+    let tenant_columns = schema.tables.iter().filter(|t| scoped(t)).map(|t| {
         let name = rust_ident(&t.name);
         let doc = format!(" The columns of `{}`; the table itself comes from [`super::Scoped::{name}`].", t.name);
         quote! {
@@ -32,9 +32,11 @@ pub fn models(schema: &Schema) -> String {
     let joins = composite_joins(schema);
     let rows = schema.tables.iter().map(|t| row_struct(schema, t));
     let inserts = schema.tables.iter().map(insert_struct);
+    let pool = pool_module();
     let file = quote! {
         #org_id
         #context
+        #pool
 
         /// Every table. Private: tenant tables are reachable only through [`Scoped`], inside a
         /// transaction that carries the organization's claim.
@@ -83,6 +85,12 @@ pub fn models(schema: &Schema) -> String {
     )
 }
 
+/// Tables reachable only through [`Scoped`]: tenant tables, and shared tables (whose rows an
+/// organization sees through their link).
+fn scoped(table: &Table) -> bool {
+    matches!(table.scope, Scope::Tenant | Scope::Shared)
+}
+
 /// `VerifiedClaim`, `OrgContext` and `Scoped`: the only way to a tenant table.
 fn context(schema: &Schema) -> TokenStream {
     let org = rust_ident(&schema.settings.org_column);
@@ -93,8 +101,21 @@ fn context(schema: &Schema) -> TokenStream {
         Claim::Postgrest => "SELECT set_config('request.jwt.claims', json_build_object('app_metadata', json_build_object('org_id', $1))::text, true)".to_owned(),
     };
     let signed = schema.settings.claim.is_signed();
-    let accessors = schema.tables.iter().filter(|t| t.is_tenant()).map(|t| {
+    let accessors = schema.tables.iter().filter(|t| scoped(t)).map(|t| {
         let name = rust_ident(&t.name);
+        if t.scope == Scope::Shared {
+            let link = t.link.as_ref().map(|l| format!("{}.{}", l.table, l.column)).unwrap_or_default();
+            let doc = format!(
+                " The shared `{}` table, for queries run on [`Scoped::conn`]: only rows linked to this organization through `{link}` are visible, and it is read-only.",
+                t.name
+            );
+            return quote! {
+                #[doc = #doc]
+                pub fn #name(&self) -> tables::#name::table {
+                    tables::#name::table
+                }
+            };
+        }
         let row = format_ident!("{}", t.struct_name);
         let new = format_ident!("New{}", t.struct_name);
         let insert = format_ident!("insert_{}", snake(&t.struct_name));
@@ -122,6 +143,11 @@ fn context(schema: &Schema) -> TokenStream {
         quote! { self.org.to_string() }
     };
     let context_type = if signed { signed_context() } else { plain_context() };
+    let setting = schema.settings.claim.setting().replace('\'', "''");
+    let carried_sql = format!("SELECT coalesce(current_setting('{setting}', true), '') <> '' AS carried");
+    let carried_message = format!(
+        "this connection already carries a claim ({setting} is set outside the organization's transaction: a session-level SET, or a role or database default); refusing to run, since the next request on the connection would run with it. Reset connections when the pool hands them out (models::pool), and remove the SET"
+    );
     quote! {
         /// Implemented by the application for the credential its authentication verified (a
         /// decoded, signature-checked token; a session looked up server-side). It is the only
@@ -140,6 +166,10 @@ fn context(schema: &Schema) -> TokenStream {
 
             /// Runs `body` in a transaction whose claim is this organization, set
             /// transaction-locally: a pooled connection never carries it into the next request.
+            ///
+            /// Refused (before `body` runs) when the connection already carries a claim from
+            /// outside this transaction — a session-level `SET`, or a role or database default:
+            /// that claim would be what the next request on the connection runs with.
             pub fn transaction<T, E, F>(&self, conn: &mut diesel::PgConnection, body: F) -> Result<T, E>
             where
                 F: FnOnce(&mut Scoped<'_>) -> Result<T, E>,
@@ -147,6 +177,19 @@ fn context(schema: &Schema) -> TokenStream {
             {
                 use diesel::prelude::*;
                 conn.transaction(|conn| {
+                    #[derive(diesel::QueryableByName)]
+                    struct Carried {
+                        #[diesel(sql_type = diesel::sql_types::Bool)]
+                        carried: bool,
+                    }
+                    let carried = diesel::sql_query(#carried_sql).get_result::<Carried>(conn)?;
+                    if carried.carried {
+                        return Err(diesel::result::Error::DatabaseError(
+                            diesel::result::DatabaseErrorKind::Unknown,
+                            Box::new(#carried_message.to_owned()),
+                        )
+                        .into());
+                    }
                     diesel::sql_query(#claim_sql)
                         .bind::<diesel::sql_types::Text, _>(#claim_value)
                         .execute(conn)?;
@@ -173,6 +216,66 @@ fn context(schema: &Schema) -> TokenStream {
             }
 
             #(#accessors)*
+        }
+    }
+}
+
+/// `pool`: an r2d2 manager that resets every connection when the pool hands it out, so no
+/// session state of one request (a claim `SET` at session level above all) reaches the next.
+fn pool_module() -> TokenStream {
+    quote! {
+        /// Connection pooling that never hands out a connection carrying a previous request's
+        /// session state.
+        pub mod pool {
+            use diesel::connection::SimpleConnection;
+            use diesel::r2d2::{ConnectionManager, ManageConnection, Pool};
+
+            /// What runs on a connection each time the pool hands it out: the session settings
+            /// (a claim set at session level included), the role, cursors, listeners, advisory
+            /// locks, temporary tables and sequence state of the previous request are gone.
+            /// `DISCARD ALL` but for `DEALLOCATE ALL`: Diesel's statement cache keeps its
+            /// prepared statements.
+            pub const RESET: &str = "CLOSE ALL; RESET SESSION AUTHORIZATION; RESET ALL; RESET ROLE; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES";
+
+            /// An r2d2 manager for PostgreSQL that runs [`RESET`] on every checkout.
+            #[derive(Debug)]
+            pub struct ResetOnCheckout {
+                inner: ConnectionManager<diesel::PgConnection>,
+            }
+
+            impl ResetOnCheckout {
+                pub fn new(database_url: impl Into<String>) -> ResetOnCheckout {
+                    ResetOnCheckout { inner: ConnectionManager::new(database_url) }
+                }
+            }
+
+            impl ManageConnection for ResetOnCheckout {
+                type Connection = diesel::PgConnection;
+                type Error = diesel::r2d2::Error;
+
+                fn connect(&self) -> Result<diesel::PgConnection, diesel::r2d2::Error> {
+                    self.inner.connect()
+                }
+
+                /// r2d2 calls this on checkout (`test_on_check_out`, on in [`builder`]).
+                fn is_valid(&self, conn: &mut diesel::PgConnection) -> Result<(), diesel::r2d2::Error> {
+                    conn.batch_execute(RESET).map_err(diesel::r2d2::Error::QueryError)
+                }
+
+                fn has_broken(&self, conn: &mut diesel::PgConnection) -> bool {
+                    self.inner.has_broken(conn)
+                }
+            }
+
+            /// A pool builder whose connections are reset on every checkout.
+            pub fn builder() -> diesel::r2d2::Builder<ResetOnCheckout> {
+                Pool::builder().test_on_check_out(true)
+            }
+
+            /// A pool of at most `max_size` connections to `database_url`, reset on every checkout.
+            pub fn pool(database_url: &str, max_size: u32) -> Result<Pool<ResetOnCheckout>, diesel::r2d2::PoolError> {
+                builder().max_size(max_size).build(ResetOnCheckout::new(database_url))
+            }
         }
     }
 }

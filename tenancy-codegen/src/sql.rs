@@ -310,18 +310,19 @@ pub fn security(settings: &Settings, table: &Table) -> Vec<Ddl> {
     let role = settings.app_role.clone();
     let claim = format!("(SELECT {}())", ident(names::AUTH_ORG_ID));
     let mut statements = Vec::new();
-    if let Some(column) = scope_column(settings, table) {
-        let check = format!("{} = {claim}", ident(column));
+    if let Some(check) = belongs_to(settings, table, &claim) {
         statements.push(Ddl::EnableRls { table: name.clone() });
         statements.push(Ddl::ForceRls { table: name.clone() });
+        // A shared table is read-only to the app role: its policy only decides what it sees.
+        let shared = table.scope == Scope::Shared;
         statements.push(Ddl::CreatePolicy(Policy {
             name: names::policy(&table.name),
             table: name.clone(),
             permissive: true,
-            command: "ALL",
+            command: if shared { "SELECT" } else { "ALL" },
             roles: vec![Grantee::Role(role.clone())],
             using: Some(check.clone()),
-            with_check: Some(check),
+            with_check: (!shared).then_some(check),
         }));
     }
     if table.scope == Scope::Tenant {
@@ -337,13 +338,31 @@ pub fn security(settings: &Settings, table: &Table) -> Vec<Ddl> {
 }
 
 /// The column a table's policy compares with the claim: the org column of a tenant table, the
-/// key of the organizations table; none for a global table.
+/// key of the organizations table; none for a global or shared table.
 pub fn scope_column<'t>(settings: &'t Settings, table: &'t Table) -> Option<&'t str> {
     match table.scope {
         Scope::Tenant => Some(settings.org_column.as_str()),
         Scope::Root => Some(table.key().name.as_str()),
-        Scope::Global => None,
+        Scope::Global | Scope::Shared => None,
     }
+}
+
+/// The condition under which a row of `table` belongs to organization `org` (an SQL
+/// expression): `org_id = org`, or for a shared table a link row of that organization —
+/// `EXISTS (SELECT FROM link WHERE link.col = table.key AND link.org_id = org)`. None for a
+/// global table, whose rows belong to every organization.
+pub fn belongs_to(settings: &Settings, table: &Table, org: &str) -> Option<String> {
+    if let Some(column) = scope_column(settings, table) {
+        return Some(format!("{} = {org}", ident(column)));
+    }
+    let link = table.link.as_ref().filter(|_| table.scope == Scope::Shared)?;
+    let (l, t) = (ident(&link.table), ident(&table.name));
+    Some(format!(
+        "EXISTS (SELECT FROM {l} WHERE {l}.{} = {t}.{} AND {l}.{} = {org})",
+        ident(&link.column),
+        ident(&table.key().name),
+        ident(&settings.org_column)
+    ))
 }
 
 /// What the app role may do on a table of each scope.
@@ -352,7 +371,7 @@ pub fn app_privileges(scope: Scope) -> &'static [Privilege] {
         Scope::Tenant => &[Privilege::Select, Privilege::Insert, Privilege::Update, Privilege::Delete],
         // The app may read and rename its own organization, never create or delete one.
         Scope::Root => &[Privilege::Select, Privilege::Update],
-        Scope::Global => &[Privilege::Select],
+        Scope::Global | Scope::Shared => &[Privilege::Select],
     }
 }
 

@@ -82,6 +82,7 @@ fn cell_result(cell: &Cell, subject: Value) -> Value {
         Outcome::Blocked | Outcome::Allowed => ("pass", "none"),
         Outcome::Leaked | Outcome::Error => ("fail", "error"),
         Outcome::Skipped => ("notApplicable", "none"),
+        Outcome::Info => ("informational", "note"),
     };
     json!({
         "ruleId": cell.attack,

@@ -31,10 +31,12 @@ struct Organization {
     created_at: Timestamp,
 }
 
-// ----- Shared by every organization (read-only to the app role) ----------------------------
+// ----- People: shared, but each organization sees only its members (read-only to the app) ---
 
 /// A person who can sign in; may belong to several organizations through user_organizations.
-#[tenancy(global)]
+/// Not global: an organization sees a user only while a user_organizations row of its own
+/// links them, so no tenant reads another tenant's people.
+#[tenancy(shared(through = "user_organizations.user_id"))]
 struct User {
     #[key]
     id: Uuid,
@@ -47,6 +49,8 @@ struct User {
     #[default("now()")]
     created_at: Timestamp,
 }
+
+// ----- Reference data, shared by every organization (read-only to the app role) -----------
 
 #[tenancy(global)]
 struct Plan {

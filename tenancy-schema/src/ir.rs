@@ -79,8 +79,21 @@ pub enum Scope {
     Root,
     /// Every row belongs to one organization; gets the org column, RLS and the trigger.
     Tenant,
-    /// Shared by all organizations; read-only to the app role.
+    /// Shared by all organizations; read-only to the app role. For reference data (plans,
+    /// countries), never for rows that belong to people or organizations.
     Global,
+    /// Rows shared across organizations, each visible to an organization only through a
+    /// declared link ([`Table::link`]): `users`, seen by the organizations they are members
+    /// of through `user_organizations`. Read-only to the app role.
+    Shared,
+}
+
+/// How a shared table's rows are linked to organizations: a tenant table and its column that
+/// references the shared table's key. A row is visible to the organizations that have a link row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub table: String,
+    pub column: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,6 +109,9 @@ pub struct Table {
     pub uniques: Vec<Vec<String>>,
     /// How legacy rows of this table find their organization.
     pub backfill: Option<Backfill>,
+    /// Shared tables: the link that makes a row visible to an organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<Link>,
     #[serde(skip)]
     pub span: Span,
     /// Where each unique key was written (first column), parallel to `uniques`.
@@ -111,6 +127,7 @@ impl PartialEq for Table {
             && self.columns == other.columns
             && self.uniques == other.uniques
             && self.backfill == other.backfill
+            && self.link == other.link
     }
 }
 impl Eq for Table {}

@@ -16,7 +16,7 @@
 //! This module only reads syntax; cross-table rules live in `validate`.
 
 use crate::diagnostic::Diagnostic;
-use crate::ir::{Backfill, Claim, Column, ColumnType, Reference, Scope, Settings, Span, Table};
+use crate::ir::{Backfill, Claim, Column, ColumnType, Link, Reference, Scope, Settings, Span, Table};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Attribute, Fields, GenericArgument, Ident, Item, LitStr, PathArguments, Token, Type};
@@ -67,7 +67,7 @@ pub(crate) fn parse_file(file: &str, source: &str, errors: &mut Vec<Diagnostic>)
 }
 
 const SETTINGS_HINT: &str = "settings are `#![tenancy(org_column = \"org_id\", app_role = \"app_user\", claim = \"app.org_id\" | postgrest | signed, default_org = \"<uuid>\")]`";
-const TABLE_HINT: &str = "write `#[tenancy(root | tenant | global, table = \"name\", unique(col, ...))]`";
+const TABLE_HINT: &str = "write `#[tenancy(root | tenant | global | shared(through = \"link.column\"), table = \"name\", unique(col, ...))]`";
 const COLUMN_HINT: &str =
     "column attributes are #[key], #[unique], #[references(table)], #[references(table.column)], #[default(\"sql\")]";
 const BACKFILL_HINT: &str = "write #[backfill(default_org)], #[backfill(via = \"col -> table.org_column\")], #[backfill(from_parent = \"col\")] or #[backfill(sql = \"expr\")]";
@@ -119,14 +119,20 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
     let mut table_name = None;
     let mut uniques = Vec::new();
     let mut backfill = None;
+    let mut link = None;
     for attr in &item.attrs {
         let result = if attr.path().is_ident("tenancy") {
             attr.parse_nested_meta(|meta| {
                 let name = meta_name(&meta.path);
                 match name.as_str() {
-                    "root" | "tenant" | "global" => {
+                    "root" | "tenant" | "global" | "shared" => {
                         if scope.is_some() {
-                            return Err(meta.error("a table has exactly one scope: root, tenant or global"));
+                            return Err(meta.error("a table has exactly one scope: root, tenant, global or shared"));
+                        }
+                        if name == "shared" {
+                            link = Some(parse_link(&meta)?);
+                            scope = Some(Scope::Shared);
+                            return Ok(());
                         }
                         scope = Some(match name.as_str() {
                             "root" => Scope::Root,
@@ -190,8 +196,27 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
             .collect(),
         uniques: uniques.into_iter().map(|u| u.into_iter().map(|(c, _)| c).collect()).collect(),
         backfill,
+        link,
         span: span(file, item.ident.span()),
     })
+}
+
+/// `shared(through = "link_table.column")`.
+fn parse_link(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Link> {
+    let mut link = None;
+    meta.parse_nested_meta(|inner| {
+        if !inner.path.is_ident("through") {
+            return Err(inner.error("shared takes `through = \"link_table.column\"`"));
+        }
+        let value = inner.value()?.parse::<LitStr>()?;
+        let text = value.value();
+        let Some((table, column)) = text.split_once('.').filter(|(t, c)| !t.is_empty() && !c.is_empty()) else {
+            return Err(syn::Error::new(value.span(), "write `through = \"link_table.column\"`"));
+        };
+        link = Some(Link { table: table.to_owned(), column: column.to_owned() });
+        Ok(())
+    })?;
+    link.ok_or_else(|| meta.error("shared needs the link: `shared(through = \"link_table.column\")`"))
 }
 
 fn parse_backfill(attr: &Attribute) -> syn::Result<Backfill> {

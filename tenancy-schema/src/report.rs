@@ -99,6 +99,10 @@ pub enum Outcome {
     Error,
     /// Not applicable to this table (e.g. no reference to attack through).
     Skipped,
+    /// Not a leak of rows, but something A can infer about other organizations by design (a
+    /// globally unique slug is taken, table sizes, lock contention): the evidence says what and
+    /// how to reduce it. Never fails a run.
+    Info,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +112,8 @@ pub struct OutcomeCounts {
     pub allowed: u32,
     pub error: u32,
     pub skipped: u32,
+    #[serde(default)]
+    pub info: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

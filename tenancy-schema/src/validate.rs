@@ -16,6 +16,7 @@ pub(crate) fn validate(schema: &mut Schema, settings_span: &Span, errors: &mut V
     resolve_references(schema, errors);
     check_uniques(schema, errors);
     check_backfills(schema, errors);
+    check_links(schema, errors);
     if errors.is_empty() {
         check_required_cycles(schema, errors);
     }
@@ -202,7 +203,7 @@ fn resolve_references(schema: &mut Schema, errors: &mut Vec<Diagnostic>) {
                 );
             }
             let rule = match (table.scope, target.scope) {
-                (Scope::Global | Scope::Root, Scope::Tenant) => Some(format!(
+                (Scope::Global | Scope::Root | Scope::Shared, Scope::Tenant) => Some(format!(
                     "{} table `{}` references tenant table `{}`",
                     scope_name(table.scope),
                     table.name,
@@ -398,6 +399,56 @@ fn scope_name(scope: Scope) -> &'static str {
         Scope::Root => "root",
         Scope::Tenant => "tenant",
         Scope::Global => "global",
+        Scope::Shared => "shared",
+    }
+}
+
+/// A shared table's link is a column of a tenant table that references the shared table's key.
+fn check_links(schema: &Schema, errors: &mut Vec<Diagnostic>) {
+    for table in schema.tables.iter().filter(|t| t.scope == Scope::Shared) {
+        let Some(link) = &table.link else { continue };
+        let hint = format!(
+            "name a column of a tenant table that references `{}`: shared(through = \"user_organizations.user_id\")",
+            table.name
+        );
+        let Some(link_table) = schema.table(&link.table) else {
+            errors.push(
+                Diagnostic::new(table.span.clone(), format!("shared table `{}` is linked through unknown table `{}`", table.name, link.table))
+                    .hint(hint),
+            );
+            continue;
+        };
+        if link_table.scope != Scope::Tenant {
+            errors.push(
+                Diagnostic::new(
+                    table.span.clone(),
+                    format!("shared table `{}` is linked through {} table `{}`", table.name, scope_name(link_table.scope), link.table),
+                )
+                .hint("the link says which organization sees a row, so it is a tenant table"),
+            );
+            continue;
+        }
+        let Some(column) = link_table.column(&link.column) else {
+            errors.push(
+                Diagnostic::new(
+                    table.span.clone(),
+                    format!("link column `{}` is not a column of `{}` (columns: {})", link.column, link.table, column_list(link_table)),
+                )
+                .hint(hint),
+            );
+            continue;
+        };
+        let key = table.columns.iter().find(|c| c.key).map(|c| c.name.as_str());
+        let points_here = column.references.as_ref().is_some_and(|r| r.table == table.name && Some(r.column.as_str()) == key);
+        if !points_here {
+            errors.push(
+                Diagnostic::new(
+                    column.span.clone(),
+                    format!("link column `{}.{}` does not reference the key of `{}`", link.table, link.column, table.name),
+                )
+                .hint(format!("add #[references({})] to `{}`", table.name, link.column)),
+            );
+        }
     }
 }
 

@@ -164,7 +164,7 @@ fn index_html(reports: &[String], start: &str) -> String {
   .matrix td.cell {{ font-size: .8rem; text-align: center; }}
   .matrix th span {{ writing-mode: vertical-rl; transform: rotate(180deg); font-size: .75rem; }}
   td.leaked, dd.leaked, td.error, dd.error {{ background: #fde8e8; color: #aa1111; font-weight: 700; }}
-  td.blocked, td.allowed {{ color: #116611; }} td.skipped {{ color: #999; }}
+  td.blocked, td.allowed {{ color: #116611; }} td.skipped {{ color: #999; }} .info {{ color: #8a5a00; }}
   .scroll {{ overflow-x: auto; }}
   pre {{ white-space: pre-wrap; background: #f6f6f6; padding: .5rem; font-size: .8rem; }}
   button.link {{ background: none; border: none; color: #0645ad; cursor: pointer; padding: 0; font: inherit; text-decoration: underline; }}

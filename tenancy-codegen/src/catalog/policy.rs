@@ -93,6 +93,57 @@ pub fn org_scoped(expression: &str, org_column: &str) -> bool {
     })
 }
 
+/// The link of a shared table, as its policy must read it.
+pub struct LinkShape<'a> {
+    pub link_table: &'a str,
+    pub link_column: &'a str,
+    pub table: &'a str,
+    pub key: &'a str,
+    pub org_column: &'a str,
+}
+
+/// Whether the expression restricts rows, at its top level, to those with a link row of the
+/// caller's organization: `EXISTS (SELECT FROM link WHERE link.col = table.key AND link.org =
+/// <claim>)` (either side of each `=`, more conjuncts allowed, no OR, one table in FROM).
+pub fn linked(expression: &str, shape: &LinkShape<'_>) -> bool {
+    let squashed = expression.split_whitespace().collect::<Vec<_>>().join(" ");
+    conjuncts(strip_parens(&squashed)).into_iter().any(|term| {
+        let term = strip_parens(term.trim());
+        let Some(inner) = strip_keyword(term, "EXISTS") else { return false };
+        let Some(select) = strip_keyword(strip_parens(inner), "SELECT") else { return false };
+        // `SELECT [1] FROM link WHERE ...`
+        let Some(from_at) = top_level(select, "FROM ").next() else { return false };
+        let Some(after_from) = select.get(from_at + "FROM ".len()..) else { return false };
+        let Some((from, condition)) = split_top(after_from, " WHERE ") else { return false };
+        let from = from.trim();
+        if from.contains(',') || from.contains(' ') || !is_column(from, shape.link_table) {
+            return false;
+        }
+        let terms = conjuncts(strip_parens(condition.trim()));
+        let equal = |term: &str, left: &dyn Fn(&str) -> bool, right: &dyn Fn(&str) -> bool| {
+            split_top(strip_parens(term.trim()), " = ")
+                .is_some_and(|(a, b)| (left(a) && right(b)) || (left(b) && right(a)))
+        };
+        let link_column = |t: &str| qualified(t, shape.link_table, shape.link_column);
+        let key = |t: &str| qualified(t, shape.table, shape.key);
+        let org = |t: &str| qualified(t, shape.link_table, shape.org_column);
+        terms.iter().any(|t| equal(t, &link_column, &key)) && terms.iter().any(|t| equal(t, &org, &is_claim))
+    })
+}
+
+/// `table.column` (quoted or not, schema-qualified or not).
+fn qualified(text: &str, table: &str, column: &str) -> bool {
+    let text = strip_parens(text.trim()).replace('"', "");
+    let mut parts = text.rsplit('.');
+    parts.next() == Some(column) && parts.next() == Some(table)
+}
+
+/// The text after a leading keyword (case-insensitive), if it starts with it.
+fn strip_keyword<'t>(text: &'t str, keyword: &str) -> Option<&'t str> {
+    let head = text.get(..keyword.len())?;
+    head.eq_ignore_ascii_case(keyword).then(|| text[keyword.len()..].trim_start())
+}
+
 /// Calls that read the caller's claim.
 const CLAIM_CALLS: [&str; 4] = ["auth_org_id(", "current_setting(", "auth.jwt(", "auth.uid("];
 
@@ -233,6 +284,27 @@ mod tests {
         assert!(org_scoped(r#"("Org Id" = ( SELECT public.auth_org_id() AS auth_org_id))"#, "Org Id"));
         assert!(org_scoped("(((auth.jwt() -> 'app_metadata'::text) ->> 'org_id'::text))::uuid = org_id", "org_id"));
         assert!(reads_user_metadata("((auth.jwt() -> 'user_metadata'::text) ->> 'org_id'::text)"));
+    }
+
+    #[test]
+    fn a_shared_table_policy_is_read_through_its_link() {
+        let shape = LinkShape {
+            link_table: "user_organizations",
+            link_column: "user_id",
+            table: "users",
+            key: "id",
+            org_column: "org_id",
+        };
+        // As PostgreSQL 15 prints the generated policy.
+        let printed = "(EXISTS ( SELECT\n   FROM user_organizations\n  WHERE ((user_organizations.user_id = users.id) AND (user_organizations.org_id = ( SELECT auth_org_id() AS auth_org_id)))))";
+        assert!(linked(printed, &shape));
+        assert!(linked("((is_active) AND (EXISTS ( SELECT 1 FROM public.user_organizations WHERE ((users.id = user_organizations.user_id) AND (auth_org_id() = user_organizations.org_id)))))", &shape));
+        // Any organization's link, another column, an OR, a second table: not the link.
+        assert!(!linked("(EXISTS ( SELECT FROM user_organizations WHERE (user_organizations.user_id = users.id)))", &shape));
+        assert!(!linked("(EXISTS ( SELECT FROM user_organizations WHERE ((user_organizations.id = users.id) AND (user_organizations.org_id = auth_org_id()))))", &shape));
+        assert!(!linked("((EXISTS ( SELECT FROM user_organizations WHERE ((user_organizations.user_id = users.id) AND (user_organizations.org_id = auth_org_id())))) OR true)", &shape));
+        assert!(!linked("(EXISTS ( SELECT FROM user_organizations, users u2 WHERE ((user_organizations.user_id = users.id) AND (user_organizations.org_id = auth_org_id()))))", &shape));
+        assert!(!linked("(EXISTS ( SELECT FROM user_organizations WHERE ((user_organizations.user_id = users.id) OR (user_organizations.org_id = auth_org_id()))))", &shape));
     }
 
     #[test]

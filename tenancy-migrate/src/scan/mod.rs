@@ -140,7 +140,17 @@ impl<'a> Context<'a> {
             .filter_map(move |t| catalog.table(&t.name).map(|db| (t, db)))
     }
 
-    /// Declared root and tenant tables that exist (RLS must be on for all of them).
+    /// Declared shared tables that exist, with their link.
+    pub fn shared_tables(&self) -> impl Iterator<Item = (&'a Table, &'a tenancy_schema::Link)> + 'a {
+        let catalog = self.catalog;
+        self.schema
+            .tables
+            .iter()
+            .filter(move |t| t.scope == Scope::Shared && catalog.table(&t.name).is_some())
+            .filter_map(|t| t.link.as_ref().map(|l| (t, l)))
+    }
+
+    /// Declared root, tenant and shared tables that exist (RLS must be on for all of them).
     pub fn isolated_tables(&self) -> impl Iterator<Item = (&'a Table, &'a catalog::Row<catalog::Table>)> + 'a {
         let catalog = self.catalog;
         self.schema
@@ -155,7 +165,7 @@ impl<'a> Context<'a> {
     pub fn scoped_tables(&self) -> impl Iterator<Item = Scoped<'a>> + 'a {
         let catalog = self.catalog;
         let org_column = self.org_column();
-        self.isolated_tables().filter_map(move |(table, db)| {
+        self.isolated_tables().filter(|(t, _)| t.scope != Scope::Shared).filter_map(move |(table, db)| {
             let column = if table.is_tenant() { org_column } else { table.key().name.as_str() };
             catalog.column(&table.name, column).map(|_| Scoped { table, db, org_column: column })
         })

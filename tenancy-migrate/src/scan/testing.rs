@@ -1,5 +1,5 @@
 //! The checks' test bench: a small declaration (root, a global, two tenant tables with a
-//! composite reference), migrated into a fresh database with rows for two organizations.
+//! composite reference, a shared table and its link), migrated into a fresh database with rows for two organizations.
 //! [`case`] is every check's test: the clean database has no finding; the break gives exactly
 //! the one finding; the fix clears it.
 
@@ -20,12 +20,18 @@ struct Plan { #[key] id: i64, name: String }
 struct Agent { #[key] id: i64, name: String }
 #[tenancy(tenant, unique(email))]
 struct Contact { #[key] id: i64, email: String, #[references(agents)] agent_id: Option<i64> }
+#[tenancy(shared(through = "memberships.user_id"))]
+struct User { #[key] id: Uuid, email: String }
+#[tenancy(tenant)]
+struct Membership { #[key] id: i64, #[references(users)] user_id: Uuid }
 "#;
 
 const ROWS: &str = "
 INSERT INTO organizations (id, name) VALUES ('0000000a-0000-4000-8000-000000000000', 'A'), ('0000000b-0000-4000-8000-000000000000', 'B');
 INSERT INTO agents (org_id, id, name) VALUES ('0000000a-0000-4000-8000-000000000000', 1, 'a1'), ('0000000b-0000-4000-8000-000000000000', 2, 'b2');
 INSERT INTO contacts (org_id, id, email, agent_id) VALUES ('0000000a-0000-4000-8000-000000000000', 1, 'x@a', 1), ('0000000b-0000-4000-8000-000000000000', 2, 'x@b', 2);
+INSERT INTO users (id, email) VALUES ('000000aa-0000-4000-8000-000000000000', 'ua@a'), ('000000bb-0000-4000-8000-000000000000', 'ub@b');
+INSERT INTO memberships (org_id, id, user_id) VALUES ('0000000a-0000-4000-8000-000000000000', 1, '000000aa-0000-4000-8000-000000000000'), ('0000000b-0000-4000-8000-000000000000', 2, '000000bb-0000-4000-8000-000000000000');
 ";
 
 pub fn declaration() -> Schema {
@@ -64,6 +70,16 @@ pub fn recreate_auth_org_id() -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The SQL that creates every fixture policy as generated.
+pub fn recreate_policies() -> String {
+    let schema = declaration();
+    let policies = schema.tables.iter().flat_map(|t| tenancy_codegen::sql::security(&schema.settings, t));
+    policies
+        .filter(|s| matches!(s, tenancy_codegen::ddl::Ddl::CreatePolicy(_)))
+        .map(|s| format!("\n{s}"))
+        .collect()
 }
 
 pub fn scan_as(conn: &mut PgConnection) -> Report {

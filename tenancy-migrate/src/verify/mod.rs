@@ -83,6 +83,7 @@ pub fn verify(conn: &mut PgConnection, schema: &Schema) -> Result<Verification> 
             Outcome::Allowed => counts.allowed += 1,
             Outcome::Error => counts.error += 1,
             Outcome::Skipped => counts.skipped += 1,
+            Outcome::Info => counts.info += 1,
         }
     }
     Ok(Verification {

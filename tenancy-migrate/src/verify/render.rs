@@ -9,6 +9,7 @@ fn mark(outcome: Outcome) -> &'static str {
         Outcome::Leaked => "LEAK",
         Outcome::Error => "ERROR",
         Outcome::Skipped => "-",
+        Outcome::Info => "info",
     }
 }
 

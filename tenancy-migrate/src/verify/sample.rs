@@ -48,7 +48,8 @@ impl Samples {
             // include the reference cannot collide with the sample row).
             let owner = match target.scope {
                 Scope::Tenant => references_org.unwrap_or(org),
-                Scope::Root => org,
+                // A link to a shared row of the other organization would make it visible.
+                Scope::Root | Scope::Shared => org,
                 Scope::Global => global,
             };
             let key_column = target.key();

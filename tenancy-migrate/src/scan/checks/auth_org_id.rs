@@ -103,14 +103,7 @@ mod tests {
             "auth_org_id_missing",
             "auth-org-id-missing",
             "DROP FUNCTION auth_org_id() CASCADE",
-            &(crate::scan::testing::recreate_auth_org_id()
-                + "
-             CREATE POLICY organizations_org_isolation ON organizations TO app_user
-               USING (id = (SELECT auth_org_id())) WITH CHECK (id = (SELECT auth_org_id()));
-             CREATE POLICY agents_org_isolation ON agents TO app_user
-               USING (org_id = (SELECT auth_org_id())) WITH CHECK (org_id = (SELECT auth_org_id()));
-             CREATE POLICY contacts_org_isolation ON contacts TO app_user
-               USING (org_id = (SELECT auth_org_id())) WITH CHECK (org_id = (SELECT auth_org_id()))"),
+            &(crate::scan::testing::recreate_auth_org_id() + &crate::scan::testing::recreate_policies()),
             &["rls-no-policy"],
         );
     }

@@ -27,6 +27,7 @@ mod org_fk_not_cascade;
 mod org_id_mutable;
 mod org_index_missing;
 mod policy_always_true;
+mod policy_not_linked;
 mod policy_not_org_scoped;
 mod policy_several_permissive;
 mod privilege_beyond_rls;
@@ -68,6 +69,7 @@ checks![
     rls_not_forced,
     rls_no_policy,
     policy_not_org_scoped,
+    policy_not_linked,
     policy_always_true,
     policy_several_permissive,
     claim_per_row,

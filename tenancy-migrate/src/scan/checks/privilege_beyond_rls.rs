@@ -24,10 +24,10 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let (code, dangerous, why): (Code, &[&str], &str) = match table.scope {
-            Scope::Global => (
+            Scope::Global | Scope::Shared => (
                 GLOBAL_WRITABLE,
                 &["INSERT", "UPDATE", "DELETE", "TRUNCATE"],
-                "a shared table every organization reads; a write by one changes what all see",
+                "a table organizations share; a write by one changes what others see",
             ),
             Scope::Tenant | Scope::Root => (
                 BEYOND_RLS,
