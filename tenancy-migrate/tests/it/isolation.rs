@@ -12,7 +12,15 @@ fn fixture(test: &str) -> TestDb {
     let mut admin = db.admin();
     for sql in [
         format!("INSERT INTO organizations (id, name, slug) VALUES ('{ORG_A}', 'A', 'a'), ('{ORG_B}', 'B', 'b')"),
-        "INSERT INTO users (id, email) VALUES ('00000000-0000-4000-8000-0000000000f1', 'u@example.com')".to_owned(),
+        // f1 is a member of A and B, f2 of B only, f3 of no organization.
+        "INSERT INTO users (id, email) VALUES ('00000000-0000-4000-8000-0000000000f1', 'u@example.com'), \
+         ('00000000-0000-4000-8000-0000000000f2', 'b-only@example.com'), ('00000000-0000-4000-8000-0000000000f3', 'nobody@example.com')"
+            .to_owned(),
+        format!(
+            "INSERT INTO user_organizations (org_id, id, user_id) VALUES \
+             ('{ORG_A}', 1, '00000000-0000-4000-8000-0000000000f1'), ('{ORG_B}', 2, '00000000-0000-4000-8000-0000000000f1'), \
+             ('{ORG_B}', 3, '00000000-0000-4000-8000-0000000000f2')"
+        ),
         format!(
             "INSERT INTO contacts (org_id, id, user_id, full_name) VALUES \
              ('{ORG_A}', 1, '00000000-0000-4000-8000-0000000000f1', 'a1'), ('{ORG_A}', 2, '00000000-0000-4000-8000-0000000000f1', 'a2'), \
@@ -145,12 +153,42 @@ fn a_row_cannot_reference_another_orgs_parent() {
 #[test]
 fn global_tables_are_read_only_to_the_app() {
     let db = fixture("iso_global");
+    let mut admin = db.admin();
+    exec(&mut admin, "INSERT INTO plans (name, monthly_price_cents) VALUES ('free', 0)").unwrap();
     let mut app = db.app();
-    as_org(&mut app, Some(ORG_A), |conn| {
-        assert_eq!(count(conn, "SELECT count(*) AS n FROM users"), 1);
-        let err = exec(conn, "INSERT INTO plans (name, monthly_price_cents) VALUES ('x', 1)").expect_err("read-only");
-        assert!(err.to_string().contains("permission denied"), "{err}");
-    });
+    as_org(&mut app, Some(ORG_A), |conn| assert_eq!(count(conn, "SELECT count(*) AS n FROM plans"), 1));
+    for write in [
+        "INSERT INTO plans (name, monthly_price_cents) VALUES ('x', 1)",
+        "UPDATE plans SET monthly_price_cents = 1",
+        "DELETE FROM plans",
+        "TRUNCATE plans",
+    ] {
+        let err = as_org(&mut app, Some(ORG_A), |conn| exec(conn, write).expect_err("read-only"));
+        assert!(err.to_string().contains("permission denied"), "{write}: {err}");
+    }
+}
+
+#[test]
+fn an_organization_sees_only_its_members_among_the_users() {
+    let db = fixture("iso_shared_users");
+    let mut app = db.app();
+    let emails = |conn: &mut PgConnection| {
+        count(conn, "SELECT count(*) AS n FROM users WHERE email = 'u@example.com'") * 10
+            + count(conn, "SELECT count(*) AS n FROM users WHERE email <> 'u@example.com'")
+    };
+    // A: its one member; B: both of its members; no claim: nobody. Never the unlinked user.
+    assert_eq!(as_org(&mut app, Some(ORG_A), emails), 10);
+    assert_eq!(as_org(&mut app, Some(ORG_B), emails), 11);
+    assert_eq!(as_org(&mut app, None, emails), 0);
+    assert_eq!(as_org(&mut app, Some(""), emails), 0);
+    // B's membership rows stay invisible, so the policy's link cannot be borrowed.
+    as_org(&mut app, Some(ORG_A), |conn| assert_eq!(count(conn, "SELECT count(*) AS n FROM user_organizations"), 1));
+    for write in
+        ["INSERT INTO users (email) VALUES ('new@example.com')", "UPDATE users SET full_name = 'x'", "DELETE FROM users"]
+    {
+        let err = as_org(&mut app, Some(ORG_A), |conn| exec(conn, write).expect_err("shared tables are read-only"));
+        assert!(err.to_string().contains("permission denied"), "{write}: {err}");
+    }
 }
 
 #[test]

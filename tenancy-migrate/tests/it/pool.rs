@@ -1,7 +1,9 @@
 //! Pooled connections: 8 tenants interleaving requests over an r2d2 pool of 2 connections as
 //! the app role. Through the org-scoped API (claim set transaction-locally) no request ever sees
-//! or changes another tenant's rows; the classic mistake (a session-level `SET`) is shown to leak,
-//! so this test can fail.
+//! or changes another tenant's rows. The classic mistake (a session-level `SET`, injected or
+//! careless) leaks over a plain pool — shown, so these tests can fail — and never over the
+//! generated pool (`models::pool`, reset on checkout); `OrgContext` refuses a connection that
+//! carries such a claim.
 
 use crate::support::{APP_PASSWORD, APP_ROLE, TestDb, count};
 use diesel::connection::SimpleConnection;
@@ -9,7 +11,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tenancy_migrate::models::{OrgContext, VerifiedClaim, inserts, schema};
+use tenancy_migrate::models::{OrgContext, VerifiedClaim, inserts, pool as reset_pool, schema};
 
 const TENANTS: u128 = 8;
 const ROWS_PER_TENANT: i64 = 20;
@@ -33,6 +35,13 @@ impl VerifiedClaim for Session {
 const USER: uuid::Uuid = uuid::Uuid::from_u128(0xee);
 
 fn setup(test: &str) -> (TestDb, Pool<ConnectionManager<PgConnection>>) {
+    let db = setup_db(test);
+    let manager = ConnectionManager::<PgConnection>::new(db.url_as(APP_ROLE, APP_PASSWORD));
+    let pool = Pool::builder().max_size(2).build(manager).expect("pool");
+    (db, pool)
+}
+
+fn setup_db(test: &str) -> TestDb {
     let db = TestDb::migrated(test);
     let mut admin = db.admin();
     admin.batch_execute(&format!("INSERT INTO users (id, email) VALUES ('{USER}', 'pool@example.com')")).unwrap();
@@ -46,9 +55,7 @@ fn setup(test: &str) -> (TestDb, Pool<ConnectionManager<PgConnection>>) {
             ))
             .unwrap();
     }
-    let manager = ConnectionManager::<PgConnection>::new(db.url_as(APP_ROLE, APP_PASSWORD));
-    let pool = Pool::builder().max_size(2).build(manager).expect("pool");
-    (db, pool)
+    db
 }
 
 #[derive(Default)]
@@ -67,7 +74,7 @@ struct OrgRow {
 }
 
 /// A request with no organization (a health check, a background job that forgot its claim).
-fn anonymous_request(pool: &Pool<ConnectionManager<PgConnection>>, tally: &Tally) {
+fn anonymous_request<M: diesel::r2d2::ManageConnection<Connection = PgConnection>>(pool: &Pool<M>, tally: &Tally) {
     let mut conn = pool.get().unwrap();
     let seen = diesel::sql_query("SELECT org_id FROM contacts").load::<OrgRow>(&mut conn).unwrap();
     tally.anonymous_seen.fetch_add(seen.len() as u64, Ordering::Relaxed);
@@ -75,7 +82,7 @@ fn anonymous_request(pool: &Pool<ConnectionManager<PgConnection>>, tally: &Tally
 
 /// 8 tenants × `ops` mixed operations (read, insert, update, delete) through the org-scoped API,
 /// with an anonymous request after every tenth. Returns the tally and every operation's latency.
-fn run_scoped(pool: &Pool<ConnectionManager<PgConnection>>, ops: u64) -> (Tally, Vec<Duration>) {
+fn run_scoped<M: diesel::r2d2::ManageConnection<Connection = PgConnection>>(pool: &Pool<M>, ops: u64) -> (Tally, Vec<Duration>) {
     let tally = Tally::default();
     let latencies = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -149,9 +156,13 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 #[test]
 fn pooled_requests_through_the_org_scoped_api_never_cross_tenants() {
-    let (db, pool) = setup("pool_scoped");
+    let (db, plain) = setup("pool_scoped");
     let mut admin = db.admin();
     let ops = std::env::var("TENANCY_POOL_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    // The plain pool first, for the cost of the reset on checkout (printed below).
+    let (_, mut plain_latencies) = run_scoped(&plain, ops / 4);
+    plain_latencies.sort();
+    let pool = reset_pool::pool(&db.url_as(APP_ROLE, APP_PASSWORD), 2).expect("pool");
     let started = Instant::now();
     let (tally, mut latencies) = run_scoped(&pool, ops);
     let elapsed = started.elapsed();
@@ -170,28 +181,30 @@ fn pooled_requests_through_the_org_scoped_api_never_cross_tenants() {
     );
     assert!(count(&mut admin, "SELECT count(*) AS n FROM contacts WHERE email LIKE 'touched by %'") > 0);
     println!(
-        "pool load: {TENANTS} tenants x {ops} ops over 2 connections in {:.2} s ({:.0} ops/s); p50 {:.2} ms, p99 {:.2} ms; foreign rows 0, anonymous rows seen 0",
+        "pool load (reset on checkout): {TENANTS} tenants x {ops} ops over 2 connections in {:.2} s ({:.0} ops/s); p50 {:.2} ms, p99 {:.2} ms (plain pool: p50 {:.2} ms, p99 {:.2} ms); foreign rows 0, anonymous rows seen 0",
         elapsed.as_secs_f64(),
         (TENANTS as u64 * ops) as f64 / elapsed.as_secs_f64(),
         percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99)
+        percentile(&latencies, 0.99),
+        percentile(&plain_latencies, 0.5),
+        percentile(&plain_latencies, 0.99)
     );
 }
 
-#[test]
-fn a_session_level_set_leaks_across_pooled_requests() {
-    let (_db, pool) = setup("pool_session_set");
+/// 8 tenants each run a session-level `SET` of their claim on a pooled connection (the mistake),
+/// then a request without a claim runs: returns the rows those requests saw.
+fn session_set_then_anonymous<M: diesel::r2d2::ManageConnection<Connection = PgConnection>>(pool: &Pool<M>) -> u64 {
     let tally = Tally::default();
     std::thread::scope(|scope| {
         for tenant in 0..TENANTS {
-            let (pool, tally) = (&pool, &tally);
+            let tally = &tally;
             scope.spawn(move || {
                 for _ in 0..20 {
                     let mut conn = pool.get().unwrap();
                     // The mistake: a session-level setting outlives the request on a pooled connection.
                     let token = crate::support::claim_sql(&org(tenant).to_string()).replace(", true)", ", false)");
-                    diesel::sql_query(token).execute(&mut conn).unwrap();
-                    let seen = diesel::sql_query("SELECT org_id FROM contacts").load::<OrgRow>(&mut conn).unwrap();
+                    diesel::sql_query(token).execute(&mut *conn).unwrap();
+                    let seen = diesel::sql_query("SELECT org_id FROM contacts").load::<OrgRow>(&mut *conn).unwrap();
                     assert!(seen.iter().all(|r| r.org_id == org(tenant)));
                     drop(conn);
                     anonymous_request(pool, tally);
@@ -199,8 +212,57 @@ fn a_session_level_set_leaks_across_pooled_requests() {
             });
         }
     });
+    tally.anonymous_seen.load(Ordering::Relaxed)
+}
+
+#[test]
+fn a_session_level_set_leaks_across_a_plain_pool() {
+    let (_db, pool) = setup("pool_session_set");
     assert!(
-        tally.anonymous_seen.load(Ordering::Relaxed) > 0,
+        session_set_then_anonymous(&pool) > 0,
         "requests without a claim saw the previous tenant's rows on the same pooled connection"
     );
+}
+
+#[test]
+fn the_generated_pool_resets_connections_so_a_session_set_never_reaches_the_next_request() {
+    let db = setup_db("pool_reset");
+    let pool = reset_pool::pool(&db.url_as(APP_ROLE, APP_PASSWORD), 2).expect("pool");
+    assert_eq!(session_set_then_anonymous(&pool), 0, "a reset connection carries no claim into the next request");
+    // The reset also undoes a role switch and temporary objects of the previous request.
+    {
+        let mut conn = pool.get().unwrap();
+        conn.batch_execute("SET ROLE NONE; CREATE TEMP TABLE left_behind (x int)").unwrap();
+    }
+    let mut conn = pool.get().unwrap();
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM pg_class WHERE relname = 'left_behind'"), 0);
+}
+
+#[test]
+fn org_context_refuses_a_connection_that_carries_a_claim() {
+    let db = setup_db("pool_carried_claim");
+    let context = OrgContext::from_claim(&Session { org: org(0) }, &crate::support::models_key());
+    let run = |conn: &mut PgConnection| {
+        context.transaction::<_, diesel::result::Error, _>(conn, |tx| {
+            let table = tx.contacts();
+            table.count().get_result::<i64>(tx.conn())
+        })
+    };
+    let mut conn = db.app();
+    assert_eq!(run(&mut conn).expect("a clean connection"), ROWS_PER_TENANT);
+    // A session-level claim (as an injected statement would leave it): refused, nothing runs.
+    let token = crate::support::claim_sql(&org(1).to_string()).replace(", true)", ", false)");
+    diesel::sql_query(token).execute(&mut conn).unwrap();
+    let err = run(&mut conn).expect_err("a carried claim is refused");
+    assert!(err.to_string().contains("already carries a claim"), "{err}");
+    conn.batch_execute("RESET ALL").unwrap();
+    assert_eq!(run(&mut conn).expect("after a reset"), ROWS_PER_TENANT);
+    // A role default in this database (ALTER ROLE ... SET) is a carried claim too.
+    let mut admin = db.admin();
+    admin
+        .batch_execute(&format!("ALTER ROLE {APP_ROLE} IN DATABASE {} SET app.org_token = 'planted'", db.name))
+        .unwrap();
+    let mut fresh = db.app();
+    let err = run(&mut fresh).expect_err("a claim from a role default is refused");
+    assert!(err.to_string().contains("already carries a claim"), "{err}");
 }
