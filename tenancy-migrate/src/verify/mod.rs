@@ -34,7 +34,7 @@ use sample::Samples;
 use tenancy_codegen::claim::{ClaimKey, bytea_hex};
 use tenancy_codegen::sql::{ident, literal, names};
 use tenancy_schema::report::{Note, Outcome, OutcomeCounts, Verification, VerifiedObject, VerifiedTable};
-use tenancy_schema::{Schema, Scope};
+use tenancy_schema::Schema;
 
 /// The two organizations of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,9 +226,6 @@ fn attack_all(conn: &mut PgConnection, schema: &Schema, superuser: bool) -> Resu
 
     let mut tables = Vec::new();
     for table in schema.tables_in_dependency_order() {
-        if table.scope == Scope::Global {
-            continue;
-        }
         if let Some(reason) = samples.skipped.get(&table.name) {
             tables.push(VerifiedTable { table: table.name.clone(), skipped: Some(reason.clone()), cells: Vec::new() });
             continue;

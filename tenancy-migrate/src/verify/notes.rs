@@ -25,9 +25,8 @@ fn claim_forgeable(x: &mut Around<'_, '_>) -> Option<Note> {
     if x.runner.schema.settings.claim.is_signed() {
         return None;
     }
-    let (table, column) = x.isolated().into_iter().next()?;
-    let b = x.runner.org_literal(Org::B);
-    let sql = format!("SELECT count(*) AS seen FROM {} WHERE {} = {b}", ident(&table.name), ident(column));
+    let table = x.isolated().into_iter().next()?;
+    let sql = format!("SELECT count(*) AS seen FROM {} WHERE {}", ident(&table.name), x.belongs(table, Org::B));
     // As the app role with A's claim, then the claim rewritten to B by the SQL itself.
     let forge = x.runner.claim_sql(&x.runner.orgs[Org::B.index()]);
     let (evidence, observed) = x.runner.run(x.conn, &Probe::query(x.claim_a(), sql).prelude(forge));

@@ -48,9 +48,8 @@ impl Samples {
             // include the reference cannot collide with the sample row).
             let owner = match target.scope {
                 Scope::Tenant => references_org.unwrap_or(org),
-                // A link to a shared row of the other organization would make it visible.
-                Scope::Root | Scope::Shared => org,
-                Scope::Global => global,
+                Scope::Root => org,
+                Scope::Global | Scope::Shared => global,
             };
             let key_column = target.key();
             if reference.column != key_column.name {

@@ -186,3 +186,33 @@ sabotage!(
      GRANT SELECT ON reporting.all_calls TO app_user;",
     ["view reporting.all_calls view_read"]
 );
+
+// Shared users seen without a link: every tenant's people. (A link without the organization
+// condition is still sealed by the link table's own policy — scan reports it, verify proves it.)
+sabotage!(
+    a_shared_table_open_to_every_organization,
+    "ALTER POLICY users_org_isolation ON users USING (email IS NOT NULL)",
+    ["users read_own", "users read_other_org", "users read_missing_claim", "users read_empty_claim"]
+);
+sabotage!(
+    a_shared_table_without_rls,
+    "ALTER TABLE users DISABLE ROW LEVEL SECURITY",
+    ["users read_own", "users read_other_org", "users read_missing_claim", "users read_empty_claim"]
+);
+// Writes on tables the app only reads: one organization changes what the others see.
+sabotage!(
+    a_writable_global_table,
+    "GRANT INSERT, UPDATE ON plans TO app_user",
+    ["plans write_shared", "plans lock_table"]
+);
+sabotage!(
+    a_writable_shared_table,
+    "GRANT DELETE ON users TO app_user; CREATE POLICY users_delete_any ON users FOR DELETE TO app_user USING (true)",
+    ["users write_shared", "users delete_other_org_unfiltered", "users lock_table"]
+);
+// A unique key on the organizations table the declaration does not have: an oracle for B's names.
+sabotage!(
+    an_undeclared_unique_key_on_the_organizations_table,
+    "CREATE UNIQUE INDEX organizations_name_key ON organizations (name)",
+    ["organizations unique_other_org"]
+);

@@ -10,6 +10,7 @@ use crate::verify::probe::{FailureKind, Probe};
 use tenancy_schema::report::Outcome;
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
+    x.per_org()?;
     let probe = x.without_triggers(Probe::write(x.claim_a(), format!("DELETE FROM {}", x.t()), x.watch(Org::B)));
     let (mut evidence, observed) = x.probe(&probe);
     let undecided =

@@ -7,6 +7,7 @@ use crate::verify::Org;
 use crate::verify::probe::Probe;
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
+    x.writable()?;
     if x.is_root() {
         return Err("the app role may not create or delete organizations (not granted)".to_owned());
     }

@@ -28,6 +28,8 @@ mod update_other_org;
 mod update_other_org_unfiltered;
 mod update_own;
 mod upsert_other_org;
+mod write_shared;
+mod lock_table;
 
 use super::Org;
 use super::probe::{As, Observed, Probe, Runner, Watch};
@@ -90,6 +92,8 @@ attacks! {
     TriggerPrivilege => trigger_privilege, Blocked;
     ReferencesPrivilege => references_privilege, Blocked;
     MoveBypassingRls => move_bypassing_rls, Blocked;
+    WriteShared => write_shared, Blocked;
+    LockTable => lock_table, Blocked;
 }
 
 impl Attack {
@@ -124,6 +128,33 @@ impl<'r> Target<'_, 'r> {
         self.table.scope == Scope::Root
     }
 
+    /// Attacks on rows the app role writes: not on shared or global tables, which it only reads
+    /// (`write_shared` tries their writes).
+    fn writable(&self) -> Result<(), String> {
+        match self.table.scope {
+            Scope::Shared | Scope::Global => {
+                Err("the app role only reads this table (write_shared tries its writes)".to_owned())
+            }
+            Scope::Root | Scope::Tenant => Ok(()),
+        }
+    }
+
+    /// Attacks on which rows A sees: not on a global table, whose rows every organization reads.
+    fn per_org(&self) -> Result<(), String> {
+        match self.table.scope {
+            Scope::Global => Err("a global table is reference data every organization reads".to_owned()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a row of the table belongs to `org`: its org column, or — shared — a link row of
+    /// `org`; every row of a global table belongs to all.
+    fn belongs(&self, org: Org) -> String {
+        let settings = &self.runner.schema.settings;
+        tenancy_codegen::sql::belongs_to(settings, self.table, &self.runner.org_literal(org))
+            .unwrap_or_else(|| "true".to_owned())
+    }
+
     /// The table, quoted.
     fn t(&self) -> String {
         ident(&self.table.name)
@@ -156,19 +187,20 @@ impl<'r> Target<'_, 'r> {
         self.samples.key(&self.table.name, org).unwrap_or_default().to_owned()
     }
 
-    /// The rows of `org` in this table, watched by write probes.
+    /// The rows of `org` in this table (every row of a global table), watched by write probes.
     fn watch(&self, org: Org) -> Watch {
-        Watch {
-            label: format!("{}'s rows of {}", org.name(), self.table.name),
-            from: format!("FROM {} WHERE {} = {}", self.t(), self.scope(), self.runner.org_literal(org)),
-        }
+        let label = match self.table.scope {
+            Scope::Global => format!("the rows of {}", self.table.name),
+            _ => format!("{}'s rows of {}", org.name(), self.table.name),
+        };
+        Watch { label, from: format!("FROM {} WHERE {}", self.t(), self.belongs(org)) }
     }
 
     /// Rows of A and of any other organization, visible to the caller.
     fn count_sql(&self) -> String {
-        let (scope, t, a) = (self.scope(), self.t(), self.runner.org_literal(Org::A));
+        let (own, t) = (self.belongs(Org::A), self.t());
         format!(
-            "SELECT count(*) FILTER (WHERE {scope} = {a}) AS own, count(*) FILTER (WHERE {scope} IS DISTINCT FROM {a}) AS other FROM {t}"
+            "SELECT count(*) FILTER (WHERE coalesce({own}, false)) AS own, count(*) FILTER (WHERE NOT coalesce({own}, false)) AS other FROM {t}"
         )
     }
 
@@ -212,8 +244,8 @@ impl<'r> Target<'_, 'r> {
     /// Moves a fresh row of A to B together with its references (so that no foreign key can be
     /// what stops it): the row, and the UPDATE.
     fn fresh_row_moved_to_b(&mut self) -> Result<(Insert, String), String> {
-        if self.is_root() {
-            return Err("organizations have no org column to move".to_owned());
+        if !self.table.is_tenant() {
+            return Err("only tenant rows have an org column to move".to_owned());
         }
         let row = self.row(Org::A, Org::B, None)?;
         let schema = self.runner.schema;

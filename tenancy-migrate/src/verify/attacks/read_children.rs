@@ -10,6 +10,7 @@ use tenancy_codegen::sql::literal;
 use tenancy_schema::report::Outcome;
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
+    x.per_org()?;
     let children = read(
         x.conn,
         &format!(
@@ -24,7 +25,8 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
         return Err("no partitions or inheritance children".to_owned());
     }
     let json = x.sample_json(Org::B)?;
-    let (scope, a) = (x.scope(), x.runner.org_literal(Org::A));
+    // Each child is read under the parent's name, so the ownership condition reads the same.
+    let (own, t) = (x.belongs(Org::A), x.t());
     let mut counts = Vec::new();
     let mut probe_setup = Vec::new();
     for child in &children {
@@ -36,7 +38,7 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
                 literal(&json)
             ));
         }
-        counts.push(format!("(SELECT count(*) FROM {name} WHERE {scope} IS DISTINCT FROM {a})"));
+        counts.push(format!("(SELECT count(*) FROM {name} AS {t} WHERE NOT coalesce({own}, false))"));
     }
     let mut probe = Probe::query(x.claim_a(), format!("SELECT {} AS other", counts.join(" + ")));
     for statement in probe_setup {

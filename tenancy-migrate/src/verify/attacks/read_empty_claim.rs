@@ -6,6 +6,7 @@ use crate::verify::probe::{As, Probe, field};
 use tenancy_schema::report::Outcome;
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
+    x.per_org()?;
     let sql = format!("SELECT count(*) AS visible FROM {}", x.t());
     let (evidence, observed) = x.probe(&Probe::query(As::App(Some("")), sql));
     let outcome = match field(&observed.answer, "visible") {

@@ -5,6 +5,7 @@ use crate::verify::probe::{Probe, field};
 use tenancy_schema::report::Outcome;
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
+    x.per_org()?;
     let (evidence, observed) = x.probe(&Probe::query(x.claim_a(), x.count_sql()));
     let outcome = match (field(&observed.answer, "own"), field(&observed.answer, "other")) {
         (_, Some(other)) if other > 0 => Outcome::Leaked,

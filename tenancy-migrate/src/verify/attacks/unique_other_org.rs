@@ -3,16 +3,22 @@
 //! unique key or primary key without the organization column refuses it, the error tells A
 //! that B holds those values. A unique violation on a key that includes the organization column
 //! can only come from A's own rows, and is no oracle.
+//!
+//! The organizations table cannot take A's inserts; there A updates its own organization to
+//! B's values of each unique column (a slug). A refusal tells A that some organization holds
+//! the value: by design for a declared global unique key (reported as info, with how to
+//! reduce it), a leak for any other.
 
 use super::{Target, Verdict};
 use crate::verify::Org;
 use crate::verify::probe::{FailureKind, Probe};
-use tenancy_codegen::sql::literal;
-use tenancy_schema::report::Outcome;
+use tenancy_codegen::sql::{ident, literal};
+use tenancy_schema::report::{Evidence, Outcome};
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
+    x.writable()?;
     if x.is_root() {
-        return Err("the app role may not create organizations (not granted)".to_owned());
+        return root_oracle(x);
     }
     let schema = x.runner.schema;
     let mut copy: serde_json::Value = serde_json::from_str(&x.sample_json(Org::B)?).map_err(|e| e.to_string())?;
@@ -51,4 +57,48 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
         scope
     ));
     Ok((evidence, if org_scoped { Outcome::Blocked } else { Outcome::Leaked }))
+}
+
+/// A renames its own organization to B's unique values, one unique key at a time.
+fn root_oracle(x: &mut Target<'_, '_>) -> Verdict {
+    let json = x.sample_json(Org::B)?;
+    let own_key = x.sample_key(Org::A);
+    let t = x.t();
+    let mut evidence = Evidence { sql: String::new(), result: String::new() };
+    let mut outcome = Outcome::Blocked;
+    let uniques: Vec<Vec<String>> = x
+        .catalog
+        .indexes_of(&x.table.name)
+        .filter(|i| i.unique && !i.primary && i.valid && !i.columns.iter().any(|c| c.starts_with('(')))
+        .map(|i| i.columns.clone())
+        .collect();
+    if uniques.is_empty() {
+        return Err("no unique key besides the primary key".to_owned());
+    }
+    for columns in uniques {
+        let set: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{} = {}", ident(c), x.constant(&json, c)))
+            .collect();
+        let sql = format!("UPDATE {t} SET {} WHERE {}", set.join(", "), x.key_is(&own_key));
+        let (found, observed) = x.probe(&Probe::write(x.claim_a(), sql, x.watch(Org::A)));
+        evidence.sql.push_str(&format!("{}\n", found.sql));
+        let unique = observed.answer.failed().is_some_and(|f| f.kind == FailureKind::UniqueViolation);
+        let declared = columns.len() == 1 && x.table.column(&columns[0]).is_some_and(|c| c.unique);
+        let verdict = match (unique, declared) {
+            (false, _) => "no refusal for B's value: not an oracle",
+            (true, true) => {
+                if outcome == Outcome::Blocked {
+                    outcome = Outcome::Info;
+                }
+                "refused: A learns that another organization holds this value. By design for a declared global unique key (the slug routes requests); use values that reveal nothing (random slugs), or make the key per organization"
+            }
+            (true, false) => {
+                outcome = Outcome::Leaked;
+                "refused on a unique key the declaration does not have: A learns another organization's value"
+            }
+        };
+        evidence.result.push_str(&format!("{}\n=> {verdict}\n", found.result));
+    }
+    Ok((evidence, outcome))
 }

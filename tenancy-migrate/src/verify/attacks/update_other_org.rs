@@ -7,6 +7,7 @@ use crate::verify::probe::Probe;
 use tenancy_codegen::sql::ident;
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
+    x.per_org()?;
     let key = x.sample_key(Org::B);
     let column = x.free_column().unwrap_or(&x.table.key().name).to_owned();
     let json = x.sample_json(Org::A)?;

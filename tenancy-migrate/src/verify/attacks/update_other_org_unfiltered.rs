@@ -8,6 +8,7 @@ use crate::verify::probe::Probe;
 use tenancy_codegen::sql::ident;
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
+    x.per_org()?;
     let column = x
         .free_column()
         .ok_or("no column an UPDATE can set without reading the table or breaking a unique key")?

@@ -8,6 +8,7 @@ use crate::verify::probe::Probe;
 use tenancy_codegen::sql::{ident, literal};
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
+    x.per_org()?;
     let primary = x.catalog.primary_key(&x.table.name).ok_or("no primary key to conflict on")?;
     let conflict: Vec<String> = primary.columns.iter().map(|c| ident(c)).collect();
     let column = x.free_column().unwrap_or(&x.table.key().name).to_owned();

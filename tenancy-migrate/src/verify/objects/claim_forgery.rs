@@ -37,13 +37,12 @@ pub fn run(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
     let object = format!("claim {setting}");
     let mut objects = Vec::new();
     let isolated = x.isolated();
-    let b_literal = x.runner.org_literal(Org::B);
     let b_rows: Vec<String> = isolated
         .iter()
-        .map(|(t, c)| format!("(SELECT count(*) FROM {} WHERE {} = {b_literal})", ident(&t.name), ident(c)))
+        .map(|t| format!("(SELECT count(*) FROM {} WHERE {})", ident(&t.name), x.belongs(t, Org::B)))
         .collect();
     let visible: Vec<String> =
-        isolated.iter().map(|(t, _)| format!("(SELECT count(*) FROM {})", ident(&t.name))).collect();
+        isolated.iter().map(|t| format!("(SELECT count(*) FROM {})", ident(&t.name))).collect();
     let sql = format!(
         "SELECT {} AS b_rows, {} AS visible",
         if b_rows.is_empty() { "0".to_owned() } else { b_rows.join(" + ") },
@@ -78,12 +77,12 @@ pub fn run(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
     }
 
     // A forged token does not let A write into B either.
-    if let Some((table, column)) = isolated.iter().find(|(t, _)| t.is_tenant()).copied() {
+    if let Some(table) = isolated.iter().find(|t| t.is_tenant()).copied() {
         let row = x.samples_row(table)?;
         let rewrite = format!("SELECT set_config({}, {}, true)", literal(&setting), literal(&forged));
         let watch = Watch {
             label: format!("B's rows of {}", table.name),
-            from: format!("FROM {} WHERE {} = {b_literal}", ident(&table.name), ident(column)),
+            from: format!("FROM {} WHERE {}", ident(&table.name), x.belongs(table, Org::B)),
         };
         let probe = Probe::write(x.claim_a(), row, watch).prelude(rewrite);
         let (evidence, observed) = x.runner.run(x.conn, &probe);

@@ -18,7 +18,7 @@ use super::sample::Samples;
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use diesel::PgConnection;
-use tenancy_codegen::sql::{ident, literal, scope_column};
+use tenancy_codegen::sql::{belongs_to, ident, literal};
 use tenancy_schema::report::{Cell, Evidence, Outcome, VerifiedObject};
 use tenancy_schema::{Scope, Table};
 
@@ -62,38 +62,53 @@ impl<'r> Around<'_, 'r> {
         Ok(rows.iter().filter_map(|r| serde_json::from_str(r).ok()).collect())
     }
 
-    /// Declared isolated tables that have sample rows, with their scope column.
-    pub fn isolated(&self) -> Vec<(&'r Table, &'r str)> {
+    /// Declared isolated tables (root, tenant, shared) that have sample rows.
+    pub fn isolated(&self) -> Vec<&'r Table> {
         let samples: &Samples = self.samples;
         let schema = self.runner.schema;
         schema
             .tables_in_dependency_order()
             .into_iter()
             .filter(|t| t.scope != Scope::Global && samples.key(&t.name, Org::B).is_some())
-            .filter_map(|t| scope_column(&schema.settings, t).map(|c| (t, c)))
             .collect()
+    }
+
+    /// Whether a row of `table` belongs to `org` (an SQL condition on the table's own name).
+    pub fn belongs(&self, table: &Table, org: Org) -> String {
+        belongs_to(&self.runner.schema.settings, table, &self.runner.org_literal(org)).unwrap_or_else(|| "true".to_owned())
     }
 
     /// Rows of organizations other than A in every isolated table, as one number `other`.
     pub fn other_rows_sql(&self) -> String {
-        let a = self.runner.org_literal(Org::A);
         let counts: Vec<String> = self
             .isolated()
             .into_iter()
-            .map(|(t, c)| format!("(SELECT count(*) FROM {} WHERE {} IS DISTINCT FROM {a})", ident(&t.name), ident(c)))
+            .map(|t| {
+                format!("(SELECT count(*) FROM {} WHERE NOT coalesce({}, false))", ident(&t.name), self.belongs(t, Org::A))
+            })
             .collect();
         format!("SELECT {} AS other", if counts.is_empty() { "0".to_owned() } else { counts.join(" + ") })
     }
 
-    /// Statements (as the connecting role) that remove B's rows: children first, then B itself.
+    /// Statements (as the connecting role) that remove B's rows: shared rows linked to B and not
+    /// to A first (while B's links still say which they are), then tenant children, then B.
     pub fn remove_b(&self) -> Vec<String> {
-        let b = self.runner.org_literal(Org::B);
         let mut statements = vec!["SET LOCAL session_replication_role = replica".to_owned()];
         if !self.runner.superuser {
             statements.clear();
         }
-        for (table, column) in self.isolated().into_iter().rev() {
-            statements.push(format!("DELETE FROM {} WHERE {} = {b}", ident(&table.name), ident(column)));
+        let isolated = self.isolated();
+        // Shared rows first, while B's links still say which they are.
+        for table in isolated.iter().filter(|t| t.scope == Scope::Shared) {
+            statements.push(format!(
+                "DELETE FROM {} WHERE {} AND NOT coalesce({}, false)",
+                ident(&table.name),
+                self.belongs(table, Org::B),
+                self.belongs(table, Org::A)
+            ));
+        }
+        for table in isolated.into_iter().rev().filter(|t| t.scope != Scope::Shared) {
+            statements.push(format!("DELETE FROM {} WHERE {}", ident(&table.name), self.belongs(table, Org::B)));
         }
         statements
     }

@@ -9,7 +9,7 @@ use tenancy_codegen::sql::ident;
 use tenancy_schema::report::VerifiedObject;
 
 pub fn run(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
-    let isolated: Vec<String> = x.isolated().iter().map(|(t, _)| quoted(&t.name)).collect();
+    let isolated: Vec<String> = x.isolated().iter().map(|t| quoted(&t.name)).collect();
     if isolated.is_empty() {
         return Ok(Vec::new());
     }
