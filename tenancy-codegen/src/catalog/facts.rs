@@ -172,6 +172,9 @@ pub struct Trigger {
     pub enabled: TriggerEnabled,
     pub function: String,
     pub function_source: String,
+    /// Whether the trigger function is SECURITY DEFINER.
+    #[serde(default)]
+    pub function_definer: bool,
     /// `UPDATE OF` columns; empty when the trigger fires on any update.
     pub columns: Vec<String>,
 }
@@ -250,6 +253,10 @@ pub enum GrantKind {
     /// A role the app role is a member of; `privileges` are its dangerous attributes
     /// (`SUPERUSER`, `BYPASSRLS`, `OWNS TABLES`).
     MemberOf,
+    /// Defaults a session gets at login (`ALTER ROLE ... SET`, `ALTER DATABASE ... SET`) for
+    /// the app role, a role that can become it, or this database: `name` is `<role> in
+    /// <database>` (`*` for any), `privileges` the `setting=value` entries.
+    RoleSetting,
 }
 
 /// What the app role may do with one object.

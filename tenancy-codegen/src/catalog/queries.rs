@@ -140,7 +140,7 @@ ORDER BY c.relname, p.polname";
 
 const TRIGGERS_SQL: &str =
     "SELECT c.relname AS table, t.tgname AS name, t.tgtype::int AS type, t.tgenabled::text AS enabled,
-       p.proname AS function, p.prosrc AS function_source,
+       p.proname AS function, p.prosrc AS function_source, p.prosecdef AS function_definer,
        ARRAY(SELECT a.attname::text FROM unnest(t.tgattr::int2[]) u(num)
              JOIN pg_catalog.pg_attribute a ON a.attrelid = t.tgrelid AND a.attnum = u.num ORDER BY 1) AS columns
 FROM pg_catalog.pg_trigger t
@@ -217,5 +217,12 @@ SELECT * FROM (
                                                            WHERE n.nspname = $1 AND c.relowner = r.oid AND c.relkind IN ('r', 'p'))
                                               THEN 'OWNS TABLES' END]) a WHERE a IS NOT NULL)
   FROM members m JOIN pg_catalog.pg_roles r ON r.oid = m.roleid
+  UNION ALL
+  SELECT 'role_setting', coalesce(r.rolname::text, '*') || ' in ' || coalesce(d.datname::text, '*'), s.setconfig::text[]
+  FROM pg_catalog.pg_db_role_setting s
+  LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
+  LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
+  WHERE (s.setdatabase = 0 OR d.datname = current_database()) AND EXISTS (SELECT FROM app)
+    AND (s.setrole = 0 OR (NOT r.rolsuper AND pg_catalog.pg_has_role(s.setrole, (SELECT oid FROM app), 'MEMBER')))
 ) g WHERE ($2::text IS NULL OR g.name = $2)
 ORDER BY 1, 2";

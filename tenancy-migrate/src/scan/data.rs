@@ -34,6 +34,16 @@ pub struct TableData {
     pub parents: Vec<ParentProblem>,
 }
 
+/// An undeclared table the app role can read that has the org column: whether it holds rows of
+/// some organization (which every organization can then read).
+#[derive(Debug, Clone)]
+pub struct Undeclared {
+    pub table: String,
+    pub holds_rows: bool,
+    pub sql: String,
+    pub result: String,
+}
+
 /// A count and, when it is not zero, the query for samples and what it returned.
 #[derive(Debug, Clone, Default)]
 pub struct Problem {
@@ -80,9 +90,20 @@ struct Plan<'a> {
     parents: Vec<(String, String, String)>,
 }
 
-/// Runs the data checks on every declared tenant table that has its org column. Returns the
-/// results and the tables skipped because the scanning role is subject to their RLS.
-pub fn run(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog) -> Result<(Vec<TableData>, Vec<String>)> {
+/// What the data pass found.
+#[derive(Debug, Clone, Default)]
+pub struct DataPass {
+    /// One entry per tenant table the data checks ran on.
+    pub tables: Vec<TableData>,
+    /// Tenant tables skipped because the scanning role is subject to their RLS.
+    pub blocked: Vec<String>,
+    /// Undeclared tables the app role can read that have the org column.
+    pub undeclared: Vec<Undeclared>,
+}
+
+/// Runs the data checks on every declared tenant table that has its org column, and looks into
+/// the undeclared tables the app role can read that have it.
+pub fn run(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog) -> Result<DataPass> {
     let session = &catalog.session;
     let exempt = session.superuser || session.bypass_rls;
     let org_column = &schema.settings.org_column;
@@ -114,14 +135,41 @@ pub fn run(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog) -> Resul
     diesel::sql_query("SET LOCAL row_security = off")
         .execute(conn)
         .map_err(|err| Error::query("turning row_security off for the data checks", err))?;
-    let data = plans
+    let tables = plans
         .iter()
         .map(|p| {
             tracing::debug!(table = %p.table.name, "data checks");
             execute(conn, p)
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok((data, blocked))
+    let mut undeclared = Vec::new();
+    for table in readable_copies(schema, catalog) {
+        // One row is enough: any organization's row is readable by every other organization.
+        let sql = format!(
+            "SELECT EXISTS (SELECT FROM {}.{} WHERE {} IS NOT NULL) AS holds_rows",
+            ident(&catalog.schema),
+            ident(table),
+            ident(org_column)
+        );
+        let rows = json_rows(conn, &sql, &format!("looking into the undeclared table {table}"))?;
+        let result = rows.first().cloned().unwrap_or_default();
+        undeclared.push(Undeclared { table: table.to_owned(), holds_rows: result.contains("true"), sql, result });
+    }
+    Ok(DataPass { tables, blocked, undeclared })
+}
+
+/// Undeclared tables with the org column that the app role can read (granted SELECT), that the
+/// scanning role can read, and whose row-level security is not on.
+pub fn readable_copies<'c>(schema: &Schema, catalog: &'c Catalog) -> Vec<&'c str> {
+    let org_column = &schema.settings.org_column;
+    catalog
+        .tables
+        .iter()
+        .filter(|t| schema.table(&t.name).is_none() && !super::INTERNAL_TABLES.contains(&t.name.as_str()))
+        .filter(|t| !t.rls_enabled && t.readable && catalog.column(&t.name, org_column).is_some())
+        .filter(|t| catalog.grant(crate::catalog::GrantKind::Table, &t.name).is_some_and(|g| g.has("SELECT")))
+        .map(|t| t.name.as_str())
+        .collect()
 }
 
 /// Whether a validated foreign key of `table` maps each `(column, target)` pair onto `parent`:

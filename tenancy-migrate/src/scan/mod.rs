@@ -110,6 +110,9 @@ pub struct Context<'a> {
     /// Tenant tables the data checks could not run on honestly (the scanning role is subject to
     /// their row-level security); empty with `--no-data`.
     pub data_blocked: &'a [String],
+    /// Undeclared tables the app role can read that have the org column, looked into; empty
+    /// with `--no-data`.
+    pub undeclared: &'a [data::Undeclared],
 }
 
 /// A declared table that must be isolated by organization and exists in the database: tenant
@@ -237,9 +240,15 @@ impl<'a> Context<'a> {
 pub fn scan(conn: &mut PgConnection, declaration: &Schema, options: &Options) -> Result<Report> {
     conn.build_transaction().read_only().run(|conn| {
         let catalog = crate::catalog::load(conn, &options.schema, &declaration.settings.app_role)?;
-        let (data, blocked) =
-            if options.data { data::run(conn, declaration, &catalog)? } else { (Vec::new(), Vec::new()) };
-        let cx = Context { schema: declaration, catalog: &catalog, data: &data, data_blocked: &blocked };
+        let pass =
+            if options.data { data::run(conn, declaration, &catalog)? } else { data::DataPass::default() };
+        let cx = Context {
+            schema: declaration,
+            catalog: &catalog,
+            data: &pass.tables,
+            data_blocked: &pass.blocked,
+            undeclared: &pass.undeclared,
+        };
         let mut findings = Vec::new();
         for check in checks::ALL {
             (check.run)(&cx, &mut findings);

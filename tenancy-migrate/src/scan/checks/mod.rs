@@ -17,6 +17,7 @@ mod data_null_org;
 mod data_orphan_org;
 mod data_parent_org;
 mod data_unverified;
+mod definer_trigger;
 mod materialized_view;
 mod member_of_privileged_role;
 mod org_column_missing;
@@ -31,12 +32,14 @@ mod policy_not_linked;
 mod policy_not_org_scoped;
 mod policy_several_permissive;
 mod privilege_beyond_rls;
+mod role_default_claim;
 mod rls_disabled;
 mod rls_no_policy;
 mod rls_not_forced;
 mod security_definer;
 mod table_missing;
 mod table_not_declared;
+mod undeclared_table_readable;
 mod tenant_fk_without_org;
 mod unique_without_org;
 mod view_security_invoker;
@@ -55,6 +58,7 @@ macro_rules! checks {
 
 checks![
     table_not_declared,
+    undeclared_table_readable,
     table_missing,
     column_drift,
     org_column_missing,
@@ -79,6 +83,8 @@ checks![
     view_security_invoker,
     materialized_view,
     security_definer,
+    definer_trigger,
+    role_default_claim,
     org_id_mutable,
     data_null_org,
     data_orphan_org,
