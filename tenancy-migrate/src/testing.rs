@@ -26,9 +26,11 @@ pub fn claim_sql(org: &str) -> String {
     format!("SELECT set_config({}, {}, true)", literal(tenancy_schema::ir::SIGNED_CLAIM_SETTING), literal(&token))
 }
 
-/// Password the tests give the app role so they can log in as it (never a superuser).
+/// Password of the application's login role in tests (never a superuser).
 pub const APP_PASSWORD: &str = "app-test-password";
 pub const APP_ROLE: &str = "app_user";
+/// The role the application logs in as: a member of the app role, switched to it at login.
+pub const APP_LOGIN: &str = "app_login";
 
 /// A superuser URL for the server: DATABASE_URL when set, else a throwaway cluster.
 pub fn admin_url() -> &'static str {
@@ -46,9 +48,23 @@ pub fn admin_url() -> &'static str {
         let mut conn = PgConnection::establish(&url).expect("admin connection");
         let create = tenancy_codegen::ddl::Ddl::EnsureAppRole { role: APP_ROLE.to_owned() };
         diesel::sql_query(create.to_string()).execute(&mut conn).expect("create app role");
-        diesel::sql_query(format!("ALTER ROLE {} LOGIN PASSWORD {}", ident(APP_ROLE), literal(APP_PASSWORD)))
-            .execute(&mut conn)
-            .expect("let the app role log in for tests");
+        // As deployed (docs/threat-model.md): the app role has no login; the application logs in
+        // as a separate role whose login default switches to it, so SQL running as the app
+        // role cannot change the defaults of the sessions the application opens.
+        let login = format!(
+            "ALTER ROLE {app} NOLOGIN;
+             DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {login_name}) THEN
+               CREATE ROLE {login} LOGIN NOINHERIT NOSUPERUSER NOBYPASSRLS; END IF; END $$;
+             ALTER ROLE {login} PASSWORD {password};
+             GRANT {app} TO {login};
+             ALTER ROLE {login} SET role = {app_name}",
+            app = ident(APP_ROLE),
+            login = ident(APP_LOGIN),
+            login_name = literal(APP_LOGIN),
+            app_name = literal(APP_ROLE),
+            password = literal(APP_PASSWORD),
+        );
+        diesel::connection::SimpleConnection::batch_execute(&mut conn, &login).expect("the application's login role");
         url
     })
 }
@@ -91,9 +107,15 @@ impl TestDb {
         PgConnection::establish(&self.admin_url()).expect("admin connection to test database")
     }
 
-    /// A connection as the app role (NOSUPERUSER, NOBYPASSRLS, not the owner of any table).
+    /// The URL the application uses: its login role, which becomes the app role at login.
+    pub fn app_url(&self) -> String {
+        self.url_as(APP_LOGIN, APP_PASSWORD)
+    }
+
+    /// A connection as the app role (NOSUPERUSER, NOBYPASSRLS, not the owner of any table),
+    /// through the application's login role.
     pub fn app(&self) -> PgConnection {
-        PgConnection::establish(&self.url_as(APP_ROLE, APP_PASSWORD)).expect("app role connection")
+        PgConnection::establish(&self.app_url()).expect("app role connection")
     }
 }
 

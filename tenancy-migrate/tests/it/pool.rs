@@ -5,7 +5,7 @@
 //! generated pool (`models::pool`, reset on checkout); `OrgContext` refuses a connection that
 //! carries such a claim.
 
-use crate::support::{APP_PASSWORD, APP_ROLE, TestDb, count};
+use crate::support::{APP_LOGIN, TestDb, count};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
@@ -36,7 +36,7 @@ const USER: uuid::Uuid = uuid::Uuid::from_u128(0xee);
 
 fn setup(test: &str) -> (TestDb, Pool<ConnectionManager<PgConnection>>) {
     let db = setup_db(test);
-    let manager = ConnectionManager::<PgConnection>::new(db.url_as(APP_ROLE, APP_PASSWORD));
+    let manager = ConnectionManager::<PgConnection>::new(db.app_url());
     let pool = Pool::builder().max_size(2).build(manager).expect("pool");
     (db, pool)
 }
@@ -162,7 +162,7 @@ fn pooled_requests_through_the_org_scoped_api_never_cross_tenants() {
     // The plain pool first, for the cost of the reset on checkout (printed below).
     let (_, mut plain_latencies) = run_scoped(&plain, ops / 4);
     plain_latencies.sort();
-    let pool = reset_pool::pool(&db.url_as(APP_ROLE, APP_PASSWORD), 2).expect("pool");
+    let pool = reset_pool::pool(&db.app_url(), 2).expect("pool");
     let started = Instant::now();
     let (tally, mut latencies) = run_scoped(&pool, ops);
     let elapsed = started.elapsed();
@@ -227,7 +227,7 @@ fn a_session_level_set_leaks_across_a_plain_pool() {
 #[test]
 fn the_generated_pool_resets_connections_so_a_session_set_never_reaches_the_next_request() {
     let db = setup_db("pool_reset");
-    let pool = reset_pool::pool(&db.url_as(APP_ROLE, APP_PASSWORD), 2).expect("pool");
+    let pool = reset_pool::pool(&db.app_url(), 2).expect("pool");
     assert_eq!(session_set_then_anonymous(&pool), 0, "a reset connection carries no claim into the next request");
     // The reset also undoes a role switch and temporary objects of the previous request.
     {
@@ -257,10 +257,11 @@ fn org_context_refuses_a_connection_that_carries_a_claim() {
     assert!(err.to_string().contains("already carries a claim"), "{err}");
     conn.batch_execute("RESET ALL").unwrap();
     assert_eq!(run(&mut conn).expect("after a reset"), ROWS_PER_TENANT);
-    // A role default in this database (ALTER ROLE ... SET) is a carried claim too.
+    // A login default of the application's role in this database (ALTER ROLE ... SET) is a
+    // carried claim too.
     let mut admin = db.admin();
     admin
-        .batch_execute(&format!("ALTER ROLE {APP_ROLE} IN DATABASE {} SET app.org_token = 'planted'", db.name))
+        .batch_execute(&format!("ALTER ROLE {APP_LOGIN} IN DATABASE {} SET app.org_token = 'planted'", db.name))
         .unwrap();
     let mut fresh = db.app();
     let err = run(&mut fresh).expect_err("a claim from a role default is refused");

@@ -275,7 +275,7 @@ fn bad_input_is_one_clear_line_or_a_skipped_table() {
     assert!(stderr.contains("cannot verify: app role nobody_here does not exist"), "{stderr}");
 
     // Connected as the app role itself: it is subject to RLS and cannot make the sample rows.
-    let output = binary(&["verify", "--database-url", &db.url_as("app_user", crate::support::APP_PASSWORD)]);
+    let output = binary(&["verify", "--database-url", &db.app_url()]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("the connecting role is subject to row-level security"), "{stderr}");
