@@ -186,6 +186,40 @@ fn claim_key(conn: &mut PgConnection, schema: &Schema, run_id: &str) -> Result<O
     Ok(Some(key))
 }
 
+/// Values of B's sample rows that A's do not share (B's id, keys, tagged texts; 8 characters
+/// or more, so they cannot turn up in an error by chance).
+fn markers(conn: &mut PgConnection, schema: &Schema, samples: &Samples, orgs: &[String; 2]) -> Vec<String> {
+    let mut values = [std::collections::BTreeSet::new(), std::collections::BTreeSet::new()];
+    for table in &schema.tables {
+        let key = table.key();
+        for org in [Org::A, Org::B] {
+            let Some(sample) = samples.key(&table.name, org) else { continue };
+            let sql = format!(
+                "SELECT to_jsonb(t) AS row FROM {} t WHERE {} = {}::{}",
+                ident(&table.name),
+                ident(&key.name),
+                literal(sample),
+                key.ty.sql_name()
+            );
+            for row in probe::read(conn, &sql).unwrap_or_default() {
+                let row: serde_json::Value = serde_json::from_str(&row).unwrap_or_default();
+                let Some(columns) = row["row"].as_object() else { continue };
+                for value in columns.values() {
+                    let text = match value {
+                        serde_json::Value::String(s) => s.clone(),
+                        serde_json::Value::Number(n) => n.to_string(),
+                        _ => continue,
+                    };
+                    values[org.index()].insert(text);
+                }
+            }
+        }
+    }
+    values[Org::B.index()].insert(orgs[Org::B.index()].clone());
+    let [a, b] = values;
+    b.into_iter().filter(|v| v.len() >= 8 && !a.contains(v)).collect()
+}
+
 /// Everything a run attacks with: the sample rows, and who runs the probes.
 struct Attacked {
     tables: Vec<VerifiedTable>,
@@ -198,7 +232,7 @@ fn attack_all(conn: &mut PgConnection, schema: &Schema, superuser: bool) -> Resu
     let orgs = [uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string()];
     let run_id: String = orgs[0].chars().take(8).collect();
     let key = claim_key(conn, schema, &run_id)?;
-    let runner = Runner { schema, orgs: orgs.clone(), superuser, key };
+    let runner = Runner { schema, orgs: orgs.clone(), superuser, key, markers: Default::default() };
     let mut samples = Samples::new(&run_id);
     // Sample rows, made by the connecting role, parents first, every key explicit (no sequence
     // moves); a table that cannot have them is skipped with the database's reason (its children
@@ -223,6 +257,7 @@ fn attack_all(conn: &mut PgConnection, schema: &Schema, superuser: bool) -> Resu
         }
         samples.keys.insert(table.name.clone(), keys);
     }
+    *runner.markers.borrow_mut() = markers(conn, schema, &samples, &orgs);
 
     let mut tables = Vec::new();
     for table in schema.tables_in_dependency_order() {

@@ -31,6 +31,8 @@ pub enum Answer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub message: String,
+    /// PostgreSQL's DETAIL and HINT lines, when it sent them.
+    pub detail: Option<String>,
     pub kind: FailureKind,
     /// The constraint named by the error, if any.
     pub constraint: Option<String>,
@@ -58,7 +60,10 @@ impl Answer {
             Answer::Failed(failure) if failure.kind == FailureKind::Setup => {
                 format!("ERROR before the probe: {}", failure.message)
             }
-            Answer::Failed(failure) => format!("ERROR: {}", failure.message),
+            Answer::Failed(failure) => match &failure.detail {
+                Some(detail) => format!("ERROR: {}\n{detail}", failure.message),
+                None => format!("ERROR: {}", failure.message),
+            },
         }
     }
 
@@ -166,8 +171,15 @@ impl Observed {
     }
 }
 
+/// Appended to a probe's result when its error text names another organization's data (a
+/// value of B's sample rows the statement did not supply): the cell is then a leak.
+pub const EXPOSED: &str = "the error text names B's data";
+
 pub struct Runner<'a> {
     pub schema: &'a Schema,
+    /// Values only B's sample rows hold (B's id, its keys, its tagged texts): an error that shows
+    /// one the probe did not send carries B's data back to A.
+    pub markers: std::cell::RefCell<Vec<String>>,
     pub orgs: [String; 2],
     /// With `claim = signed`: the key of this run (installed inside its transaction), which
     /// mints the tokens the application would send.
@@ -233,6 +245,14 @@ impl Runner<'_> {
         let _ = conn.batch_execute("ROLLBACK TO SAVEPOINT tenancy_verify; RELEASE SAVEPOINT tenancy_verify");
 
         let mut result = observed.answer.shown();
+        if let Some(failure) = observed.answer.failed() {
+            let text = format!("{}\n{}", failure.message, failure.detail.as_deref().unwrap_or_default());
+            let sent: String = probe.setup.iter().chain(&probe.prelude).chain([&probe.sql]).cloned().collect();
+            let markers = self.markers.borrow();
+            if let Some(marker) = markers.iter().find(|m| text.contains(m.as_str()) && !sent.contains(m.as_str())) {
+                result.push_str(&format!("\n{EXPOSED}: {marker} (which the statement did not send)"));
+            }
+        }
         if let (Some(watch), Some((before, after))) = (&probe.watch, &observed.watched) {
             let verdict = if before == after { "unchanged" } else { "CHANGED" };
             result.push_str(&format!(
@@ -250,6 +270,7 @@ impl Runner<'_> {
         let setup_failed = |err: DieselError| Observed {
             answer: Answer::Failed(Failure {
                 message: crate::error::first_line(&err.to_string()),
+                detail: None,
                 kind: FailureKind::Setup,
                 constraint: None,
             }),
@@ -298,8 +319,14 @@ fn fingerprint(conn: &mut PgConnection, watch: &Watch) -> Result<Fingerprint, Di
 
 fn failure(err: &DieselError) -> Failure {
     let message = crate::error::first_line(&err.to_string());
+    let mut detail = None;
     let (kind, constraint) = match err {
         DieselError::DatabaseError(kind, info) => {
+            let lines: Vec<String> = [("DETAIL", info.details()), ("HINT", info.hint())]
+                .into_iter()
+                .filter_map(|(label, text)| text.map(|t| format!("{label}: {t}")))
+                .collect();
+            detail = (!lines.is_empty()).then(|| lines.join("\n"));
             let constraint = info.constraint_name().map(str::to_owned);
             let kind = match kind {
                 DatabaseErrorKind::UniqueViolation => FailureKind::UniqueViolation,
@@ -312,7 +339,7 @@ fn failure(err: &DieselError) -> Failure {
         }
         _ => (FailureKind::Other, None),
     };
-    Failure { message, kind, constraint }
+    Failure { message, detail, kind, constraint }
 }
 
 /// Seconds since the Unix epoch.

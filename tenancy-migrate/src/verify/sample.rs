@@ -141,7 +141,7 @@ impl Samples {
             columns.push(ident(&column.name));
             values.push(self.value(column, org, towards, global, schema)?);
         }
-        Ok(Insert { table: ident(&table.name), columns: columns.join(", "), values: values.join(", "), key })
+        Ok(Insert { table: ident(&table.name), columns, values, key })
     }
 }
 
@@ -149,8 +149,9 @@ impl Samples {
 #[derive(Debug, Clone)]
 pub struct Insert {
     table: String,
-    columns: String,
-    values: String,
+    /// Quoted column names, parallel to `values`.
+    columns: Vec<String>,
+    values: Vec<String>,
     /// The row's key, as text.
     pub key: String,
 }
@@ -159,7 +160,25 @@ impl Insert {
     /// A plain `INSERT`, as applications write one (`OVERRIDING SYSTEM VALUE`: identity keys
     /// take the explicit value).
     pub fn sql(&self) -> String {
-        format!("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({})", self.table, self.columns, self.values)
+        format!(
+            "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({})",
+            self.table,
+            self.columns.join(", "),
+            self.values.join(", ")
+        )
+    }
+
+    /// The same row with `column` (unquoted) set to the SQL expression `value`.
+    pub fn with(mut self, column: &str, value: String) -> Insert {
+        let quoted = ident(column);
+        match self.columns.iter().position(|c| *c == quoted) {
+            Some(at) => self.values[at] = value,
+            None => {
+                self.columns.push(quoted);
+                self.values.push(value);
+            }
+        }
+        self
     }
 
     /// The same with `RETURNING *` (which makes PostgreSQL check the new row against the SELECT

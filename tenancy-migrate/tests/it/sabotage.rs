@@ -216,3 +216,22 @@ sabotage!(
     "CREATE UNIQUE INDEX organizations_name_key ON organizations (name)",
     ["organizations unique_other_org"]
 );
+// A SECURITY DEFINER trigger (outside row-level security) whose error names the other
+// organization's contact when A types a phone number B already has.
+sabotage!(
+    a_definer_trigger_whose_error_names_b,
+    "CREATE FUNCTION contacts_phone_taken() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+       SET search_path = pg_catalog, public AS $$
+     DECLARE other text;
+     BEGIN
+       SELECT full_name INTO other FROM contacts WHERE phone_number = NEW.phone_number AND org_id <> NEW.org_id LIMIT 1;
+       IF other IS NOT NULL THEN
+         RAISE EXCEPTION 'phone % already belongs to %', NEW.phone_number, other;
+       END IF;
+       RETURN NEW;
+     END $$;
+     CREATE TRIGGER contacts_phone_taken BEFORE INSERT OR UPDATE ON contacts
+       FOR EACH ROW EXECUTE FUNCTION contacts_phone_taken()",
+    // The unique oracle's copy of B's row trips the trigger too: that cell is undecided (error).
+    ["contacts error_text", "contacts unique_other_org"]
+);

@@ -9,6 +9,7 @@
 mod delete_other_org;
 mod delete_other_org_unfiltered;
 mod delete_own;
+mod error_text;
 mod insert_other_org;
 mod insert_other_org_returning;
 mod insert_own;
@@ -94,6 +95,7 @@ attacks! {
     MoveBypassingRls => move_bypassing_rls, Blocked;
     WriteShared => write_shared, Blocked;
     LockTable => lock_table, Blocked;
+    ErrorText => error_text, Blocked;
 }
 
 impl Attack {
@@ -107,9 +109,12 @@ impl Attack {
         table: &Table,
     ) -> Cell {
         let mut target = Target { conn, runner, catalog, samples, table };
-        let (evidence, outcome) = self
+        let (evidence, mut outcome) = self
             .verdict(&mut target)
             .unwrap_or_else(|why| (Evidence { sql: String::new(), result: why }, Outcome::Skipped));
+        if evidence.result.contains(super::probe::EXPOSED) {
+            outcome = Outcome::Leaked;
+        }
         Cell { attack: self.code().to_owned(), expected: self.expected(), outcome, evidence }
     }
 }

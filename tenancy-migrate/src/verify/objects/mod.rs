@@ -38,6 +38,12 @@ pub fn attack(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
     objects.extend(view_read::run(x)?);
     objects.extend(function_call::run(x)?);
     objects.extend(claim_forgery::run(x)?);
+    // An error that names B's data is a leak, whatever the attack concluded.
+    for object in &mut objects {
+        if object.cell.evidence.result.contains(super::probe::EXPOSED) {
+            object.cell.outcome = Outcome::Leaked;
+        }
+    }
     Ok(objects)
 }
 
