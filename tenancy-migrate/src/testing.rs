@@ -20,10 +20,14 @@ pub fn models_key() -> crate::models::ClaimKey {
 /// `SELECT set_config(<claim setting>, <token for org>, true)`: what the org-scoped API runs,
 /// for tests that set the claim by hand. The token is signed with the test key, valid an hour.
 pub fn claim_sql(org: &str) -> String {
+    format!("SELECT set_config({}, {}, true)", literal(tenancy_schema::ir::SIGNED_CLAIM_SETTING), literal(&claim_token(org)))
+}
+
+/// A token for `org` signed with the test key, valid an hour (empty for an empty org).
+pub fn claim_token(org: &str) -> String {
     let key = tenancy_codegen::claim::ClaimKey::parse(CLAIM_KEY).expect("the test key");
     let expires = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) + 3600;
-    let token = if org.is_empty() { String::new() } else { key.token(org, expires) };
-    format!("SELECT set_config({}, {}, true)", literal(tenancy_schema::ir::SIGNED_CLAIM_SETTING), literal(&token))
+    if org.is_empty() { String::new() } else { key.token(org, expires) }
 }
 
 /// Password of the application's login role in tests (never a superuser).

@@ -109,7 +109,30 @@ sabotage!(
      GRANT app_user TO tenancy_test_hideout;
      GRANT tenancy_test_hideout TO tenancy_test_member;",
     Some("tenancy_test_member"),
-    ["role tenancy_test_hideout member_role"]
+    ["role tenancy_test_hideout member_role", "role tenancy_test_hideout member_role_write"]
+);
+
+// A role reached through a NOINHERIT one (its privileges never flow to the app role; SET ROLE
+// still works), which cannot read anything but has a DELETE policy of its own. Its policy
+// applies to the app role too — PostgreSQL applies a policy to every member of its role,
+// whatever INHERIT says — so the app role's own unfiltered delete shows it as well.
+sabotage!(
+    member_of_a_role_with_a_delete_policy,
+    "DO $$ BEGIN
+       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_test_member2') THEN
+         CREATE ROLE tenancy_test_member2 NOLOGIN INHERIT; END IF;
+       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_test_between') THEN
+         CREATE ROLE tenancy_test_between NOLOGIN NOINHERIT; END IF;
+       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_test_cleanup') THEN
+         CREATE ROLE tenancy_test_cleanup NOLOGIN NOINHERIT; END IF;
+     END $$;
+     GRANT app_user TO tenancy_test_member2;
+     GRANT tenancy_test_between TO tenancy_test_member2;
+     GRANT tenancy_test_cleanup TO tenancy_test_between;
+     GRANT DELETE ON call_logs TO tenancy_test_cleanup;
+     CREATE POLICY call_logs_cleanup ON call_logs FOR DELETE TO tenancy_test_cleanup USING (true);",
+    Some("tenancy_test_member2"),
+    ["role tenancy_test_cleanup member_role_write", "call_logs delete_other_org_unfiltered"]
 );
 
 // Objects that read tenant tables with their owner's rights, and a child without policies.

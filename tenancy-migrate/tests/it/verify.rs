@@ -369,3 +369,60 @@ fn an_unsigned_claim_is_noted_as_forgeable() {
     assert!(forge.evidence.result.contains("\"seen\": 1"), "{forge:?}");
     assert!(v.objects.iter().all(|o| !o.cell.attack.starts_with("claim_")));
 }
+
+/// The application's fresh sessions: as deployed (a login role that switches to the app role)
+/// nothing is visible and A cannot change the login's defaults. A login default that plants an
+/// organization's claim is caught (fresh_login), as is an application that logs in as the app
+/// role itself (login_defaults: A can then change every future session's defaults).
+#[test]
+fn fresh_logins_carry_no_claim_and_their_defaults_are_out_of_reach() {
+    let db = TestDb::migrated("verify_fresh_login");
+    let schema = declaration();
+    let v = run(&db, &schema);
+    let cell = |v: &Verification, object: &str, attack: &str| {
+        v.objects
+            .iter()
+            .find(|o| o.object == object && o.cell.attack == attack)
+            .unwrap_or_else(|| panic!("no {attack} on {object}: {:?}", v.objects.iter().map(|o| &o.object).collect::<Vec<_>>()))
+            .cell
+            .clone()
+    };
+    let fresh = cell(&v, "login app_login", "fresh_login");
+    assert_eq!(fresh.outcome, Outcome::Blocked, "{fresh:?}");
+    assert!(fresh.evidence.result.contains("\"runs_as\": \"app_user\""), "the login default switches roles: {fresh:?}");
+    assert_eq!(cell(&v, "login app_login", "login_defaults").outcome, Outcome::Blocked);
+
+    // A login default naming a real organization (a valid token): every new session reads it.
+    let org = "00000000-0000-4000-8000-00000000f00d";
+    let mut admin = db.admin();
+    admin
+        .batch_execute(&format!(
+            "INSERT INTO organizations (id, name, slug) VALUES ('{org}', 'planted', 'planted');
+             ALTER ROLE app_login IN DATABASE {} SET app.org_token = '{}'",
+            db.name,
+            crate::support::claim_token(org)
+        ))
+        .unwrap();
+    let v = run(&db, &schema);
+    let fresh = cell(&v, "login app_login", "fresh_login");
+    assert_eq!(fresh.outcome, Outcome::Leaked, "{fresh:?}");
+    assert!(fresh.evidence.result.contains("a login default sets the claim"), "{fresh:?}");
+    assert!(!verify::passed(&v));
+    admin.batch_execute(&format!("ALTER ROLE app_login IN DATABASE {} RESET app.org_token", db.name)).unwrap();
+
+    // An application that logs in as the app role itself (a role of this test's own, with the
+    // app role's rights): A can plant defaults in every future session.
+    admin
+        .batch_execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'verify_direct_app') THEN
+               CREATE ROLE verify_direct_app LOGIN NOSUPERUSER NOBYPASSRLS INHERIT; END IF; END $$;
+             GRANT app_user TO verify_direct_app",
+        )
+        .unwrap();
+    let mut direct = schema.clone();
+    direct.settings.app_role = "verify_direct_app".to_owned();
+    let v = run(&db, &direct);
+    let alter = cell(&v, "login verify_direct_app", "login_defaults");
+    assert_eq!(alter.outcome, Outcome::Leaked, "{alter:?}");
+    assert!(!verify::passed(&v));
+}

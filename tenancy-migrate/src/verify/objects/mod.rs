@@ -7,7 +7,9 @@
 //! savepoint). Any difference is B's data reaching A.
 
 mod claim_forgery;
+mod fresh_login;
 mod function_call;
+mod login_defaults;
 mod member_role;
 mod schema_create;
 mod view_read;
@@ -38,6 +40,8 @@ pub fn attack(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
     objects.extend(view_read::run(x)?);
     objects.extend(function_call::run(x)?);
     objects.extend(claim_forgery::run(x)?);
+    objects.extend(fresh_login::run(x)?);
+    objects.extend(login_defaults::run(x)?);
     // An error that names B's data is a leak, whatever the attack concluded.
     for object in &mut objects {
         if object.cell.evidence.result.contains(super::probe::EXPOSED) {
