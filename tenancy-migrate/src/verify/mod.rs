@@ -7,10 +7,13 @@
 //! write (plain and `RETURNING` inserts, updates and deletes with and without a `WHERE`,
 //! upserts), judged by what changed; the existence oracles (foreign keys, unique keys); the
 //! privileges row-level security does not govern (TRUNCATE, TRIGGER, REFERENCES); partitions
-//! and children read directly. Then the database around the tables ([`objects`]): schemas the
-//! app role could create in, roles it can become, views and SECURITY DEFINER functions it can
-//! call, each checked for B's rows. [`notes`] show what "0 leaked" does not cover. Every cell
-//! keeps the statements and what PostgreSQL answered.
+//! and children read directly; the errors of the write paths, searched for B's data; exclusive
+//! locks. Shared tables are attacked through their link, global ones for writes. Then the
+//! database around the tables ([`objects`]): schemas the app role could create in, roles it can
+//! become, views and SECURITY DEFINER functions it can call, each checked for B's rows; the
+//! application's fresh logins; and, as info cells, what A can infer without reading a row.
+//! [`notes`] show what "0 leaked" does not cover. Every cell keeps the statements and what
+//! PostgreSQL answered.
 //!
 //! A checksum of the catalog, the data and every sequence before and after proves nothing was
 //! left behind (docs/threat-model.md).

@@ -70,6 +70,14 @@ fn the_migrated_database_blocks_every_attack_and_allows_same_org_work() {
     assert_eq!(outcome(&v, "plans", "read_other_org"), Outcome::Skipped);
     // The organizations table's global slug: an existence oracle by design, reported as info.
     assert_eq!(outcome(&v, "organizations", "unique_other_org"), Outcome::Info);
+    // What A can infer without reading a row: reported as info, each backed by its statement.
+    for attack in ["table_statistics", "explain_counts", "identity_keys", "backend_activity", "backend_signal"] {
+        let cell = &v.objects.iter().find(|o| o.cell.attack == attack).unwrap_or_else(|| panic!("no {attack}")).cell;
+        assert_eq!(cell.outcome, Outcome::Info, "{cell:?}");
+        assert!(!cell.evidence.sql.is_empty());
+    }
+    let explain = &v.objects.iter().find(|o| o.cell.attack == "explain_counts").unwrap().cell;
+    assert!(explain.evidence.result.contains("Rows Removed by Filter: "), "{explain:?}");
     // The verdicts are backed by what PostgreSQL said, not by the absence of an answer.
     let contacts = v.tables.iter().find(|t| t.table == "contacts").unwrap();
     let cell = |attack: &str| contacts.cells.iter().find(|c| c.attack == attack).unwrap();

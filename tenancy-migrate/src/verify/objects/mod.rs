@@ -1,17 +1,25 @@
 //! Attacks on the database around the tables, one kind of object per file: schemas the app role
 //! could create objects in (`schema_create`), roles it can become (`member_role`), views over
 //! isolated tables it can read (`view_read`), SECURITY DEFINER functions it can call
-//! (`function_call`), and — with the signed claim — the claim itself (`claim_forgery`).
+//! (`function_call`), with the signed claim the claim itself (`claim_forgery`), the sessions
+//! the application opens (`fresh_login`, `login_defaults`), and what A can infer without reading
+//! a row — reported as info, never a pass in disguise: table statistics, EXPLAIN's counts,
+//! shared sequences, other sessions' SQL and signals (`table_statistics`, `explain_counts`,
+//! `identity_keys`, `backend_activity`).
 //! Views and functions are judged by difference: what A sees through them
 //! with B's rows present, and with B's rows removed (as the connecting role, inside the probe's
 //! savepoint). Any difference is B's data reaching A.
 
+mod backend_activity;
 mod claim_forgery;
+mod explain_counts;
 mod fresh_login;
 mod function_call;
+mod identity_keys;
 mod login_defaults;
 mod member_role;
 mod schema_create;
+mod table_statistics;
 mod view_read;
 
 use super::Org;
@@ -42,6 +50,11 @@ pub fn attack(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
     objects.extend(claim_forgery::run(x)?);
     objects.extend(fresh_login::run(x)?);
     objects.extend(login_defaults::run(x)?);
+    // What A can infer without reading a row (info): volumes, activity, signals.
+    objects.extend(table_statistics::run(x)?);
+    objects.extend(explain_counts::run(x)?);
+    objects.extend(identity_keys::run(x)?);
+    objects.extend(backend_activity::run(x)?);
     // An error that names B's data is a leak, whatever the attack concluded.
     for object in &mut objects {
         if object.cell.evidence.result.contains(super::probe::EXPOSED) {
