@@ -182,6 +182,22 @@ pub enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Revoke what row-level security does not govern (other sessions' SQL and signals, large
+    /// objects, TEMP, claims in login defaults) where the platform allows; see what remains
+    Harden {
+        #[command(flatten)]
+        connection: Connection,
+        /// Declaration file or directory [default: the one this binary was built from]
+        #[arg(long, value_name = "PATH")]
+        declaration: Option<PathBuf>,
+        /// The role the application should log in as; created (NOINHERIT, switching to the app
+        /// role at login) and the app role made NOLOGIN, when the app role can log in
+        #[arg(long, value_name = "ROLE")]
+        login_role: Option<String>,
+        /// Say what would change; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// List migrations and whether each is applied
     Status {
         #[command(flatten)]
@@ -409,6 +425,23 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
                         let _ = writeln!(out, "{}\tcreated {}\t{retired}", key.id, key.created_at);
                     }
                 }
+            }
+        }
+        Command::Harden { connection, declaration, login_role, dry_run } => {
+            use crate::harden::Done;
+            let declaration = crate::declaration::load(declaration.as_deref())?;
+            let mut conn = db::connect(&connection.database_url)?;
+            for (step, done) in crate::harden::harden(&mut conn, &declaration, login_role.as_deref(), dry_run)? {
+                let (mark, extra) = match &done {
+                    Done::Applied => ("applied", String::new()),
+                    Done::Already => ("ok", String::new()),
+                    Done::Skipped(reason) => ("SKIPPED", format!("\n    the database refused it: {reason}")),
+                    Done::Advice(advice) => ("ADVICE", format!("\n    {advice}")),
+                    Done::WouldApply => {
+                        ("would", step.sql.iter().map(|s| format!("\n    {s};")).collect::<String>())
+                    }
+                };
+                let _ = writeln!(out, "{mark:<8} {} ({}){extra}", step.what, step.why);
             }
         }
         Command::Status { connection, format } => {

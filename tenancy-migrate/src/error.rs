@@ -55,6 +55,8 @@ pub enum Error {
     ClaimKey(String),
     #[error("cannot verify: {0}")]
     Verify(String),
+    #[error("cannot harden: {0}")]
+    Harden(String),
     /// verify's transaction is always rolled back; never shown.
     #[error("rolled back")]
     RolledBack,

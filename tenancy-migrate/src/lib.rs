@@ -5,6 +5,7 @@
 //! - [`catalog`]: the live database as facts, read with a constant number of catalog queries.
 //! - [`scan`]: the declaration vs the live database; one check per file, findings with evidence.
 //! - [`verify`]: attacks every tenant table as the app role, in a transaction rolled back.
+//! - [`harden`]: the REVOKEs and role changes row-level security does not make for you.
 //! - [`convert`]: `plan` a lock-safe conversion of a live database; `apply --dir` / `revert --dir`.
 //! - [`models`]: the typed Diesel models generated from the declaration by build.rs.
 //! - [`cluster`]: a throwaway local PostgreSQL for xtask and tests.
@@ -18,6 +19,7 @@ pub mod db;
 pub mod declaration;
 pub mod error;
 pub mod files;
+pub mod harden;
 pub mod import;
 pub mod logging;
 pub mod migrate;

@@ -8,6 +8,7 @@ mod compile_fail;
 mod convert;
 mod errors;
 mod fuzz;
+mod harden;
 mod isolation;
 mod models;
 mod pool;
