@@ -80,16 +80,31 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
             hint: "keep the old shape and add a new table or column instead, or write that migration by hand"
                 .to_owned(),
         };
-        let shareable = |scope: Scope| matches!(scope, Scope::Global | Scope::Shared);
+        let shareable = |scope: Scope| matches!(scope, Scope::Global | Scope::Shared | Scope::Internal);
         if before.scope != table.scope && !(shareable(before.scope) && shareable(table.scope)) {
-            return Err(unsupported("changing a table's scope other than between global and shared"));
+            return Err(unsupported("changing a table's scope other than between global, shared and internal"));
         }
         if before.scope != table.scope || before.link != table.link {
-            // Global ⇄ shared, or a new link: the same SELECT grant, another policy.
+            // Between global, shared and internal, or a new link: another policy, and the app
+            // role's privileges where they differ.
             let (old, new) = (visibility(&current.settings, before), visibility(&desired.settings, table));
+            let (had, has) = (sql::app_privileges(before.scope), sql::app_privileges(table.scope));
+            let role = desired.settings.app_role.clone();
+            let grant = |privileges: &[crate::ddl::Privilege]| {
+                (!privileges.is_empty()).then(|| Ddl::Grant {
+                    privileges: privileges.to_vec(),
+                    table: table.name.clone(),
+                    role: role.clone(),
+                })
+            };
+            let (old_grant, new_grant) = if had == has { (None, None) } else { (grant(had), grant(has)) };
             up.extend(old.iter().rev().filter_map(Ddl::undo));
+            up.extend(old_grant.as_ref().and_then(Ddl::undo));
+            up.extend(new_grant.clone());
             up.extend(new.iter().cloned());
             let mut back: Vec<Ddl> = new.iter().rev().filter_map(Ddl::undo).collect();
+            back.extend(new_grant.as_ref().and_then(Ddl::undo));
+            back.extend(old_grant);
             back.extend(old);
             down.push(back);
             summary.push(format!("{}_{}", scope_word(table.scope), table.name));
@@ -275,6 +290,7 @@ fn scope_word(scope: Scope) -> &'static str {
         Scope::Tenant => "tenant",
         Scope::Global => "global",
         Scope::Shared => "shared",
+        Scope::Internal => "internal",
     }
 }
 

@@ -333,7 +333,10 @@ pub fn security(settings: &Settings, table: &Table) -> Vec<Ddl> {
             function: names::IMMUTABLE_TRIGGER_FUNCTION.to_owned(),
         });
     }
-    statements.push(Ddl::Grant { privileges: app_privileges(table.scope).to_vec(), table: name, role });
+    let privileges = app_privileges(table.scope);
+    if !privileges.is_empty() {
+        statements.push(Ddl::Grant { privileges: privileges.to_vec(), table: name, role });
+    }
     statements
 }
 
@@ -343,7 +346,7 @@ pub fn scope_column<'t>(settings: &'t Settings, table: &'t Table) -> Option<&'t 
     match table.scope {
         Scope::Tenant => Some(settings.org_column.as_str()),
         Scope::Root => Some(table.key().name.as_str()),
-        Scope::Global | Scope::Shared => None,
+        Scope::Global | Scope::Shared | Scope::Internal => None,
     }
 }
 
@@ -372,6 +375,7 @@ pub fn app_privileges(scope: Scope) -> &'static [Privilege] {
         // The app may read and rename its own organization, never create or delete one.
         Scope::Root => &[Privilege::Select, Privilege::Update],
         Scope::Global | Scope::Shared => &[Privilege::Select],
+        Scope::Internal => &[],
     }
 }
 

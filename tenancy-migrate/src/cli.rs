@@ -437,9 +437,7 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
                     Done::Already => ("ok", String::new()),
                     Done::Skipped(reason) => ("SKIPPED", format!("\n    the database refused it: {reason}")),
                     Done::Advice(advice) => ("ADVICE", format!("\n    {advice}")),
-                    Done::WouldApply => {
-                        ("would", step.sql.iter().map(|s| format!("\n    {s};")).collect::<String>())
-                    }
+                    Done::WouldApply => ("would", step.sql.iter().map(|s| format!("\n    {s};")).collect::<String>()),
                 };
                 let _ = writeln!(out, "{mark:<8} {} ({}){extra}", step.what, step.why);
             }

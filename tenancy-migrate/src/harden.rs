@@ -53,7 +53,10 @@ pub fn harden(
     dry_run: bool,
 ) -> Result<Vec<(Step, Done)>> {
     let app = &schema.settings.app_role;
-    let exists = needed(conn, &format!("SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {}) AS needed", literal(app)))?;
+    let exists = needed(
+        conn,
+        &format!("SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {}) AS needed", literal(app)),
+    )?;
     if !exists {
         return Err(Error::Harden(format!(
             "app role {app} does not exist; apply the migrations first (`tenancy-migrate apply`)"

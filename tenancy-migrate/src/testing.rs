@@ -20,7 +20,11 @@ pub fn models_key() -> crate::models::ClaimKey {
 /// `SELECT set_config(<claim setting>, <token for org>, true)`: what the org-scoped API runs,
 /// for tests that set the claim by hand. The token is signed with the test key, valid an hour.
 pub fn claim_sql(org: &str) -> String {
-    format!("SELECT set_config({}, {}, true)", literal(tenancy_schema::ir::SIGNED_CLAIM_SETTING), literal(&claim_token(org)))
+    format!(
+        "SELECT set_config({}, {}, true)",
+        literal(tenancy_schema::ir::SIGNED_CLAIM_SETTING),
+        literal(&claim_token(org))
+    )
 }
 
 /// A token for `org` signed with the test key, valid an hour (empty for an empty org).

@@ -61,7 +61,11 @@ struct Plan {
     monthly_price_cents: i64,
 }
 
-#[tenancy(global)]
+// ----- Platform internals: not for the application at all ----------------------------------
+
+/// The platform's own staff. Internal: the app role has no privilege on it, so no organization
+/// reads who runs the platform; admin tooling connects as a role of its own.
+#[tenancy(internal)]
 struct AdminUser {
     #[key]
     id: i64,

@@ -86,6 +86,17 @@ pub enum Scope {
     /// declared link ([`Table::link`]): `users`, seen by the organizations they are members
     /// of through `user_organizations`. Read-only to the app role.
     Shared,
+    /// Not for the application at all: the app role has no privilege on it (platform staff,
+    /// audit trails, billing internals), read and written by other roles.
+    Internal,
+}
+
+impl Scope {
+    /// Whether rows belong to organizations (root, tenant, shared): row-level security decides
+    /// which the app role sees.
+    pub fn is_isolated(self) -> bool {
+        matches!(self, Scope::Root | Scope::Tenant | Scope::Shared)
+    }
 }
 
 /// How a shared table's rows are linked to organizations: a tenant table and its column that

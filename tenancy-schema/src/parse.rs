@@ -67,7 +67,7 @@ pub(crate) fn parse_file(file: &str, source: &str, errors: &mut Vec<Diagnostic>)
 }
 
 const SETTINGS_HINT: &str = "settings are `#![tenancy(org_column = \"org_id\", app_role = \"app_user\", claim = \"app.org_id\" | postgrest | signed, default_org = \"<uuid>\")]`";
-const TABLE_HINT: &str = "write `#[tenancy(root | tenant | global | shared(through = \"link.column\"), table = \"name\", unique(col, ...))]`";
+const TABLE_HINT: &str = "write `#[tenancy(root | tenant | global | shared(through = \"link.column\") | internal, table = \"name\", unique(col, ...))]`";
 const COLUMN_HINT: &str =
     "column attributes are #[key], #[unique], #[references(table)], #[references(table.column)], #[default(\"sql\")]";
 const BACKFILL_HINT: &str = "write #[backfill(default_org)], #[backfill(via = \"col -> table.org_column\")], #[backfill(from_parent = \"col\")] or #[backfill(sql = \"expr\")]";
@@ -125,18 +125,21 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
             attr.parse_nested_meta(|meta| {
                 let name = meta_name(&meta.path);
                 match name.as_str() {
-                    "root" | "tenant" | "global" | "shared" => {
+                    "root" | "tenant" | "global" | "shared" | "internal" => {
                         if scope.is_some() {
-                            return Err(meta.error("a table has exactly one scope: root, tenant, global or shared"));
+                            return Err(
+                                meta.error("a table has exactly one scope: root, tenant, global, shared or internal")
+                            );
                         }
                         if name == "shared" {
-                            link = Some(parse_link(&meta)?);
                             scope = Some(Scope::Shared);
+                            link = Some(parse_link(&meta)?);
                             return Ok(());
                         }
                         scope = Some(match name.as_str() {
                             "root" => Scope::Root,
                             "tenant" => Scope::Tenant,
+                            "internal" => Scope::Internal,
                             _ => Scope::Global,
                         });
                     }
@@ -203,6 +206,9 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
 
 /// `shared(through = "link_table.column")`.
 fn parse_link(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Link> {
+    if !meta.input.peek(syn::token::Paren) {
+        return Err(meta.error("shared needs the link: `shared(through = \"link_table.column\")`"));
+    }
     let mut link = None;
     meta.parse_nested_meta(|inner| {
         if !inner.path.is_ident("through") {

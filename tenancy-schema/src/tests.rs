@@ -65,7 +65,56 @@ fn unknown_table_attribute() {
         &format!("{ROOT}#[tenancy(tenant, sharded)]\nstruct Lead {{ #[key] id: i64 }}\n"),
         r#"
 decl.rs:3:19: error: unknown table attribute `sharded`
-  hint: write `#[tenancy(root | tenant | global, table = "name", unique(col, ...))]`"#,
+  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", unique(col, ...))]`"#,
+    );
+}
+
+const MEMBERS: &str = "#[tenancy(tenant)]\nstruct Membership { #[key] id: i64, #[references(users)] user_id: Uuid, #[references(plans)] plan_id: Option<i64> }\n#[tenancy(global)]\nstruct Plan { #[key] id: i64 }\n";
+
+#[test]
+fn shared_and_internal_tables_parse() {
+    let schema = crate::parse_str(
+        "decl.rs",
+        &format!(
+            "{ROOT}{MEMBERS}#[tenancy(shared(through = \"memberships.user_id\"))]\nstruct User {{ #[key] id: Uuid, email: String }}\n#[tenancy(internal)]\nstruct AdminUser {{ #[key] id: i64 }}\n"
+        ),
+    )
+    .expect("valid");
+    let users = schema.table("users").unwrap();
+    assert_eq!(users.scope, crate::Scope::Shared);
+    assert_eq!(users.link, Some(crate::Link { table: "memberships".to_owned(), column: "user_id".to_owned() }));
+    assert_eq!(schema.table("admin_users").unwrap().scope, crate::Scope::Internal);
+}
+
+#[test]
+fn a_shared_table_linked_through_a_column_that_does_not_point_at_it() {
+    check_err(
+        &format!(
+            "{ROOT}{MEMBERS}#[tenancy(shared(through = \"memberships.plan_id\"))]\nstruct User {{ #[key] id: Uuid }}\n"
+        ),
+        r#"
+decl.rs:4:94: error: link column `memberships.plan_id` does not reference the key of `users`
+  hint: add #[references(users)] to `plan_id`"#,
+    );
+}
+
+#[test]
+fn a_shared_table_linked_through_a_global_table() {
+    check_err(
+        &format!("{ROOT}{MEMBERS}#[tenancy(shared(through = \"plans.id\"))]\nstruct User {{ #[key] id: Uuid }}\n"),
+        r#"
+decl.rs:8:8: error: shared table `users` is linked through global table `plans`
+  hint: the link says which organization sees a row, so it is a tenant table"#,
+    );
+}
+
+#[test]
+fn a_shared_table_without_its_link() {
+    check_err(
+        &format!("{ROOT}#[tenancy(shared)]\nstruct User {{ #[key] id: Uuid }}\n"),
+        r#"
+decl.rs:3:11: error: shared needs the link: `shared(through = "link_table.column")`
+  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", unique(col, ...))]`"#,
     );
 }
 

@@ -203,7 +203,7 @@ fn resolve_references(schema: &mut Schema, errors: &mut Vec<Diagnostic>) {
                 );
             }
             let rule = match (table.scope, target.scope) {
-                (Scope::Global | Scope::Root | Scope::Shared, Scope::Tenant) => Some(format!(
+                (Scope::Global | Scope::Root | Scope::Shared | Scope::Internal, Scope::Tenant) => Some(format!(
                     "{} table `{}` references tenant table `{}`",
                     scope_name(table.scope),
                     table.name,
@@ -400,6 +400,7 @@ fn scope_name(scope: Scope) -> &'static str {
         Scope::Tenant => "tenant",
         Scope::Global => "global",
         Scope::Shared => "shared",
+        Scope::Internal => "internal",
     }
 }
 
@@ -413,8 +414,11 @@ fn check_links(schema: &Schema, errors: &mut Vec<Diagnostic>) {
         );
         let Some(link_table) = schema.table(&link.table) else {
             errors.push(
-                Diagnostic::new(table.span.clone(), format!("shared table `{}` is linked through unknown table `{}`", table.name, link.table))
-                    .hint(hint),
+                Diagnostic::new(
+                    table.span.clone(),
+                    format!("shared table `{}` is linked through unknown table `{}`", table.name, link.table),
+                )
+                .hint(hint),
             );
             continue;
         };
@@ -422,7 +426,12 @@ fn check_links(schema: &Schema, errors: &mut Vec<Diagnostic>) {
             errors.push(
                 Diagnostic::new(
                     table.span.clone(),
-                    format!("shared table `{}` is linked through {} table `{}`", table.name, scope_name(link_table.scope), link.table),
+                    format!(
+                        "shared table `{}` is linked through {} table `{}`",
+                        table.name,
+                        scope_name(link_table.scope),
+                        link.table
+                    ),
                 )
                 .hint("the link says which organization sees a row, so it is a tenant table"),
             );
@@ -432,19 +441,28 @@ fn check_links(schema: &Schema, errors: &mut Vec<Diagnostic>) {
             errors.push(
                 Diagnostic::new(
                     table.span.clone(),
-                    format!("link column `{}` is not a column of `{}` (columns: {})", link.column, link.table, column_list(link_table)),
+                    format!(
+                        "link column `{}` is not a column of `{}` (columns: {})",
+                        link.column,
+                        link.table,
+                        column_list(link_table)
+                    ),
                 )
                 .hint(hint),
             );
             continue;
         };
         let key = table.columns.iter().find(|c| c.key).map(|c| c.name.as_str());
-        let points_here = column.references.as_ref().is_some_and(|r| r.table == table.name && Some(r.column.as_str()) == key);
+        let points_here =
+            column.references.as_ref().is_some_and(|r| r.table == table.name && Some(r.column.as_str()) == key);
         if !points_here {
             errors.push(
                 Diagnostic::new(
                     column.span.clone(),
-                    format!("link column `{}.{}` does not reference the key of `{}`", link.table, link.column, table.name),
+                    format!(
+                        "link column `{}.{}` does not reference the key of `{}`",
+                        link.table, link.column, table.name
+                    ),
                 )
                 .hint(format!("add #[references({})] to `{}`", table.name, link.column)),
             );

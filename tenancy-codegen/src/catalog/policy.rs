@@ -298,13 +298,31 @@ mod tests {
         // As PostgreSQL 15 prints the generated policy.
         let printed = "(EXISTS ( SELECT\n   FROM user_organizations\n  WHERE ((user_organizations.user_id = users.id) AND (user_organizations.org_id = ( SELECT auth_org_id() AS auth_org_id)))))";
         assert!(linked(printed, &shape));
-        assert!(linked("((is_active) AND (EXISTS ( SELECT 1 FROM public.user_organizations WHERE ((users.id = user_organizations.user_id) AND (auth_org_id() = user_organizations.org_id)))))", &shape));
+        assert!(linked(
+            "((is_active) AND (EXISTS ( SELECT 1 FROM public.user_organizations WHERE ((users.id = user_organizations.user_id) AND (auth_org_id() = user_organizations.org_id)))))",
+            &shape
+        ));
         // Any organization's link, another column, an OR, a second table: not the link.
-        assert!(!linked("(EXISTS ( SELECT FROM user_organizations WHERE (user_organizations.user_id = users.id)))", &shape));
-        assert!(!linked("(EXISTS ( SELECT FROM user_organizations WHERE ((user_organizations.id = users.id) AND (user_organizations.org_id = auth_org_id()))))", &shape));
-        assert!(!linked("((EXISTS ( SELECT FROM user_organizations WHERE ((user_organizations.user_id = users.id) AND (user_organizations.org_id = auth_org_id())))) OR true)", &shape));
-        assert!(!linked("(EXISTS ( SELECT FROM user_organizations, users u2 WHERE ((user_organizations.user_id = users.id) AND (user_organizations.org_id = auth_org_id()))))", &shape));
-        assert!(!linked("(EXISTS ( SELECT FROM user_organizations WHERE ((user_organizations.user_id = users.id) OR (user_organizations.org_id = auth_org_id()))))", &shape));
+        assert!(!linked(
+            "(EXISTS ( SELECT FROM user_organizations WHERE (user_organizations.user_id = users.id)))",
+            &shape
+        ));
+        assert!(!linked(
+            "(EXISTS ( SELECT FROM user_organizations WHERE ((user_organizations.id = users.id) AND (user_organizations.org_id = auth_org_id()))))",
+            &shape
+        ));
+        assert!(!linked(
+            "((EXISTS ( SELECT FROM user_organizations WHERE ((user_organizations.user_id = users.id) AND (user_organizations.org_id = auth_org_id())))) OR true)",
+            &shape
+        ));
+        assert!(!linked(
+            "(EXISTS ( SELECT FROM user_organizations, users u2 WHERE ((user_organizations.user_id = users.id) AND (user_organizations.org_id = auth_org_id()))))",
+            &shape
+        ));
+        assert!(!linked(
+            "(EXISTS ( SELECT FROM user_organizations WHERE ((user_organizations.user_id = users.id) OR (user_organizations.org_id = auth_org_id()))))",
+            &shape
+        ));
     }
 
     #[test]

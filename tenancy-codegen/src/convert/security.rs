@@ -55,6 +55,10 @@ pub(super) fn security(p: &mut Planner<'_>) {
                 other => p.up(other, None),
             }
         }
+        // An internal table has no grant to make: whatever the app role holds goes.
+        if table.scope == Scope::Internal {
+            grants(p, table, &[]);
+        }
     }
     // The rest of the database: views over isolated tables and SECURITY DEFINER functions the
     // app can call.

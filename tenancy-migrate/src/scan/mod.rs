@@ -159,7 +159,7 @@ impl<'a> Context<'a> {
         self.schema
             .tables
             .iter()
-            .filter(|t| t.scope != Scope::Global)
+            .filter(|t| t.scope.is_isolated())
             .filter_map(move |t| catalog.table(&t.name).map(|db| (t, db)))
     }
 
@@ -240,8 +240,7 @@ impl<'a> Context<'a> {
 pub fn scan(conn: &mut PgConnection, declaration: &Schema, options: &Options) -> Result<Report> {
     conn.build_transaction().read_only().run(|conn| {
         let catalog = crate::catalog::load(conn, &options.schema, &declaration.settings.app_role)?;
-        let pass =
-            if options.data { data::run(conn, declaration, &catalog)? } else { data::DataPass::default() };
+        let pass = if options.data { data::run(conn, declaration, &catalog)? } else { data::DataPass::default() };
         let cx = Context {
             schema: declaration,
             catalog: &catalog,

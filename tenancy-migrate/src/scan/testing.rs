@@ -76,14 +76,16 @@ pub fn recreate_auth_org_id() -> String {
 pub fn recreate_policies() -> String {
     let schema = declaration();
     let policies = schema.tables.iter().flat_map(|t| tenancy_codegen::sql::security(&schema.settings, t));
-    policies
-        .filter(|s| matches!(s, tenancy_codegen::ddl::Ddl::CreatePolicy(_)))
-        .map(|s| format!("\n{s}"))
-        .collect()
+    policies.filter(|s| matches!(s, tenancy_codegen::ddl::Ddl::CreatePolicy(_))).map(|s| format!("\n{s}")).collect()
 }
 
 pub fn scan_as(conn: &mut PgConnection) -> Report {
-    scan(conn, &declaration(), &Options::default()).unwrap_or_else(|e| panic!("scan failed: {e}"))
+    scan_as_with(conn, &declaration())
+}
+
+/// A scan of the fixture database against another declaration.
+pub fn scan_as_with(conn: &mut PgConnection, schema: &Schema) -> Report {
+    scan(conn, schema, &Options::default()).unwrap_or_else(|e| panic!("scan failed: {e}"))
 }
 
 fn codes(report: &Report) -> Vec<String> {

@@ -36,8 +36,8 @@ use probe::Runner;
 use sample::Samples;
 use tenancy_codegen::claim::{ClaimKey, bytea_hex};
 use tenancy_codegen::sql::{ident, literal, names};
-use tenancy_schema::report::{Note, Outcome, OutcomeCounts, Verification, VerifiedObject, VerifiedTable};
 use tenancy_schema::Schema;
+use tenancy_schema::report::{Note, Outcome, OutcomeCounts, Verification, VerifiedObject, VerifiedTable};
 
 /// The two organizations of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -49,7 +49,7 @@ impl Samples {
             let owner = match target.scope {
                 Scope::Tenant => references_org.unwrap_or(org),
                 Scope::Root => org,
-                Scope::Global | Scope::Shared => global,
+                Scope::Global | Scope::Shared | Scope::Internal => global,
             };
             let key_column = target.key();
             if reference.column != key_column.name {

@@ -28,7 +28,7 @@ fn catalog_fingerprint(conn: &mut PgConnection) -> Vec<String> {
 }
 
 /// Every committed migration, in order.
-const ALL: [&str; 3] = ["0001_initial", "0002_claim_signed", "0003_shared_users"];
+const ALL: [&str; 4] = ["0001_initial", "0002_claim_signed", "0003_shared_users", "0004_internal_admin_users"];
 
 fn apply(conn: &mut PgConnection) -> Vec<String> {
     migrate::apply(conn, Wait::NoWait, false, &mut |_| {}).expect("apply").migrations

@@ -44,7 +44,10 @@ fn harden_closes_the_channels_verify_reports_and_is_idempotent() {
     }
     // Monitoring roles keep what they had.
     assert_eq!(
-        count(&mut admin, "SELECT count(*) AS n FROM pg_roles WHERE has_table_privilege('pg_read_all_stats', 'pg_catalog.pg_stat_activity', 'SELECT') AND rolname = 'pg_read_all_stats'"),
+        count(
+            &mut admin,
+            "SELECT count(*) AS n FROM pg_roles WHERE has_table_privilege('pg_read_all_stats', 'pg_catalog.pg_stat_activity', 'SELECT') AND rolname = 'pg_read_all_stats'"
+        ),
         1
     );
 
@@ -73,7 +76,10 @@ fn an_app_role_that_logs_in_gets_a_login_role_only_when_asked() {
 
     let fixed = harden(&mut admin, &schema, Some("harden_app_login"), false).unwrap();
     assert_eq!(fixed.last().unwrap().1, Done::Applied);
-    assert_eq!(count(&mut admin, "SELECT count(*) AS n FROM pg_roles WHERE rolname = 'harden_app' AND NOT rolcanlogin"), 1);
+    assert_eq!(
+        count(&mut admin, "SELECT count(*) AS n FROM pg_roles WHERE rolname = 'harden_app' AND NOT rolcanlogin"),
+        1
+    );
     assert_eq!(
         count(
             &mut admin,

@@ -183,9 +183,11 @@ fn an_organization_sees_only_its_members_among_the_users() {
     assert_eq!(as_org(&mut app, Some(""), emails), 0);
     // B's membership rows stay invisible, so the policy's link cannot be borrowed.
     as_org(&mut app, Some(ORG_A), |conn| assert_eq!(count(conn, "SELECT count(*) AS n FROM user_organizations"), 1));
-    for write in
-        ["INSERT INTO users (email) VALUES ('new@example.com')", "UPDATE users SET full_name = 'x'", "DELETE FROM users"]
-    {
+    for write in [
+        "INSERT INTO users (email) VALUES ('new@example.com')",
+        "UPDATE users SET full_name = 'x'",
+        "DELETE FROM users",
+    ] {
         let err = as_org(&mut app, Some(ORG_A), |conn| exec(conn, write).expect_err("shared tables are read-only"));
         assert!(err.to_string().contains("permission denied"), "{write}: {err}");
     }

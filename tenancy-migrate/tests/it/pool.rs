@@ -82,7 +82,10 @@ fn anonymous_request<M: diesel::r2d2::ManageConnection<Connection = PgConnection
 
 /// 8 tenants × `ops` mixed operations (read, insert, update, delete) through the org-scoped API,
 /// with an anonymous request after every tenth. Returns the tally and every operation's latency.
-fn run_scoped<M: diesel::r2d2::ManageConnection<Connection = PgConnection>>(pool: &Pool<M>, ops: u64) -> (Tally, Vec<Duration>) {
+fn run_scoped<M: diesel::r2d2::ManageConnection<Connection = PgConnection>>(
+    pool: &Pool<M>,
+    ops: u64,
+) -> (Tally, Vec<Duration>) {
     let tally = Tally::default();
     let latencies = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {

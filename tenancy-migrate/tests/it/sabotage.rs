@@ -78,6 +78,8 @@ sabotage!(
         "appointments read_other_org",
         "appointments read_missing_claim",
         "appointments read_empty_claim",
+        // A fresh session of the application, before it sets a claim, reads them too.
+        "login app_login fresh_login",
     ]
 );
 
@@ -215,12 +217,24 @@ sabotage!(
 sabotage!(
     a_shared_table_open_to_every_organization,
     "ALTER POLICY users_org_isolation ON users USING (email IS NOT NULL)",
-    ["users read_own", "users read_other_org", "users read_missing_claim", "users read_empty_claim"]
+    [
+        "users read_own",
+        "users read_other_org",
+        "users read_missing_claim",
+        "users read_empty_claim",
+        "login app_login fresh_login"
+    ]
 );
 sabotage!(
     a_shared_table_without_rls,
     "ALTER TABLE users DISABLE ROW LEVEL SECURITY",
-    ["users read_own", "users read_other_org", "users read_missing_claim", "users read_empty_claim"]
+    [
+        "users read_own",
+        "users read_other_org",
+        "users read_missing_claim",
+        "users read_empty_claim",
+        "login app_login fresh_login"
+    ]
 );
 // Writes on tables the app only reads: one organization changes what the others see.
 sabotage!(

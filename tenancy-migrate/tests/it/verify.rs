@@ -61,7 +61,15 @@ fn the_migrated_database_blocks_every_attack_and_allows_same_org_work() {
     }
     // Shared users: A sees its member, never B's; no writes; no lock. Global plans: read-only.
     assert_eq!(outcome(&v, "users", "read_own"), Outcome::Allowed);
-    for attack in ["read_other_org", "read_missing_claim", "update_other_org_unfiltered", "delete_other_org_unfiltered", "write_shared", "truncate", "lock_table"] {
+    for attack in [
+        "read_other_org",
+        "read_missing_claim",
+        "update_other_org_unfiltered",
+        "delete_other_org_unfiltered",
+        "write_shared",
+        "truncate",
+        "lock_table",
+    ] {
         assert_eq!(outcome(&v, "users", attack), Outcome::Blocked, "users {attack}");
     }
     for attack in ["write_shared", "truncate", "lock_table", "trigger_privilege", "references_privilege"] {
@@ -391,7 +399,9 @@ fn fresh_logins_carry_no_claim_and_their_defaults_are_out_of_reach() {
         v.objects
             .iter()
             .find(|o| o.object == object && o.cell.attack == attack)
-            .unwrap_or_else(|| panic!("no {attack} on {object}: {:?}", v.objects.iter().map(|o| &o.object).collect::<Vec<_>>()))
+            .unwrap_or_else(|| {
+                panic!("no {attack} on {object}: {:?}", v.objects.iter().map(|o| &o.object).collect::<Vec<_>>())
+            })
             .cell
             .clone()
     };
@@ -418,13 +428,14 @@ fn fresh_logins_carry_no_claim_and_their_defaults_are_out_of_reach() {
     assert!(!verify::passed(&v));
     admin.batch_execute(&format!("ALTER ROLE app_login IN DATABASE {} RESET app.org_token", db.name)).unwrap();
 
-    // An application that logs in as the app role itself (a role of this test's own, with the
-    // app role's rights): A can plant defaults in every future session.
+    // An application that logs in as its app role itself (a role of this test's own, declared
+    // as the app role; not a member of app_user, so other tests' runs never meet it): A can
+    // plant defaults in every future session.
     admin
         .batch_execute(
             "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'verify_direct_app') THEN
-               CREATE ROLE verify_direct_app LOGIN NOSUPERUSER NOBYPASSRLS INHERIT; END IF; END $$;
-             GRANT app_user TO verify_direct_app",
+               CREATE ROLE verify_direct_app LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$;
+             REVOKE app_user FROM verify_direct_app",
         )
         .unwrap();
     let mut direct = schema.clone();

@@ -6,14 +6,13 @@
 use crate::catalog::TRIGGERS;
 use crate::scan::{Code, Context, On};
 use tenancy_codegen::sql::ident;
-use tenancy_schema::Scope;
 use tenancy_schema::report::{Finding, Severity};
 
 pub const CODE: Code = Code { code: "definer-trigger", severity: Severity::Warn, category: "function" };
 pub const CODES: &[Code] = &[CODE];
 
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for table in cx.schema.tables.iter().filter(|t| t.scope != Scope::Global) {
+    for table in cx.schema.tables.iter().filter(|t| t.scope.is_isolated()) {
         for trigger in cx.catalog.triggers_of(&table.name).filter(|t| t.function_definer) {
             out.push(CODE.finding(
                 On::table(&table.name).detail(&trigger.name),

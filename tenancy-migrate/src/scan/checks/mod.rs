@@ -18,6 +18,7 @@ mod data_orphan_org;
 mod data_parent_org;
 mod data_unverified;
 mod definer_trigger;
+mod global_personal_data;
 mod materialized_view;
 mod member_of_privileged_role;
 mod org_column_missing;
@@ -32,15 +33,15 @@ mod policy_not_linked;
 mod policy_not_org_scoped;
 mod policy_several_permissive;
 mod privilege_beyond_rls;
-mod role_default_claim;
 mod rls_disabled;
 mod rls_no_policy;
 mod rls_not_forced;
+mod role_default_claim;
 mod security_definer;
 mod table_missing;
 mod table_not_declared;
-mod undeclared_table_readable;
 mod tenant_fk_without_org;
+mod undeclared_table_readable;
 mod unique_without_org;
 mod view_security_invoker;
 
@@ -74,6 +75,7 @@ checks![
     rls_no_policy,
     policy_not_org_scoped,
     policy_not_linked,
+    global_personal_data,
     policy_always_true,
     policy_several_permissive,
     claim_per_row,

@@ -1,8 +1,9 @@
 //! Privileges row-level security does not govern. On a table isolated by organization,
 //! TRUNCATE empties every organization's rows, REFERENCES lets a table of the app role's probe
 //! other organizations' keys, and TRIGGER runs the app role's code on their writes
-//! (`privilege-beyond-rls`). On a shared (global) table, any write changes what every
-//! organization reads (`global-table-writable`).
+//! (`privilege-beyond-rls`). On a global or shared table, any write changes what other
+//! organizations read (`global-table-writable`). On an internal table, any privilege at all is
+//! one the declaration says the application does not have (`internal-table-accessible`).
 
 use crate::catalog::{GRANTS, GrantKind};
 use crate::scan::{Code, Context, On};
@@ -13,7 +14,8 @@ use tenancy_schema::report::{Finding, Severity};
 pub const BEYOND_RLS: Code = Code { code: "privilege-beyond-rls", severity: Severity::Error, category: "privilege" };
 pub const GLOBAL_WRITABLE: Code =
     Code { code: "global-table-writable", severity: Severity::Warn, category: "privilege" };
-pub const CODES: &[Code] = &[BEYOND_RLS, GLOBAL_WRITABLE];
+pub const INTERNAL: Code = Code { code: "internal-table-accessible", severity: Severity::Error, category: "privilege" };
+pub const CODES: &[Code] = &[BEYOND_RLS, GLOBAL_WRITABLE, INTERNAL];
 
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     let role = cx.app_role();
@@ -28,6 +30,11 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 GLOBAL_WRITABLE,
                 &["INSERT", "UPDATE", "DELETE", "TRUNCATE"],
                 "a table organizations share; a write by one changes what others see",
+            ),
+            Scope::Internal => (
+                INTERNAL,
+                &["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"],
+                "an internal table the application is declared not to touch, with no row-level security for it",
             ),
             Scope::Tenant | Scope::Root => (
                 BEYOND_RLS,

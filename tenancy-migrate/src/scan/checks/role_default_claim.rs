@@ -15,8 +15,7 @@ pub const CODES: &[Code] = &[CODE];
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     let setting = cx.schema.settings.claim.setting();
     for grant in cx.catalog.grants.iter().filter(|g| g.kind == GrantKind::RoleSetting) {
-        let Some(entry) = grant.privileges.iter().find(|p| p.split_once('=').is_some_and(|(k, _)| k == setting))
-        else {
+        let Some(entry) = grant.privileges.iter().find(|p| p.split_once('=').is_some_and(|(k, _)| k == setting)) else {
             continue;
         };
         let (role, database) = grant.name.split_once(" in ").unwrap_or((&grant.name, "*"));

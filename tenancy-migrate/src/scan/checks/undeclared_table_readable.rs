@@ -38,7 +38,10 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         };
         out.push(code.finding(
             On::table(table),
-            format!("undeclared table {table} has {} and {role} can read it without row-level security: it {what}", cx.org_column()),
+            format!(
+                "undeclared table {table} has {} and {role} can read it without row-level security: it {what}",
+                cx.org_column()
+            ),
             format!(
                 "declare it as a tenant table (tenancy then isolates it), or REVOKE ALL ON {} FROM {}",
                 ident(table),

@@ -23,7 +23,7 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
             );
             Outcome::Info
         }
-        Scope::Global | Scope::Shared => {
+        Scope::Global | Scope::Shared | Scope::Internal => {
             evidence.result.push_str("\nthe app role only reads this table, yet can lock every organization out of it");
             Outcome::Leaked
         }

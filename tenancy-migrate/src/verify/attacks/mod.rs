@@ -13,6 +13,7 @@ mod error_text;
 mod insert_other_org;
 mod insert_other_org_returning;
 mod insert_own;
+mod lock_table;
 mod move_bypassing_rls;
 mod move_to_other_org;
 mod read_children;
@@ -30,7 +31,6 @@ mod update_other_org_unfiltered;
 mod update_own;
 mod upsert_other_org;
 mod write_shared;
-mod lock_table;
 
 use super::Org;
 use super::probe::{As, Observed, Probe, Runner, Watch};
@@ -140,6 +140,9 @@ impl<'r> Target<'_, 'r> {
             Scope::Shared | Scope::Global => {
                 Err("the app role only reads this table (write_shared tries its writes)".to_owned())
             }
+            Scope::Internal => {
+                Err("the app role has no access to this table (write_shared tries its writes)".to_owned())
+            }
             Scope::Root | Scope::Tenant => Ok(()),
         }
     }
@@ -153,11 +156,14 @@ impl<'r> Target<'_, 'r> {
     }
 
     /// Whether a row of the table belongs to `org`: its org column, or — shared — a link row of
-    /// `org`; every row of a global table belongs to all.
+    /// `org`; every row of a global table belongs to all, no row of an internal one to any.
     fn belongs(&self, org: Org) -> String {
         let settings = &self.runner.schema.settings;
-        tenancy_codegen::sql::belongs_to(settings, self.table, &self.runner.org_literal(org))
-            .unwrap_or_else(|| "true".to_owned())
+        match tenancy_codegen::sql::belongs_to(settings, self.table, &self.runner.org_literal(org)) {
+            Some(condition) => condition,
+            None if self.table.scope == Scope::Internal => "false".to_owned(),
+            None => "true".to_owned(),
+        }
     }
 
     /// The table, quoted.
@@ -194,11 +200,15 @@ impl<'r> Target<'_, 'r> {
 
     /// The rows of `org` in this table (every row of a global table), watched by write probes.
     fn watch(&self, org: Org) -> Watch {
-        let label = match self.table.scope {
-            Scope::Global => format!("the rows of {}", self.table.name),
-            _ => format!("{}'s rows of {}", org.name(), self.table.name),
-        };
-        Watch { label, from: format!("FROM {} WHERE {}", self.t(), self.belongs(org)) }
+        match self.table.scope {
+            Scope::Global | Scope::Internal => {
+                Watch { label: format!("the rows of {}", self.table.name), from: format!("FROM {}", self.t()) }
+            }
+            _ => Watch {
+                label: format!("{}'s rows of {}", org.name(), self.table.name),
+                from: format!("FROM {} WHERE {}", self.t(), self.belongs(org)),
+            },
+        }
     }
 
     /// Rows of A and of any other organization, visible to the caller.

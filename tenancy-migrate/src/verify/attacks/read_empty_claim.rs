@@ -9,9 +9,14 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     x.per_org()?;
     let sql = format!("SELECT count(*) AS visible FROM {}", x.t());
     let (evidence, observed) = x.probe(&Probe::query(As::App(Some("")), sql));
+    let internal = x.table.scope == tenancy_schema::Scope::Internal;
     let outcome = match field(&observed.answer, "visible") {
         Some(0) => Outcome::Blocked,
         Some(_) => Outcome::Leaked,
+        // An internal table refuses the app role outright.
+        None if internal && observed.answer.failed().is_some_and(|f| f.message.contains("permission denied")) => {
+            Outcome::Blocked
+        }
         None => Outcome::Error,
     };
     Ok((evidence, outcome))

@@ -6,6 +6,11 @@ use tenancy_schema::report::Outcome;
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     x.per_org()?;
+    if x.table.scope == tenancy_schema::Scope::Internal {
+        return Err(
+            "the app role has no access to an internal table (read_other_org shows it reads nothing)".to_owned()
+        );
+    }
     let (evidence, observed) = x.probe(&Probe::query(x.claim_a(), x.count_sql()));
     let outcome = match (field(&observed.answer, "own"), field(&observed.answer, "other")) {
         (_, Some(other)) if other > 0 => Outcome::Leaked,

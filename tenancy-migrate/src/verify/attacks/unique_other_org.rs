@@ -76,10 +76,7 @@ fn root_oracle(x: &mut Target<'_, '_>) -> Verdict {
         return Err("no unique key besides the primary key".to_owned());
     }
     for columns in uniques {
-        let set: Vec<String> = columns
-            .iter()
-            .map(|c| format!("{} = {}", ident(c), x.constant(&json, c)))
-            .collect();
+        let set: Vec<String> = columns.iter().map(|c| format!("{} = {}", ident(c), x.constant(&json, c))).collect();
         let sql = format!("UPDATE {t} SET {} WHERE {}", set.join(", "), x.key_is(&own_key));
         let (found, observed) = x.probe(&Probe::write(x.claim_a(), sql, x.watch(Org::A)));
         evidence.sql.push_str(&format!("{}\n", found.sql));

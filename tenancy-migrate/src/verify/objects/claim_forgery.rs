@@ -41,8 +41,7 @@ pub fn run(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
         .iter()
         .map(|t| format!("(SELECT count(*) FROM {} WHERE {})", ident(&t.name), x.belongs(t, Org::B)))
         .collect();
-    let visible: Vec<String> =
-        isolated.iter().map(|t| format!("(SELECT count(*) FROM {})", ident(&t.name))).collect();
+    let visible: Vec<String> = isolated.iter().map(|t| format!("(SELECT count(*) FROM {})", ident(&t.name))).collect();
     let sql = format!(
         "SELECT {} AS b_rows, {} AS visible",
         if b_rows.is_empty() { "0".to_owned() } else { b_rows.join(" + ") },

@@ -29,7 +29,9 @@ pub fn run(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
     let (mut evidence, observed) = x.runner.run(x.conn, &probe);
     let removed = observed.answer.shown().contains("Rows Removed by Filter");
     let outcome = if removed {
-        evidence.result.push_str("\nthe plan counts the rows row-level security removed: other organizations' rows, by number");
+        evidence
+            .result
+            .push_str("\nthe plan counts the rows row-level security removed: other organizations' rows, by number");
         Outcome::Info
     } else if observed.answer.failed().is_some() {
         Outcome::Error

@@ -60,11 +60,15 @@ pub fn run(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
             _ if claim_set => Outcome::Leaked,
             Some(_) => Outcome::Blocked,
             // Nothing readable before the application switches roles.
-            None if observed.answer.failed().is_some_and(|f| f.message.contains("permission denied")) => Outcome::Blocked,
+            None if observed.answer.failed().is_some_and(|f| f.message.contains("permission denied")) => {
+                Outcome::Blocked
+            }
             None => Outcome::Error,
         };
         if claim_set {
-            evidence.result.push_str("\na login default sets the claim: every new session starts with an organization's claim");
+            evidence
+                .result
+                .push_str("\na login default sets the claim: every new session starts with an organization's claim");
         }
         let cell = Cell { attack: "fresh_login".to_owned(), expected: Outcome::Blocked, outcome, evidence };
         objects.push(VerifiedObject { object: format!("login {login}"), cell });

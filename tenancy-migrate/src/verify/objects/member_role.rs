@@ -55,7 +55,10 @@ fn write(x: &mut Around<'_, '_>, role: &str) -> Option<Cell> {
         .iter()
         .map(|t| format!("SELECT tableoid, ctid, xmin FROM {} WHERE {}", ident(&t.name), x.belongs(t, Org::B)))
         .collect();
-    let watch = Watch { label: "B's rows of every isolated table".to_owned(), from: format!("FROM ({}) b", watched.join(" UNION ALL ")) };
+    let watch = Watch {
+        label: "B's rows of every isolated table".to_owned(),
+        from: format!("FROM ({}) b", watched.join(" UNION ALL ")),
+    };
     let mut probe = Probe::write(x.claim_a(), format!("DO $tenancy$ BEGIN {} END $tenancy$", deletes.join(" ")), watch)
         .prelude(format!("SET LOCAL ROLE {}", ident(role)));
     if x.runner.superuser {

@@ -92,13 +92,14 @@ impl<'r> Around<'_, 'r> {
         schema
             .tables_in_dependency_order()
             .into_iter()
-            .filter(|t| t.scope != Scope::Global && samples.key(&t.name, Org::B).is_some())
+            .filter(|t| t.scope.is_isolated() && samples.key(&t.name, Org::B).is_some())
             .collect()
     }
 
     /// Whether a row of `table` belongs to `org` (an SQL condition on the table's own name).
     pub fn belongs(&self, table: &Table, org: Org) -> String {
-        belongs_to(&self.runner.schema.settings, table, &self.runner.org_literal(org)).unwrap_or_else(|| "true".to_owned())
+        belongs_to(&self.runner.schema.settings, table, &self.runner.org_literal(org))
+            .unwrap_or_else(|| "true".to_owned())
     }
 
     /// Rows of organizations other than A in every isolated table, as one number `other`.
@@ -107,7 +108,11 @@ impl<'r> Around<'_, 'r> {
             .isolated()
             .into_iter()
             .map(|t| {
-                format!("(SELECT count(*) FROM {} WHERE NOT coalesce({}, false))", ident(&t.name), self.belongs(t, Org::A))
+                format!(
+                    "(SELECT count(*) FROM {} WHERE NOT coalesce({}, false))",
+                    ident(&t.name),
+                    self.belongs(t, Org::A)
+                )
             })
             .collect();
         format!("SELECT {} AS other", if counts.is_empty() { "0".to_owned() } else { counts.join(" + ") })
