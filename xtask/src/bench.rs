@@ -8,6 +8,7 @@ use tenancy_migrate::scan;
 
 mod claim;
 mod convert;
+mod pool;
 
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
@@ -20,8 +21,9 @@ pub fn run(args: &[&str]) -> Result<()> {
         ["scan"] => scan_bench(),
         ["convert"] => convert::run(&admin_url()?, 1000),
         ["claim"] => claim::run(&admin_url()?, 1000),
+        ["pool"] => pool::run(&admin_url()?, 1000),
         ["convert", size] => convert::run(&admin_url()?, size.parse().context("batch size: a positive integer")?),
-        _ => bail!("usage: cargo xtask bench [codegen|scan|claim|convert [BATCH_SIZE]]"),
+        _ => bail!("usage: cargo xtask bench [codegen|scan|claim|pool|convert [BATCH_SIZE]]"),
     }
 }
 

@@ -57,15 +57,17 @@ pub fn render(out: &mut dyn std::io::Write, verification: &Verification) -> std:
     for object in verification.objects.iter().filter(|o| o.cell.failed()) {
         failed_cell(out, &object.object, &object.cell)?;
     }
+
     let c = verification.counts;
     writeln!(
         out,
-        "\n{} blocked, {} allowed, {} leaked, {} errors, {} not applicable; checksum (catalog, data, sequences) before {} after {}{}",
+        "\n{} blocked, {} allowed, {} leaked, {} errors, {} not applicable, {} info (observable by design, not a leak: see each); checksum (catalog, data, sequences) before {} after {}{}",
         c.blocked,
         c.allowed,
         c.leaked,
         c.error,
         c.skipped,
+        c.info,
         verification.checksum_before,
         verification.checksum_after,
         if verification.checksum_before == verification.checksum_after { " (no trace)" } else { " (CHANGED)" }

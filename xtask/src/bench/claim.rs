@@ -1,7 +1,7 @@
 //! The cost of the signed claim: the pool workload of `tests/it/pool.rs` (8 tenants × 1,000
 //! mixed operations, each its own transaction setting the claim, over a pool of 2 app-role
 //! connections) on two databases of the same run — one with the signed claim (this workspace's
-//! migrations), one with the unsigned setting (the same, its last migration reverted) — and the
+//! migrations), one with the unsigned setting (reverted to its first migration) — and the
 //! per-statement cost (1,000 `SELECT count(*)` of a tenant table in one transaction).
 
 use anyhow::{Context, Result};
@@ -16,21 +16,23 @@ use tenancy_migrate::migrate::{self, Wait};
 const TENANTS: u128 = 8;
 const KEY: &str = "bench:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
-struct Figures {
-    ops_per_s: f64,
-    p50: Duration,
-    p99: Duration,
-    per_statement: Duration,
+pub(super) struct Figures {
+    pub ops_per_s: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub per_statement: Duration,
 }
 
 pub fn run(admin: &str, ops: u64) -> Result<()> {
     let signed = prepare(admin, "bench_claim_signed", true)?;
     let unsigned = prepare(admin, "bench_claim_unsigned", false)?;
+    let pool = |url: &str| Pool::builder().max_size(2).build(ConnectionManager::<PgConnection>::new(url));
+    let (signed_pool, unsigned_pool) = (pool(&signed)?, pool(&unsigned)?);
     // Alternate, twice each, to spread the machine's noise over both.
     let mut results: Vec<(bool, Figures)> = Vec::new();
     for _ in 0..2 {
-        results.push((false, workload(&unsigned, false, ops)?));
-        results.push((true, workload(&signed, true, ops)?));
+        results.push((false, workload(&unsigned_pool, false, ops)?));
+        results.push((true, workload(&signed_pool, true, ops)?));
     }
     let best = |which: bool| -> &Figures {
         results
@@ -60,22 +62,27 @@ pub fn run(admin: &str, ops: u64) -> Result<()> {
 }
 
 /// A migrated database with two tenants' worth of rows, and the app role's URL.
-fn prepare(admin: &str, name: &str, signed: bool) -> Result<String> {
+pub(super) fn prepare(admin: &str, name: &str, signed: bool) -> Result<String> {
     let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
     let mut server = PgConnection::establish(admin)?;
     server.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
     server.batch_execute(&format!("CREATE DATABASE {name}"))?;
-    server.batch_execute("ALTER ROLE app_user LOGIN PASSWORD 'bench'")?;
     let url = format!("{base}/{name}");
     let mut conn = PgConnection::establish(&url)?;
     migrate::apply(&mut conn, Wait::Wait, false, &mut |_| {})?;
     if signed {
         tenancy_migrate::claim_key::install(&mut conn, &ClaimKey::parse(KEY)?)?;
     } else {
-        migrate::revert(&mut conn, false, Wait::Wait, false, &mut |_| {})?;
+        // Back to the first migration: the unsigned claim.
+        while migrate::status(&mut conn)?.iter().filter(|m| m.applied).count() > 1 {
+            migrate::revert(&mut conn, false, Wait::Wait, false, &mut |_| {})?;
+        }
     }
     let mut seed = String::from(
-        "INSERT INTO users (id, email) VALUES ('00000000-0000-4000-8000-0000000000f1', 'bench@example.com');",
+        "INSERT INTO users (id, email) VALUES ('00000000-0000-4000-8000-0000000000f1', 'bench@example.com');
+         DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app_login') THEN
+           CREATE ROLE app_login LOGIN NOINHERIT; END IF; END $$;
+         ALTER ROLE app_login PASSWORD 'bench'; GRANT app_user TO app_login; ALTER ROLE app_login SET role = 'app_user';",
     );
     for t in 0..TENANTS {
         let org = org_id(t);
@@ -86,7 +93,8 @@ fn prepare(admin: &str, name: &str, signed: bool) -> Result<String> {
     }
     conn.batch_execute(&seed)?;
     conn.batch_execute("ANALYZE")?;
-    let app = url.replacen("://", "://app_user:bench@", 1);
+    // As deployed: the application's login role, which becomes the app role at login.
+    let app = url.replacen("://", "://app_login:bench@", 1);
     let app = match app.split_once('@') {
         // Drop the admin credentials that followed the scheme.
         Some((head, rest)) => format!("{head}@{}", rest.split_once('@').map_or(rest, |(_, host)| host)),
@@ -109,9 +117,12 @@ fn claim(signed: bool, key: &ClaimKey, org: &str) -> (String, String) {
     }
 }
 
-fn workload(url: &str, signed: bool, ops: u64) -> Result<Figures> {
-    let pool =
-        Pool::builder().max_size(2).build(ConnectionManager::<PgConnection>::new(url)).context("app-role pool")?;
+/// The pool workload on `pool`: 8 tenants × `ops` transactions, each setting the claim.
+pub(super) fn workload<M: diesel::r2d2::ManageConnection<Connection = PgConnection>>(
+    pool: &Pool<M>,
+    signed: bool,
+    ops: u64,
+) -> Result<Figures> {
     let key = ClaimKey::parse(KEY)?;
     let latencies = std::sync::Mutex::new(Vec::new());
     let started = Instant::now();
@@ -151,7 +162,7 @@ fn workload(url: &str, signed: bool, ops: u64) -> Result<Figures> {
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
     // Per statement: one transaction, one claim, 1,000 statements that each evaluate it.
-    let mut conn = pool.get()?;
+    let mut conn = pool.get().context("a pooled connection")?;
     let org = org_id(0);
     let (setting, value) = claim(signed, &key, &org);
     let per_statement = conn.transaction::<_, anyhow::Error, _>(|conn| {
