@@ -107,6 +107,10 @@ pub enum Command {
         /// Write the report (scan findings and the verify matrix) to FILE instead of stdout
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
+        /// The URL the application itself connects with: verify also logs in with it, as a new
+        /// session, and checks it carries no claim and sees no row before setting one
+        #[arg(long, env = "APP_DATABASE_URL", hide_env_values = true, value_name = "URL")]
+        app_database_url: Option<String>,
     },
     /// Write the lock-safe migrations that convert a live (legacy) database to the declaration
     Plan {
@@ -309,12 +313,15 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
             }
             return Ok(if scan::fails(&report, fail_on.into()) { ExitCode::from(1) } else { ExitCode::SUCCESS });
         }
-        Command::Verify { connection, declaration, format, output } => {
+        Command::Verify { connection, declaration, format, output, app_database_url } => {
             let declaration = crate::declaration::load(declaration.as_deref())?;
             let mut conn = db::connect(&connection.database_url)?;
             log(&format!("verifying {} tenant tables as {}", declaration.tables.len(), declaration.settings.app_role));
             let mut report = scan::scan(&mut conn, &declaration, &scan::Options::default())?;
-            let verification = crate::verify::verify(&mut conn, &declaration)?;
+            let mut verification = crate::verify::verify(&mut conn, &declaration)?;
+            if let Some(url) = &app_database_url {
+                crate::verify::add_real_login(&mut verification, url, &declaration);
+            }
             let passed = crate::verify::passed(&verification);
             report.verify = Some(verification);
             let mut text = Vec::new();

@@ -20,6 +20,7 @@
 
 mod attacks;
 mod checksum;
+mod login;
 mod notes;
 mod objects;
 mod probe;
@@ -99,6 +100,22 @@ pub fn verify(conn: &mut PgConnection, schema: &Schema) -> Result<Verification> 
         objects,
         notes,
     })
+}
+
+/// Adds a real fresh login of the application (`--app-database-url`) to a run: a new session
+/// over the application's own URL, checked before any claim is set (`login.rs`).
+pub fn add_real_login(verification: &mut Verification, app_url: &str, schema: &Schema) {
+    let object = login::real_login(app_url, schema);
+    let counts = &mut verification.counts;
+    match object.cell.outcome {
+        Outcome::Blocked => counts.blocked += 1,
+        Outcome::Leaked => counts.leaked += 1,
+        Outcome::Allowed => counts.allowed += 1,
+        Outcome::Error => counts.error += 1,
+        Outcome::Skipped => counts.skipped += 1,
+        Outcome::Info => counts.info += 1,
+    }
+    verification.objects.push(object);
 }
 
 /// Whether the run passed: no leak, no failed same-organization action, and no trace left.

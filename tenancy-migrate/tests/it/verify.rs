@@ -409,6 +409,15 @@ fn fresh_logins_carry_no_claim_and_their_defaults_are_out_of_reach() {
     assert_eq!(fresh.outcome, Outcome::Blocked, "{fresh:?}");
     assert!(fresh.evidence.result.contains("\"runs_as\": \"app_user\""), "the login default switches roles: {fresh:?}");
     assert_eq!(cell(&v, "login app_login", "login_defaults").outcome, Outcome::Blocked);
+    // The same through a real new connection with the application's own URL.
+    let mut real = v.clone();
+    verify::add_real_login(&mut real, &db.app_url(), &schema);
+    let login = &real.objects.last().unwrap().cell;
+    assert_eq!(login.outcome, Outcome::Blocked, "{login:?}");
+    assert!(login.evidence.result.contains("\"runs_as\": \"app_user\""), "{login:?}");
+    assert!(login.evidence.result.contains("\"logs_in_as\": \"app_login\""), "{login:?}");
+    assert!(!login.evidence.sql.contains(crate::support::APP_PASSWORD), "the password is redacted");
+    assert!(verify::passed(&real));
 
     // A login default naming a real organization (a valid token): every new session reads it.
     let org = "00000000-0000-4000-8000-00000000f00d";
@@ -426,6 +435,13 @@ fn fresh_logins_carry_no_claim_and_their_defaults_are_out_of_reach() {
     assert_eq!(fresh.outcome, Outcome::Leaked, "{fresh:?}");
     assert!(fresh.evidence.result.contains("a login default sets the claim"), "{fresh:?}");
     assert!(!verify::passed(&v));
+    // A real login gets the planted claim from the server, and sees that organization's row.
+    let mut real = v.clone();
+    verify::add_real_login(&mut real, &db.app_url(), &schema);
+    let login = &real.objects.last().unwrap().cell;
+    assert_eq!(login.outcome, Outcome::Leaked, "{login:?}");
+    assert!(login.evidence.result.contains("\"claim_set\": true"), "{login:?}");
+    assert!(login.evidence.result.contains("\"visible\": 1"), "{login:?}");
     admin.batch_execute(&format!("ALTER ROLE app_login IN DATABASE {} RESET app.org_token", db.name)).unwrap();
 
     // An application that logs in as its app role itself (a role of this test's own, declared
