@@ -104,10 +104,11 @@ pub fn check() -> Result<()> {
     }
     let verify = after_report.verify.as_ref().context("after.json has a verify section")?;
     ensure!(dom.contains("id=\"verify\""), "the verify matrix is shown");
-    ensure!(
-        dom.matches("class=\"cell ").count() == verify.tables.iter().map(|t| t.cells.len()).sum::<usize>(),
-        "every verify cell is shown"
-    );
+    let cells = verify.tables.iter().map(|t| t.cells.len()).sum::<usize>() + verify.objects.len();
+    ensure!(dom.matches("class=\"cell ").count() == cells, "every verify cell is shown, the objects' too");
+    let info = verify.tables.iter().flat_map(|t| &t.cells).chain(verify.objects.iter().map(|o| &o.cell));
+    let info = info.filter(|c| c.outcome == tenancy_schema::report::Outcome::Info).count();
+    ensure!(dom.matches("class=\"cell info\"").count() == info, "every info cell is shown as info ({info})");
     eprintln!("  summary and verify matrix match after.json");
 
     // A filter narrows the findings table.
