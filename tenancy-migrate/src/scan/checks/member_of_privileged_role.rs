@@ -47,4 +47,27 @@ mod tests {
             &["table-not-declared"],
         );
     }
+
+    // Through a NOINHERIT role, which `pg_has_role(..., 'USAGE')` would not see: SET ROLE still
+    // reaches the table owner at the end of the chain. (An owner of this test's database only:
+    // a BYPASSRLS role would show in every test's scan running alongside.)
+    #[test]
+    fn membership_through_a_noinherit_role_is_found() {
+        case_also(
+            "member_of_noinherit",
+            "member-of-privileged-role",
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'scan_member_gate') THEN
+                 CREATE ROLE scan_member_gate NOLOGIN NOINHERIT; END IF;
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'scan_member_owner2') THEN
+                 CREATE ROLE scan_member_owner2 NOLOGIN; END IF;
+             END $$;
+             CREATE TABLE owned_behind_a_gate (id int);
+             ALTER TABLE owned_behind_a_gate OWNER TO scan_member_owner2;
+             GRANT scan_member_owner2 TO scan_member_gate;
+             GRANT scan_member_gate TO app_user;",
+            "REVOKE scan_member_gate FROM app_user; DROP TABLE owned_behind_a_gate;",
+            &["table-not-declared"],
+        );
+    }
 }
