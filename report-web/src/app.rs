@@ -32,6 +32,10 @@ pub enum Msg {
     Text(String),
     Select(Option<String>),
     Share,
+    /// Render the next page of findings.
+    More,
+    /// Show or hide one finding's fix and evidence (rendered only when shown).
+    Evidence(String),
 }
 
 pub struct App {
@@ -42,6 +46,10 @@ pub struct App {
     filter: Filter,
     selected: Option<String>,
     share: Option<Result<String, String>>,
+    /// How many findings of the filtered list are rendered.
+    limit: usize,
+    /// Findings whose evidence is open, by cache key.
+    open: std::collections::HashSet<String>,
 }
 
 fn window() -> web_sys::Window {
@@ -107,6 +115,8 @@ impl Component for App {
             filter,
             selected: get("view_table"),
             share: None,
+            limit: model::PAGE,
+            open: Default::default(),
         };
         let hash = location.hash().unwrap_or_default();
         if hash.starts_with("#r=") {
@@ -141,6 +151,8 @@ impl Component for App {
                 match *result {
                     Ok((report, json)) => {
                         self.error = None;
+                        self.limit = model::PAGE;
+                        self.open.clear();
                         let loaded = Some(Loaded { name, report, json });
                         match slot {
                             Slot::Report => self.report = loaded,
@@ -156,10 +168,28 @@ impl Component for App {
                 let name = file.name();
                 ctx.link().send_future(async move { Msg::Loaded { slot, name, result: Box::new(read(file).await) } });
             }
-            Msg::Severity(value) => self.filter.severity = model::severity(&value),
-            Msg::Category(value) => self.filter.category = (!value.is_empty()).then_some(value),
-            Msg::Table(value) => self.filter.table = (!value.is_empty()).then_some(value),
-            Msg::Text(value) => self.filter.text = value,
+            Msg::Severity(value) => {
+                self.filter.severity = model::severity(&value);
+                self.limit = model::PAGE;
+            }
+            Msg::Category(value) => {
+                self.filter.category = (!value.is_empty()).then_some(value);
+                self.limit = model::PAGE;
+            }
+            Msg::Table(value) => {
+                self.filter.table = (!value.is_empty()).then_some(value);
+                self.limit = model::PAGE;
+            }
+            Msg::Text(value) => {
+                self.filter.text = value;
+                self.limit = model::PAGE;
+            }
+            Msg::More => self.limit += model::PAGE,
+            Msg::Evidence(key) => {
+                if !self.open.remove(&key) {
+                    self.open.insert(key);
+                }
+            }
             Msg::Select(table) => self.selected = table,
             Msg::Share => {
                 self.share = self.report.as_ref().map(|loaded| {
@@ -274,6 +304,7 @@ impl App {
                 .map(|v| html! { <option value={v.clone()} selected={current == Some(&v)}>{ v.clone() }</option> })
                 .collect()
         };
+        let (page, left) = model::page(&shown, self.limit);
         html! {
             <section id="findings">
                 <h2>{ format!("Findings ({} of {})", shown.len(), report.findings.len()) }</h2>
@@ -305,8 +336,16 @@ impl App {
                 </div>
                 <table class="findings">
                     <thead><tr><th>{ "Severity" }</th><th>{ "Code" }</th><th>{ "Table" }</th><th>{ "Finding" }</th></tr></thead>
-                    <tbody>{ for shown.iter().map(|f| finding_row(link, f)) }</tbody>
+                    <tbody>{ for page.iter().map(|f| finding_row(link, f, self.open.contains(&f.cache_key))) }</tbody>
                 </table>
+                if left > 0 {
+                    <p class="more" data-left={left.to_string()}>
+                        { format!("showing {} of {}; ", page.len(), shown.len()) }
+                        <button id="more" onclick={link.callback(|_| Msg::More)}>
+                            { format!("show {} more", left.min(model::PAGE)) }
+                        </button>
+                    </p>
+                }
             </section>
         }
     }
@@ -346,9 +385,11 @@ fn severity_class(severity: Severity) -> &'static str {
     model::severity_name(severity)
 }
 
-fn finding_row(link: &yew::html::Scope<App>, finding: &Finding) -> Html {
+fn finding_row(link: &yew::html::Scope<App>, finding: &Finding, open: bool) -> Html {
     let table = finding.table.clone();
     let onclick = link.callback(move |_| Msg::Select(table.clone()));
+    let key = finding.cache_key.clone();
+    let toggle = link.callback(move |_| Msg::Evidence(key.clone()));
     html! {
         <tr class={classes!("finding", severity_class(finding.severity))} data-key={finding.cache_key.clone()}>
             <td>{ model::severity_name(finding.severity) }</td>
@@ -361,13 +402,18 @@ fn finding_row(link: &yew::html::Scope<App>, finding: &Finding) -> Html {
             }</td>
             <td>
                 <p>{ &finding.message }</p>
-                <details>
-                    <summary>{ "Fix and evidence" }</summary>
-                    <p><strong>{ "Fix: " }</strong><code>{ &finding.remediation }</code></p>
-                    <p><strong>{ "Query" }</strong></p><pre>{ &finding.evidence.sql }</pre>
-                    <p><strong>{ "Returned" }</strong></p><pre>{ &finding.evidence.result }</pre>
-                    <p class="key">{ format!("ignore key: {}", finding.cache_key) }</p>
-                </details>
+                <button class="link evidence" onclick={toggle}>
+                    { if open { "hide fix and evidence" } else { "fix and evidence" } }
+                </button>
+                // Rendered only when asked for: a report's evidence is most of its size.
+                if open {
+                    <div class="evidence">
+                        <p><strong>{ "Fix: " }</strong><code>{ &finding.remediation }</code></p>
+                        <p><strong>{ "Query" }</strong></p><pre>{ &finding.evidence.sql }</pre>
+                        <p><strong>{ "Returned" }</strong></p><pre>{ &finding.evidence.result }</pre>
+                        <p class="key">{ format!("ignore key: {}", finding.cache_key) }</p>
+                    </div>
+                }
             </td>
         </tr>
     }
@@ -445,9 +491,12 @@ fn table_page(link: &yew::html::Scope<App>, report: &Report, table: &str) -> Htm
                 <button class="controls" onclick={link.callback(|_| Msg::Select(None))}>{ "close" }</button>
             </h2>
             <p>{ format!("{} findings", view.findings.len()) }</p>
-            <ul>{ for view.findings.iter().map(|f| html! {
+            <ul>{ for model::page(&view.findings, model::PAGE).0.iter().map(|f| html! {
                 <li class={severity_class(f.severity)}><code>{ &f.code }</code>{ " " }{ &f.message }</li>
             }) }</ul>
+            if view.findings.len() > model::PAGE {
+                <p class="more">{ format!("and {} more: filter the findings table by this table", view.findings.len() - model::PAGE) }</p>
+            }
             if let Some(row) = view.verify {
                 <h3>{ "Verify" }</h3>
                 if let Some(reason) = &row.skipped {
@@ -472,12 +521,16 @@ fn table_page(link: &yew::html::Scope<App>, report: &Report, table: &str) -> Htm
 fn diff_view(before: &Report, after: &Report) -> Html {
     let d = model::diff(before, after);
     let list = |id: &'static str, title: &'static str, findings: &[&Finding]| {
+        let (page, left) = model::page(findings, model::PAGE);
         html! {
             <div class="diff-list" id={id} data-count={findings.len().to_string()}>
                 <h3>{ format!("{title}: {}", findings.len()) }</h3>
-                <ul>{ for findings.iter().map(|f| html! {
+                <ul>{ for page.iter().map(|f| html! {
                     <li class={severity_class(f.severity)}><code>{ &f.cache_key }</code>{ " " }{ &f.message }</li>
                 }) }</ul>
+                if left > 0 {
+                    <p class="more">{ format!("and {left} more: the findings table below lists them all") }</p>
+                }
             </div>
         }
     };

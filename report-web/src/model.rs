@@ -5,8 +5,20 @@ use base64::Engine as _;
 use std::collections::{BTreeMap, BTreeSet};
 use tenancy_schema::report::{Finding, Report, ReportError, Severity, VerifiedTable};
 
-/// The largest report the viewer reads (a 2,000-table scan is about 5 MB).
-pub const MAX_REPORT_BYTES: usize = 20 * 1024 * 1024;
+/// The largest report the viewer reads: a 20,000-finding report with full evidence is about
+/// 27 MB; 256 MB opens in a few seconds and stays within a tab's memory. Larger files are refused
+/// before they are read, with a message.
+pub const MAX_REPORT_BYTES: usize = 256 * 1024 * 1024;
+
+/// Findings rendered at a time: the page shows the first ones of the filtered, sorted list and a
+/// button for more, so a report of any size opens to a usable first screen.
+pub const PAGE: usize = 200;
+
+/// The first `limit` of `list` (sorted and filtered already), and how many are left.
+pub fn page<'l, T>(list: &'l [T], limit: usize) -> (&'l [T], usize) {
+    let shown = &list[..limit.min(list.len())];
+    (shown, list.len() - shown.len())
+}
 
 /// The longest share link the viewer makes: longer ones are cut by browsers, chat tools and
 /// mail clients.
@@ -373,12 +385,20 @@ mod tests {
         );
         let big = vec![b' '; MAX_REPORT_BYTES + 1];
         assert!(
-            message(&big).starts_with("x.json is 20.0 MB; the viewer reads reports up to 20 MB."),
+            message(&big).starts_with("x.json is 256.0 MB; the viewer reads reports up to 256 MB."),
             "{}",
             message(&big)
         );
         let good = serde_json::to_string(&sample()).unwrap();
         assert_eq!(parse("x.json", good.as_bytes()).unwrap(), sample());
+    }
+
+    #[test]
+    fn pages_show_the_first_findings_and_count_the_rest() {
+        let list: Vec<usize> = (0..450).collect();
+        assert_eq!(page(&list, PAGE), (&list[..200], 250));
+        assert_eq!(page(&list, 3 * PAGE), (&list[..], 0));
+        assert_eq!(page(&list[..0], PAGE), (&list[..0], 0));
     }
 
     #[test]
