@@ -20,12 +20,18 @@ pub enum Slot {
 struct Loaded {
     name: String,
     report: Report,
-    json: String,
 }
 
 pub enum Msg {
-    Loaded { slot: Slot, name: String, result: Box<Result<(Report, String), LoadError>> },
-    File { slot: Slot, file: File },
+    Loaded {
+        slot: Slot,
+        name: String,
+        result: Box<Result<Report, LoadError>>,
+    },
+    File {
+        slot: Slot,
+        file: File,
+    },
     Severity(String),
     Category(String),
     Table(String),
@@ -56,33 +62,39 @@ fn window() -> web_sys::Window {
     web_sys::window().expect("a browser window")
 }
 
-/// Fetches `url` (relative to the page) and reads it as a report.
-async fn fetch(url: String) -> Result<(Report, String), LoadError> {
+/// Fetches `url` (relative to the page) and reads it as a report. The body is read as bytes and
+/// parsed as UTF-8 directly: a 30 MB report never becomes a JavaScript string.
+async fn fetch(url: String) -> Result<Report, LoadError> {
     let fail = |reason: String| LoadError::Fetch { url: url.clone(), reason };
     let response = JsFuture::from(window().fetch_with_str(&url)).await.map_err(|e| fail(js_error(&e)))?;
     let response: web_sys::Response = response.dyn_into().map_err(|_| fail("not an HTTP response".into()))?;
     if !response.ok() {
         return Err(fail(format!("HTTP {} {}", response.status(), response.status_text())));
     }
-    let text =
-        JsFuture::from(response.text().map_err(|e| fail(js_error(&e)))?).await.map_err(|e| fail(js_error(&e)))?;
-    let text = text.as_string().unwrap_or_default();
     let name = url.rsplit('/').next().unwrap_or(&url).to_owned();
-    model::parse(&name, text.as_bytes()).map(|r| (r, text))
+    // Refused before its body is read when the server says how big it is.
+    let length = response.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
+    if let Some(bytes) = length.filter(|b| *b > model::MAX_REPORT_BYTES) {
+        return Err(LoadError::TooBig { name, bytes });
+    }
+    let buffer = JsFuture::from(response.array_buffer().map_err(|e| fail(js_error(&e)))?)
+        .await
+        .map_err(|e| fail(js_error(&e)))?;
+    let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+    model::parse(&name, &bytes)
 }
 
 /// Reads a picked or dropped file, refusing one too big before reading it.
-async fn read(file: File) -> Result<(Report, String), LoadError> {
+async fn read(file: File) -> Result<Report, LoadError> {
     let name = file.name();
     let size = file.size() as usize;
     if size > model::MAX_REPORT_BYTES {
         return Err(LoadError::TooBig { name, bytes: size });
     }
-    let text = JsFuture::from(file.text())
+    let buffer = JsFuture::from(file.array_buffer())
         .await
         .map_err(|e| LoadError::NotJson { name: name.clone(), reason: js_error(&e) })?;
-    let text = text.as_string().unwrap_or_default();
-    model::parse(&name, text.as_bytes()).map(|r| (r, text))
+    model::parse(&name, &js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
 fn js_error(value: &wasm_bindgen::JsValue) -> String {
@@ -121,10 +133,7 @@ impl Component for App {
         let hash = location.hash().unwrap_or_default();
         if hash.starts_with("#r=") {
             match model::from_fragment(&hash) {
-                Ok(report) => {
-                    let json = serde_json::to_string(&report).unwrap_or_default();
-                    app.report = Some(Loaded { name: "shared report".into(), report, json });
-                }
+                Ok(report) => app.report = Some(Loaded { name: "shared report".into(), report }),
                 Err(err) => app.error = Some(err.to_string()),
             }
         } else if let Some(src) = get("src") {
@@ -149,11 +158,11 @@ impl Component for App {
             Msg::Loaded { slot, name, result } => {
                 self.loading = self.loading.saturating_sub(1);
                 match *result {
-                    Ok((report, json)) => {
+                    Ok(report) => {
                         self.error = None;
                         self.limit = model::PAGE;
                         self.open.clear();
-                        let loaded = Some(Loaded { name, report, json });
+                        let loaded = Some(Loaded { name, report });
                         match slot {
                             Slot::Report => self.report = loaded,
                             Slot::Before => self.before = loaded,
@@ -193,7 +202,9 @@ impl Component for App {
             Msg::Select(table) => self.selected = table,
             Msg::Share => {
                 self.share = self.report.as_ref().map(|loaded| {
-                    model::share_fragment(&loaded.json).map(|fragment| {
+                    // Made when asked for: the report as JSON, compressed into the link.
+                    let json = serde_json::to_string(&loaded.report).unwrap_or_default();
+                    model::share_fragment(&json).map(|fragment| {
                         let location = window().location();
                         let base = format!(
                             "{}{}",

@@ -15,7 +15,7 @@ pub const MAX_REPORT_BYTES: usize = 256 * 1024 * 1024;
 pub const PAGE: usize = 200;
 
 /// The first `limit` of `list` (sorted and filtered already), and how many are left.
-pub fn page<'l, T>(list: &'l [T], limit: usize) -> (&'l [T], usize) {
+pub fn page<T>(list: &[T], limit: usize) -> (&[T], usize) {
     let shown = &list[..limit.min(list.len())];
     (shown, list.len() - shown.len())
 }

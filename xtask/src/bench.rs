@@ -9,6 +9,7 @@ use tenancy_migrate::scan;
 mod claim;
 mod convert;
 mod pool;
+mod viewer;
 
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
@@ -22,8 +23,9 @@ pub fn run(args: &[&str]) -> Result<()> {
         ["convert"] => convert::run(&admin_url()?, 1000),
         ["claim"] => claim::run(&admin_url()?, 1000),
         ["pool"] => pool::run(&admin_url()?, 1000),
+        ["viewer"] => viewer::run(),
         ["convert", size] => convert::run(&admin_url()?, size.parse().context("batch size: a positive integer")?),
-        _ => bail!("usage: cargo xtask bench [codegen|scan|claim|pool|convert [BATCH_SIZE]]"),
+        _ => bail!("usage: cargo xtask bench [codegen|scan|claim|pool|viewer|convert [BATCH_SIZE]]"),
     }
 }
 

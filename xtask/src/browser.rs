@@ -38,7 +38,7 @@ fn headless(profile: &Path) -> Result<Command> {
     Ok(command)
 }
 
-fn dump_dom(url: &str, profile: &Path) -> Result<String> {
+pub(crate) fn dump_dom(url: &str, profile: &Path) -> Result<String> {
     let output = headless(profile)?.arg("--dump-dom").arg(url).output().context("running chromium")?;
     ensure!(output.status.success(), "chromium failed on {url}: {}", String::from_utf8_lossy(&output.stderr));
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
@@ -158,9 +158,10 @@ pub fn check() -> Result<()> {
     );
     eprintln!("  the per-table page shows calls' {} verify cells", row.cells.len());
 
-    // Bad files: a clear message in the page, no blank screen. The empty and the 50 MB file are
-    // made here rather than committed.
+    // Bad files: a clear message in the page, no blank screen. The empty, the 50 MB and the
+    // 300 MB (sparse) files are made here rather than committed.
     std::fs::write(site.join("reports/empty.json"), "")?;
+    std::fs::File::create(site.join("reports/huge.json"))?.set_len(300 * 1024 * 1024)?;
     let mut big = Vec::with_capacity(50 * 1024 * 1024);
     big.extend_from_slice(b"{\"schema_version\": 1, \"padding\": \"");
     big.resize(50 * 1024 * 1024 - 2, b'x');
@@ -168,7 +169,8 @@ pub fn check() -> Result<()> {
     std::fs::write(site.join("reports/big.json"), big)?;
     for (file, message) in [
         ("empty.json", "empty.json is empty: it is not a tenancy report."),
-        ("big.json", "big.json is 50.0 MB; the viewer reads reports up to 20 MB."),
+        ("big.json", "big.json is JSON but not a tenancy report"),
+        ("huge.json", "huge.json is 300.0 MB; the viewer reads reports up to 256 MB."),
         ("corrupt.json", "corrupt.json is not valid JSON"),
         ("foreign.json", "foreign.json is JSON but not a tenancy report"),
         ("newer.json", "newer.json has report schema_version 2, newer than this viewer understands (1)"),
