@@ -88,6 +88,8 @@ struct Plan<'a> {
     from: String,
     root: Option<(String, String)>,
     parents: Vec<(String, String, String)>,
+    /// Every table its query reads (the table, the organizations table, parents): what it locks.
+    touched: Vec<String>,
 }
 
 /// What the data pass found.
@@ -132,30 +134,92 @@ pub fn run(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog) -> Resul
     if !unreadable.is_empty() {
         return Err(Error::DataPermission { tables: unreadable.join(", ") });
     }
-    diesel::sql_query("SET LOCAL row_security = off")
-        .execute(conn)
-        .map_err(|err| Error::query("turning row_security off for the data checks", err))?;
-    let tables = plans
-        .iter()
-        .map(|p| {
-            tracing::debug!(table = %p.table.name, "data checks");
-            execute(conn, p)
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let budget = lock_budget(conn)?;
+    let mut tables = Vec::new();
+    for batch in batches(&plans, |p| locks(catalog, p.touched.iter().map(String::as_str)), budget) {
+        tables.extend(read_only(conn, |conn| {
+            batch
+                .iter()
+                .map(|p| {
+                    tracing::debug!(table = %p.table.name, "data checks");
+                    execute(conn, p)
+                })
+                .collect::<Result<Vec<_>>>()
+        })?);
+    }
+    let copies = readable_copies(schema, catalog);
     let mut undeclared = Vec::new();
-    for table in readable_copies(schema, catalog) {
-        // One row is enough: any organization's row is readable by every other organization.
-        let sql = format!(
-            "SELECT EXISTS (SELECT FROM {}.{} WHERE {} IS NOT NULL) AS holds_rows",
-            ident(&catalog.schema),
-            ident(table),
-            ident(org_column)
-        );
-        let rows = json_rows(conn, &sql, &format!("looking into the undeclared table {table}"))?;
-        let result = rows.first().cloned().unwrap_or_default();
-        undeclared.push(Undeclared { table: table.to_owned(), holds_rows: result.contains("true"), sql, result });
+    for batch in batches(&copies, |t| locks(catalog, [*t]), budget) {
+        undeclared.extend(read_only(conn, |conn| {
+            batch
+                .iter()
+                .map(|table| {
+                    // One row is enough: any organization's row is readable by every other one.
+                    let sql = format!(
+                        "SELECT EXISTS (SELECT FROM {}.{} WHERE {} IS NOT NULL) AS holds_rows",
+                        ident(&catalog.schema),
+                        ident(table),
+                        ident(org_column)
+                    );
+                    let rows = json_rows(conn, &sql, &format!("looking into the undeclared table {table}"))?;
+                    let result = rows.first().cloned().unwrap_or_default();
+                    Ok(Undeclared { table: (*table).to_owned(), holds_rows: result.contains("true"), sql, result })
+                })
+                .collect::<Result<Vec<_>>>()
+        })?);
     }
     Ok(DataPass { tables, blocked, undeclared })
+}
+
+/// One READ ONLY transaction with `row_security = off` (so that a policy that would filter the
+/// counts raises an error instead).
+fn read_only<T>(conn: &mut PgConnection, body: impl FnOnce(&mut PgConnection) -> Result<T>) -> Result<T> {
+    conn.build_transaction().read_only().run(|conn| {
+        diesel::sql_query("SET LOCAL row_security = off")
+            .execute(conn)
+            .map_err(|err| Error::query("turning row_security off for the data checks", err))?;
+        body(conn)
+    })
+}
+
+/// The locks one transaction may take: `max_locks_per_transaction`, PostgreSQL's per-transaction
+/// average of the shared lock table (default 64). Reading every table in one transaction would
+/// hold a lock on each table and each of its indexes until the end: at a few thousand tables,
+/// "out of shared memory" at default settings.
+fn lock_budget(conn: &mut PgConnection) -> Result<usize> {
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        locks: i32,
+    }
+    let setting = diesel::sql_query("SELECT current_setting('max_locks_per_transaction')::int AS locks")
+        .get_result::<Setting>(conn)
+        .map_err(|err| Error::query("reading max_locks_per_transaction", err))?;
+    Ok(usize::try_from(setting.locks).unwrap_or(64).max(1))
+}
+
+/// The locks reading `tables` takes: each table, and each of its indexes (the planner opens them).
+fn locks<'t>(catalog: &Catalog, tables: impl IntoIterator<Item = &'t str>) -> usize {
+    tables.into_iter().map(|t| 1 + catalog.indexes_of(t).count()).sum()
+}
+
+/// `items` in order, cut into batches whose lock cost stays within `budget` (an item over the
+/// budget on its own gets a batch of its own).
+pub fn batches<T>(items: &[T], cost: impl Fn(&T) -> usize, budget: usize) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let (mut start, mut used) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        let c = cost(item);
+        if i > start && used + c > budget {
+            out.push(&items[start..i]);
+            (start, used) = (i, 0);
+        }
+        used += c;
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
 }
 
 /// Undeclared tables with the org column that the app role can read (granted SELECT), that the
@@ -217,6 +281,9 @@ fn plan<'a>(schema: &'a Schema, catalog: &Catalog, table: &'a Table) -> Option<P
     if !nullable && root.is_none() && parents.is_empty() {
         return None;
     }
+    let mut touched = vec![table.name.clone()];
+    touched.extend(root.as_ref().map(|_| schema.root().name.clone()));
+    touched.extend(parents.iter().map(|(_, parent, _)| parent.clone()));
     Some(Plan {
         table,
         org: ident(org_column),
@@ -225,6 +292,7 @@ fn plan<'a>(schema: &'a Schema, catalog: &Catalog, table: &'a Table) -> Option<P
         from: qualified(&table.name),
         root,
         parents,
+        touched,
     })
 }
 
@@ -348,4 +416,24 @@ struct Counts {
     orphan_org: Option<i64>,
     #[serde(flatten)]
     parents: std::collections::BTreeMap<String, i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batches;
+
+    #[test]
+    fn batches_keep_each_transaction_within_the_lock_budget() {
+        let costs = [5, 5, 5, 60, 70, 1, 1, 1];
+        let cut = batches(&costs, |c| *c, 64);
+        assert_eq!(cut, vec![&costs[..3], &costs[3..4], &costs[4..5], &costs[5..]]);
+        assert!(cut.iter().all(|b| b.iter().sum::<usize>() <= 64 || b.len() == 1), "an oversized item stands alone");
+        assert_eq!(cut.concat(), costs, "every item once, in order");
+        assert!(batches(&[] as &[usize], |c| *c, 64).is_empty());
+        // 2,000 tables of 1 table + 4 indexes at the default 64: 12 per transaction.
+        let tables = vec![5; 2_000];
+        let cut = batches(&tables, |c| *c, 64);
+        assert_eq!(cut.len(), 167);
+        assert!(cut.iter().all(|b| b.len() <= 12));
+    }
 }

@@ -237,10 +237,16 @@ impl<'a> Context<'a> {
 }
 
 /// Runs the scan: catalog, data checks, every check; returns the report.
+///
+/// Every statement runs in a READ ONLY transaction: the catalog in one, the data checks in as
+/// many as keep each within `max_locks_per_transaction` (`data.rs`).
 pub fn scan(conn: &mut PgConnection, declaration: &Schema, options: &Options) -> Result<Report> {
-    conn.build_transaction().read_only().run(|conn| {
-        let catalog = crate::catalog::load(conn, &options.schema, &declaration.settings.app_role)?;
-        let pass = if options.data { data::run(conn, declaration, &catalog)? } else { data::DataPass::default() };
+    let catalog = conn
+        .build_transaction()
+        .read_only()
+        .run(|conn| crate::catalog::load(conn, &options.schema, &declaration.settings.app_role))?;
+    let pass = if options.data { data::run(conn, declaration, &catalog)? } else { data::DataPass::default() };
+    {
         let cx = Context {
             schema: declaration,
             catalog: &catalog,
@@ -263,7 +269,7 @@ pub fn scan(conn: &mut PgConnection, declaration: &Schema, options: &Options) ->
             ))
         });
         Ok(report(&cx, findings))
-    })
+    }
 }
 
 fn report(cx: &Context<'_>, findings: Vec<Finding>) -> Report {
