@@ -97,31 +97,43 @@ WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND a.attnum > 0 AND NOT a.attisdropped AND ($2::text IS NULL OR c.relname = $2)
 ORDER BY c.relname, a.attnum";
 
-const CONSTRAINTS_SQL: &str = "SELECT c.relname AS table, k.conname AS name, k.contype::text AS kind,
-       ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(num, i)
-             JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.num ORDER BY u.i) AS columns,
+// CONSTRAINTS and INDEXES resolve column names through `att`: each table's column names in one
+// array indexed by `attnum` (dropped columns keep their place), one pass over pg_attribute for the
+// schema instead of an index lookup per column of every constraint and index.
+const CONSTRAINTS_SQL: &str = "WITH att AS (SELECT a.attrelid, array_agg(a.attname::text ORDER BY a.attnum) AS names
+  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class r ON r.oid = a.attrelid
+  JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
+  WHERE rn.nspname = $1 AND r.relkind IN ('r', 'p') AND a.attnum > 0 GROUP BY a.attrelid)
+SELECT c.relname AS table, k.conname AS name, k.contype::text AS kind,
+       ARRAY(SELECT ca.names[u.num] FROM unnest(k.conkey) WITH ORDINALITY u(num, i) ORDER BY u.i) AS columns,
        f.relname AS ref_table,
-       ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(num, i)
-             JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.num ORDER BY u.i) AS ref_columns,
+       ARRAY(SELECT coalesce(fa.names[u.num], (SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                                               WHERE a.attrelid = k.confrelid AND a.attnum = u.num))
+             FROM unnest(k.confkey) WITH ORDINALITY u(num, i) ORDER BY u.i) AS ref_columns,
        NULLIF(k.confdeltype::text, ' ') AS on_delete, k.convalidated AS validated
 FROM pg_catalog.pg_constraint k
 JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN att ca ON ca.attrelid = k.conrelid
 LEFT JOIN pg_catalog.pg_class f ON f.oid = k.confrelid
+LEFT JOIN att fa ON fa.attrelid = k.confrelid
 WHERE n.nspname = $1 AND k.contype IN ('p', 'u', 'f') AND NOT c.relispartition
   AND ($2::text IS NULL OR c.relname = $2)
 ORDER BY c.relname, k.conname";
 
-const INDEXES_SQL: &str =
-    "SELECT c.relname AS table, i.relname AS name, x.indisunique AS unique, x.indisprimary AS primary,
+const INDEXES_SQL: &str = "WITH att AS (SELECT a.attrelid, array_agg(a.attname::text ORDER BY a.attnum) AS names
+  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class r ON r.oid = a.attrelid
+  JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
+  WHERE rn.nspname = $1 AND r.relkind IN ('r', 'p') AND a.attnum > 0 GROUP BY a.attrelid)
+SELECT c.relname AS table, i.relname AS name, x.indisunique AS unique, x.indisprimary AS primary,
        x.indisvalid AS valid, x.indpred IS NOT NULL AS partial,
-       ARRAY(SELECT coalesce(a.attname::text, '(expression)') FROM unnest(x.indkey::int2[]) WITH ORDINALITY u(num, i)
-             LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = u.num
+       ARRAY(SELECT coalesce(ca.names[u.num], '(expression)') FROM unnest(x.indkey::int2[]) WITH ORDINALITY u(num, i)
              WHERE u.i <= x.indnkeyatts ORDER BY u.i) AS columns
 FROM pg_catalog.pg_index x
 JOIN pg_catalog.pg_class c ON c.oid = x.indrelid
 JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN att ca ON ca.attrelid = x.indrelid
 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND ($2::text IS NULL OR c.relname = $2)
 ORDER BY c.relname, i.relname";

@@ -241,10 +241,13 @@ impl<'a> Context<'a> {
 /// Every statement runs in a READ ONLY transaction: the catalog in one, the data checks in as
 /// many as keep each within `max_locks_per_transaction` (`data.rs`).
 pub fn scan(conn: &mut PgConnection, declaration: &Schema, options: &Options) -> Result<Report> {
-    let catalog = conn
-        .build_transaction()
-        .read_only()
-        .run(|conn| crate::catalog::load(conn, &options.schema, &declaration.settings.app_role))?;
+    let catalog = conn.build_transaction().read_only().run(|conn| {
+        // The catalog queries are short; compiling them (JIT, on by default) costs more than it
+        // saves once a schema has thousands of constraints.
+        diesel::RunQueryDsl::execute(diesel::sql_query("SET LOCAL jit = off"), conn)
+            .map_err(|err| Error::query("turning JIT off for the catalog queries", err))?;
+        crate::catalog::load(conn, &options.schema, &declaration.settings.app_role)
+    })?;
     let pass = if options.data { data::run(conn, declaration, &catalog)? } else { data::DataPass::default() };
     {
         let cx = Context {
