@@ -8,6 +8,7 @@ use tenancy_migrate::scan;
 
 mod claim;
 mod convert;
+mod data;
 mod pool;
 mod viewer;
 
@@ -24,8 +25,9 @@ pub fn run(args: &[&str]) -> Result<()> {
         ["claim"] => claim::run(&admin_url()?, 1000),
         ["pool"] => pool::run(&admin_url()?, 1000),
         ["viewer"] => viewer::run(),
+        ["data"] => data::run(&admin_url()?),
         ["convert", size] => convert::run(&admin_url()?, size.parse().context("batch size: a positive integer")?),
-        _ => bail!("usage: cargo xtask bench [codegen|scan|claim|pool|viewer|convert [BATCH_SIZE]]"),
+        _ => bail!("usage: cargo xtask bench [codegen|scan|data|claim|pool|viewer|convert [BATCH_SIZE]]"),
     }
 }
 
