@@ -138,13 +138,8 @@ pub fn run(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog) -> Resul
     let mut tables = Vec::new();
     for batch in batches(&plans, |p| locks(catalog, p.touched.iter().map(String::as_str)), budget) {
         tables.extend(read_only(conn, |conn| {
-            batch
-                .iter()
-                .map(|p| {
-                    tracing::debug!(table = %p.table.name, "data checks");
-                    execute(conn, p)
-                })
-                .collect::<Result<Vec<_>>>()
+            let counted = count_batch(conn, batch)?;
+            batch.iter().zip(counted).map(|(p, result)| execute(conn, p, result)).collect::<Result<Vec<_>>>()
         })?);
     }
     let copies = readable_copies(schema, catalog);
@@ -348,11 +343,36 @@ fn count_sql(plan: &Plan<'_>) -> String {
     )
 }
 
-fn execute(conn: &mut PgConnection, plan: &Plan<'_>) -> Result<TableData> {
+/// The counting row of every table of a batch, in one statement (one round trip, one plan):
+/// `SELECT 0 AS i, (<table 0's counting query as JSON>) UNION ALL ...`. Each table's evidence is
+/// still its own counting query, which returns the same row when rerun alone.
+fn count_batch(conn: &mut PgConnection, batch: &[Plan<'_>]) -> Result<Vec<String>> {
+    #[derive(diesel::QueryableByName)]
+    struct Counted {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        i: i32,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        row: String,
+    }
+    let sql = batch
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("SELECT {i} AS i, (SELECT to_jsonb(q)::text FROM ({}) q) AS row", count_sql(p)))
+        .collect::<Vec<_>>()
+        .join("\nUNION ALL\n");
+    let names: Vec<&str> = batch.iter().map(|p| p.table.name.as_str()).collect();
+    tracing::debug!(tables = ?names, "data checks");
+    let mut rows = diesel::sql_query(sql)
+        .load::<Counted>(conn)
+        .map_err(|err| Error::query(format!("counting rows of {} for the data checks", names.join(", ")), err))?;
+    rows.sort_by_key(|r| r.i);
+    Ok(rows.into_iter().map(|r| r.row).collect())
+}
+
+fn execute(conn: &mut PgConnection, plan: &Plan<'_>, result: String) -> Result<TableData> {
     let name = &plan.table.name;
     let sql = count_sql(plan);
     let doing = format!("counting rows of {name} for the data checks");
-    let result = json_rows(conn, &sql, &doing)?.into_iter().next().unwrap_or_default();
     let counts: Counts = serde_json::from_str(&result)
         .map_err(|err| Error::Database { doing: doing.clone(), reason: format!("unexpected row {result}: {err}") })?;
     let org = &plan.org;
