@@ -49,7 +49,8 @@ fn the_migrated_database_blocks_every_attack_and_allows_same_org_work() {
             match cell.outcome {
                 Outcome::Skipped => {
                     assert!(
-                        ["reference_other_org", "read_children", "write_shared"].contains(&cell.attack.as_str()),
+                        ["reference_other_org", "read_children", "write_shared", "link_shared"]
+                            .contains(&cell.attack.as_str()),
                         "{} {cell:?}",
                         table.table
                     )
@@ -61,6 +62,8 @@ fn the_migrated_database_blocks_every_attack_and_allows_same_org_work() {
     }
     // Shared users: A sees its member, never B's; no writes; no lock. Global plans: read-only.
     assert_eq!(outcome(&v, "users", "read_own"), Outcome::Allowed);
+    // Whoever writes the link sees the person: by design, and said so.
+    assert_eq!(outcome(&v, "users", "link_shared"), Outcome::Info);
     for attack in [
         "read_other_org",
         "read_missing_claim",

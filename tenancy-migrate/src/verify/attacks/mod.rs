@@ -13,6 +13,7 @@ mod error_text;
 mod insert_other_org;
 mod insert_other_org_returning;
 mod insert_own;
+mod link_shared;
 mod lock_table;
 mod move_bypassing_rls;
 mod move_to_other_org;
@@ -96,6 +97,7 @@ attacks! {
     WriteShared => write_shared, Blocked;
     LockTable => lock_table, Blocked;
     ErrorText => error_text, Blocked;
+    LinkShared => link_shared, Blocked;
 }
 
 impl Attack {
