@@ -107,7 +107,7 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
             back.extend(old_grant);
             back.extend(old);
             down.push(back);
-            summary.push(format!("{}_{}", scope_word(table.scope), table.name));
+            summary.push(format!("{}_{}", table.scope.name(), table.name));
         }
         if before.uniques != table.uniques {
             return Err(unsupported("changing unique keys"));
@@ -282,16 +282,6 @@ fn visibility(settings: &tenancy_schema::Settings, table: &Table) -> Vec<Ddl> {
         .into_iter()
         .filter(|s| matches!(s, Ddl::EnableRls { .. } | Ddl::ForceRls { .. } | Ddl::CreatePolicy(_)))
         .collect()
-}
-
-fn scope_word(scope: Scope) -> &'static str {
-    match scope {
-        Scope::Root => "root",
-        Scope::Tenant => "tenant",
-        Scope::Global => "global",
-        Scope::Shared => "shared",
-        Scope::Internal => "internal",
-    }
 }
 
 /// Creates `tables` in order; foreign keys to tables not yet created come back as deferred

@@ -92,6 +92,17 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// As the declaration writes it: `root`, `tenant`, `global`, `shared`, `internal`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Root => "root",
+            Scope::Tenant => "tenant",
+            Scope::Global => "global",
+            Scope::Shared => "shared",
+            Scope::Internal => "internal",
+        }
+    }
+
     /// Whether rows belong to organizations (root, tenant, shared): row-level security decides
     /// which the app role sees.
     pub fn is_isolated(self) -> bool {

@@ -205,7 +205,7 @@ fn resolve_references(schema: &mut Schema, errors: &mut Vec<Diagnostic>) {
             let rule = match (table.scope, target.scope) {
                 (Scope::Global | Scope::Root | Scope::Shared | Scope::Internal, Scope::Tenant) => Some(format!(
                     "{} table `{}` references tenant table `{}`",
-                    scope_name(table.scope),
+                    table.scope.name(),
                     table.name,
                     target.name
                 )),
@@ -262,7 +262,7 @@ fn check_backfills(schema: &Schema, errors: &mut Vec<Diagnostic>) {
         let span = table.span.clone();
         if table.scope != Scope::Tenant {
             errors.push(
-                Diagnostic::new(span, format!("#[backfill] on {} table `{}`", scope_name(table.scope), table.name))
+                Diagnostic::new(span, format!("#[backfill] on {} table `{}`", table.scope.name(), table.name))
                     .hint("only tenant tables are backfilled with an organization"),
             );
             continue;
@@ -394,16 +394,6 @@ fn column_list(table: &Table) -> String {
     table.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
 }
 
-fn scope_name(scope: Scope) -> &'static str {
-    match scope {
-        Scope::Root => "root",
-        Scope::Tenant => "tenant",
-        Scope::Global => "global",
-        Scope::Shared => "shared",
-        Scope::Internal => "internal",
-    }
-}
-
 /// A shared table's link is a column of a tenant table that references the shared table's key.
 fn check_links(schema: &Schema, errors: &mut Vec<Diagnostic>) {
     for table in schema.tables.iter().filter(|t| t.scope == Scope::Shared) {
@@ -429,7 +419,7 @@ fn check_links(schema: &Schema, errors: &mut Vec<Diagnostic>) {
                     format!(
                         "shared table `{}` is linked through {} table `{}`",
                         table.name,
-                        scope_name(link_table.scope),
+                        link_table.scope.name(),
                         link.table
                     ),
                 )

@@ -115,40 +115,60 @@ fn pg_dump(url: &str) -> usize {
     output.stdout.len()
 }
 
-/// Creates (or reuses) `bench_scan_<n>`: the synthesized declaration applied, some rows in every
-/// tenant table and `BIG_TABLE_ROWS` in the second one (which references the first).
-fn synthesized_database(admin: &str, tenant_tables: usize) -> Result<(String, tenancy_schema::Schema)> {
-    let schema = tenancy_schema::parse_str("bench.rs", &synthesize(tenant_tables + 2)).map_err(anyhow::Error::msg)?;
-    let name = format!("bench_scan_{tenant_tables}");
+/// The URL of database `name` on the benchmark server.
+fn database_url(admin: &str, name: &str) -> String {
     let (user, password) = tenancy_migrate::db::credentials(admin);
-    let url = tenancy_migrate::db::with_login(admin, &user, password.as_deref(), &name);
+    tenancy_migrate::db::with_login(admin, &user, password.as_deref(), name)
+}
+
+/// None when database `name` is already made (its comment is `marker`); otherwise makes it anew
+/// with `schema`'s initial migration applied, and returns its URL and a connection for the
+/// caller's rows (who comments it with `marker` when done). The migration runs in transactions
+/// of 100 statements: thousands of tables created in one transaction take more locks than a
+/// default server's lock table holds ("out of shared memory").
+fn fresh_database(
+    admin: &str,
+    name: &str,
+    marker: &str,
+    schema: &tenancy_schema::Schema,
+) -> Result<Option<(String, PgConnection)>> {
+    let url = database_url(admin, name);
     let mut server = PgConnection::establish(admin).context("connecting to the benchmark server")?;
     #[derive(diesel::QueryableByName)]
-    struct Exists {
+    struct Ready {
         #[diesel(sql_type = diesel::sql_types::Bool)]
         ready: bool,
     }
     let ready = diesel::sql_query(format!(
         "SELECT EXISTS (SELECT FROM pg_database WHERE datname = '{name}' AND datallowconn
-                        AND pg_catalog.shobj_description(oid, 'pg_database') = 'tenancy bench ready 2') AS ready"
+                        AND pg_catalog.shobj_description(oid, 'pg_database') = '{marker}') AS ready"
     ))
-    .get_result::<Exists>(&mut server)?
+    .get_result::<Ready>(&mut server)?
     .ready;
     if ready {
         eprintln!("reusing database {name}");
-        return Ok((url, schema));
+        return Ok(None);
     }
-    eprintln!("creating database {name} ({tenant_tables} tenant tables, {BIG_TABLE_ROWS} rows in one)...");
+    eprintln!("creating database {name}...");
     server.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
     server.batch_execute(&format!("CREATE DATABASE {name}"))?;
-    let migration = tenancy_codegen::plan(None, &schema, 1).map_err(anyhow::Error::msg)?.remove(0);
+    let migration = tenancy_codegen::plan(None, schema, 1).map_err(anyhow::Error::msg)?.remove(0);
     let mut conn = PgConnection::establish(&url)?;
-    // In transactions of 100 statements: thousands of tables created in one transaction take
-    // more locks than a default server's lock table holds ("out of shared memory").
     let statements = tenancy_migrate::convert::split::statements(&migration.up);
     for chunk in statements.chunks(100) {
         conn.transaction(|conn| chunk.iter().try_for_each(|s| conn.batch_execute(s)))?;
     }
+    Ok(Some((url, conn)))
+}
+
+/// Creates (or reuses) `bench_scan_<n>`: the synthesized declaration applied, some rows in every
+/// tenant table and `BIG_TABLE_ROWS` in the second one (which references the first).
+fn synthesized_database(admin: &str, tenant_tables: usize) -> Result<(String, tenancy_schema::Schema)> {
+    let schema = tenancy_schema::parse_str("bench.rs", &synthesize(tenant_tables + 2)).map_err(anyhow::Error::msg)?;
+    let name = format!("bench_scan_{tenant_tables}");
+    let Some((url, mut conn)) = fresh_database(admin, &name, "tenancy bench ready 2", &schema)? else {
+        return Ok((database_url(admin, &name), schema));
+    };
     conn.batch_execute(&format!(
         "INSERT INTO organizations (id, name) SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'org ' || i
            FROM generate_series(1, 10) i;

@@ -81,14 +81,7 @@ pub fn verify(conn: &mut PgConnection, schema: &Schema) -> Result<Verification> 
     let Attacked { tables, objects, notes } = attacked.expect("attacked before the rollback");
     let mut counts = OutcomeCounts::default();
     for cell in tables.iter().flat_map(|t| &t.cells).chain(objects.iter().map(|o| &o.cell)) {
-        match cell.outcome {
-            Outcome::Blocked => counts.blocked += 1,
-            Outcome::Leaked => counts.leaked += 1,
-            Outcome::Allowed => counts.allowed += 1,
-            Outcome::Error => counts.error += 1,
-            Outcome::Skipped => counts.skipped += 1,
-            Outcome::Info => counts.info += 1,
-        }
+        tally(&mut counts, cell.outcome);
     }
     Ok(Verification {
         role: schema.settings.app_role.clone(),
@@ -106,8 +99,12 @@ pub fn verify(conn: &mut PgConnection, schema: &Schema) -> Result<Verification> 
 /// over the application's own URL, checked before any claim is set (`login.rs`).
 pub fn add_real_login(verification: &mut Verification, app_url: &str, schema: &Schema) {
     let object = login::real_login(app_url, schema);
-    let counts = &mut verification.counts;
-    match object.cell.outcome {
+    tally(&mut verification.counts, object.cell.outcome);
+    verification.objects.push(object);
+}
+
+fn tally(counts: &mut OutcomeCounts, outcome: Outcome) {
+    match outcome {
         Outcome::Blocked => counts.blocked += 1,
         Outcome::Leaked => counts.leaked += 1,
         Outcome::Allowed => counts.allowed += 1,
@@ -115,7 +112,6 @@ pub fn add_real_login(verification: &mut Verification, app_url: &str, schema: &S
         Outcome::Skipped => counts.skipped += 1,
         Outcome::Info => counts.info += 1,
     }
-    verification.objects.push(object);
 }
 
 /// Whether the run passed: no leak, no failed same-organization action, and no trace left.

@@ -5,8 +5,8 @@
 //! pass staying within a default server's lock table (it reads in transactions of at most
 //! `max_locks_per_transaction` locks).
 
-use super::{median, ms, synthesize};
-use anyhow::{Context, Result};
+use super::{database_url, fresh_database, median, ms, synthesize};
+use anyhow::Result;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use tenancy_migrate::scan;
@@ -45,33 +45,9 @@ pub fn run(admin: &str) -> Result<()> {
 fn database(admin: &str) -> Result<(String, tenancy_schema::Schema)> {
     let schema = tenancy_schema::parse_str("bench.rs", &synthesize(TABLES + 2)).map_err(anyhow::Error::msg)?;
     let name = "bench_data_2000";
-    let (user, password) = tenancy_migrate::db::credentials(admin);
-    let url = tenancy_migrate::db::with_login(admin, &user, password.as_deref(), name);
-    let mut server = PgConnection::establish(admin).context("connecting to the benchmark server")?;
-    #[derive(diesel::QueryableByName)]
-    struct Ready {
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        ready: bool,
-    }
-    let ready = diesel::sql_query(format!(
-        "SELECT EXISTS (SELECT FROM pg_database WHERE datname = '{name}'
-                        AND pg_catalog.shobj_description(oid, 'pg_database') = 'tenancy bench ready 1') AS ready"
-    ))
-    .get_result::<Ready>(&mut server)?
-    .ready;
-    if ready {
-        eprintln!("reusing database {name}");
-        return Ok((url, schema));
-    }
-    eprintln!("creating database {name} ({TABLES} tenant tables, 100 rows each, no foreign keys)...");
-    server.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
-    server.batch_execute(&format!("CREATE DATABASE {name}"))?;
-    let migration = tenancy_codegen::plan(None, &schema, 1).map_err(anyhow::Error::msg)?.remove(0);
-    let mut conn = PgConnection::establish(&url)?;
-    let statements = tenancy_migrate::convert::split::statements(&migration.up);
-    for chunk in statements.chunks(100) {
-        conn.transaction(|conn| chunk.iter().try_for_each(|s| conn.batch_execute(s)))?;
-    }
+    let Some((url, mut conn)) = fresh_database(admin, name, "tenancy bench ready 1", &schema)? else {
+        return Ok((database_url(admin, name), schema));
+    };
     // Rows: organization 1 + g % 10 everywhere, so row g's parent (row g of the table before)
     // is of its organization; then every foreign key dropped, committing as it goes.
     conn.batch_execute(
