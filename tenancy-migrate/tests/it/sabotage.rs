@@ -272,3 +272,11 @@ sabotage!(
     // The unique oracle's copy of B's row trips the trigger too: that cell is undecided (error).
     ["contacts error_text", "contacts unique_other_org"]
 );
+
+// An internal table the app role was given access to after all: every organization reads the
+// platform's staff.
+sabotage!(
+    a_readable_internal_table,
+    "GRANT SELECT ON admin_users TO app_user",
+    ["admin_users read_other_org", "admin_users read_missing_claim", "admin_users read_empty_claim"]
+);
