@@ -107,6 +107,8 @@ sabotage!(
        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_test_hideout') THEN
          CREATE ROLE tenancy_test_hideout NOLOGIN BYPASSRLS; END IF;
      END $$;
+     ALTER ROLE tenancy_test_member NOLOGIN INHERIT;
+     ALTER ROLE tenancy_test_hideout NOLOGIN BYPASSRLS;
      GRANT app_user TO tenancy_test_member;
      GRANT app_user TO tenancy_test_hideout;
      GRANT tenancy_test_hideout TO tenancy_test_member;",
@@ -115,9 +117,10 @@ sabotage!(
 );
 
 // A role reached through a NOINHERIT one (its privileges never flow to the app role; SET ROLE
-// still works), which cannot read anything but has a DELETE policy of its own. Its policy
-// applies to the app role too — PostgreSQL applies a policy to every member of its role,
-// whatever INHERIT says — so the app role's own unfiltered delete shows it as well.
+// still works), which cannot read anything but has a DELETE policy of its own. PostgreSQL 15
+// applies a policy to the roles that hold its role's privileges (has_privs_of_role), so the app
+// role's own unfiltered delete stays blocked; `SET ROLE` into the hideout is what deletes B's
+// rows. The attributes are set on every run: the roles outlive a test cluster's databases.
 sabotage!(
     member_of_a_role_with_a_delete_policy,
     "DO $$ BEGIN
@@ -128,13 +131,16 @@ sabotage!(
        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenancy_test_cleanup') THEN
          CREATE ROLE tenancy_test_cleanup NOLOGIN NOINHERIT; END IF;
      END $$;
+     ALTER ROLE tenancy_test_member2 NOLOGIN INHERIT;
+     ALTER ROLE tenancy_test_between NOLOGIN NOINHERIT;
+     ALTER ROLE tenancy_test_cleanup NOLOGIN NOINHERIT;
      GRANT app_user TO tenancy_test_member2;
      GRANT tenancy_test_between TO tenancy_test_member2;
      GRANT tenancy_test_cleanup TO tenancy_test_between;
      GRANT DELETE ON call_logs TO tenancy_test_cleanup;
      CREATE POLICY call_logs_cleanup ON call_logs FOR DELETE TO tenancy_test_cleanup USING (true);",
     Some("tenancy_test_member2"),
-    ["role tenancy_test_cleanup member_role_write", "call_logs delete_other_org_unfiltered"]
+    ["role tenancy_test_cleanup member_role_write"]
 );
 
 // Objects that read tenant tables with their owner's rights, and a child without policies.
