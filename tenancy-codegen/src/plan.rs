@@ -109,14 +109,14 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
             down.push(back);
             summary.push(format!("{}_{}", table.scope.name(), table.name));
         }
-        if before.uniques != table.uniques {
+        if before.uniques != table.uniques || before.global_unique_keys() != table.global_unique_keys() {
             return Err(unsupported("changing unique keys"));
         }
         for column in &table.columns {
             match before.column(&column.name) {
                 Some(old) if old == column => {}
                 Some(_) => return Err(unsupported(&format!("changing column `{}`", column.name))),
-                None if column.references.is_some() || column.unique || column.key => {
+                None if column.references.is_some() || column.unique || column.global_unique || column.key => {
                     return Err(unsupported(&format!("adding key, unique or referencing column `{}`", column.name)));
                 }
                 None if !column.nullable && column.default.is_none() => {
@@ -138,7 +138,7 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
         }
         for column in &before.columns {
             if table.column(&column.name).is_none() {
-                if column.key || column.references.is_some() || column.unique {
+                if column.key || column.references.is_some() || column.unique || column.global_unique {
                     return Err(unsupported(&format!("dropping key, unique or referencing column `{}`", column.name)));
                 }
                 up.push(sql::drop_column(before, column));

@@ -129,7 +129,7 @@ pub fn auth_org_id(settings: &Settings, or_replace: bool) -> Vec<Ddl> {
         Ddl::CreateFunction(Function {
             name: names::AUTH_ORG_ID.to_owned(),
             or_replace,
-            returns: "uuid",
+            returns: settings.org_key.sql_name(),
             language: if signed { "plpgsql STABLE PARALLEL SAFE SECURITY DEFINER" } else { "sql STABLE PARALLEL SAFE" },
             body: format!(" {} ", auth_org_id_body(settings)),
         }),
@@ -150,10 +150,13 @@ pub fn auth_org_id(settings: &Settings, or_replace: bool) -> Vec<Ddl> {
 
 /// The body of `auth_org_id()` (as `pg_proc.prosrc` holds it, trimmed).
 pub fn auth_org_id_body(settings: &Settings) -> String {
+    let ty = settings.org_key.sql_name();
     match &settings.claim {
-        Claim::Setting(name) => format!("SELECT nullif(current_setting({}, true), '')::uuid", literal(name)),
+        Claim::Setting(name) => format!("SELECT nullif(current_setting({}, true), '')::{ty}", literal(name)),
         // app_metadata is written by the server; user_metadata is editable by the user, never read.
-        Claim::Postgrest => "SELECT nullif(nullif(current_setting('request.jwt.claims', true), '')::jsonb #>> '{app_metadata,org_id}', '')::uuid".to_owned(),
+        Claim::Postgrest => format!(
+            "SELECT nullif(nullif(current_setting('request.jwt.claims', true), '')::jsonb #>> '{{app_metadata,org_id}}', '')::{ty}"
+        ),
         // `<org>.<expiry>.<key id>.<hex mac>`, checked in order, so no input raises an error.
         // PL/pgSQL: its plans are cached for the session, where an SQL function's would be
         // planned again for every statement.
@@ -163,10 +166,11 @@ pub fn auth_org_id_body(settings: &Settings) -> String {
              \x20 k record;\n\
              BEGIN\n\
              \x20 IF array_length(p, 1) IS DISTINCT FROM 4\n\
-             \x20    OR p[1] !~ '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$'\n\
+             \x20    OR p[1] !~ {org_pattern}\n\
              \x20    OR p[2] !~ '^[0-9]{{1,15}}$' THEN\n\
              \x20   RETURN NULL;\n\
              \x20 END IF;\n\
+             {org_range}\
              \x20 IF p[2]::bigint <= extract(epoch FROM now()) THEN\n\
              \x20   RETURN NULL;\n\
              \x20 END IF;\n\
@@ -178,13 +182,39 @@ pub fn auth_org_id_body(settings: &Settings) -> String {
              \x20 IF encode(sha256(k.outer_key || sha256(k.inner_key || convert_to(p[1] || '.' || p[2] || '.' || p[3], 'UTF8'))), 'hex') <> p[4] THEN\n\
              \x20   RETURN NULL;\n\
              \x20 END IF;\n\
-             \x20 RETURN p[1]::uuid;\n\
+             \x20 RETURN p[1]::{ty};\n\
              END",
             setting = literal(name),
+            org_pattern = literal(signed_org_pattern(&settings.org_key)),
+            org_range = signed_org_range(&settings.org_key),
             schema = ident(names::KEY_SCHEMA),
             table = ident(names::KEY_TABLE),
         ),
     }
+}
+
+/// What the organization part of a signed token must look like before it is cast: no token,
+/// however malformed, makes `auth_org_id()` raise an error.
+fn signed_org_pattern(key: &ColumnType) -> &'static str {
+    match key {
+        ColumnType::Uuid => "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        ColumnType::BigInt | ColumnType::Int => "^-?[0-9]{1,19}$",
+        _ => "^[^.]+$",
+    }
+}
+
+/// For integer keys, a range check before the cast (19 digits can overflow a bigint).
+fn signed_org_range(key: &ColumnType) -> String {
+    let (low, high) = match key {
+        ColumnType::BigInt => (i64::MIN.to_string(), i64::MAX.to_string()),
+        ColumnType::Int => (i32::MIN.to_string(), i32::MAX.to_string()),
+        _ => return String::new(),
+    };
+    format!(
+        "\x20 IF p[1]::numeric NOT BETWEEN {low} AND {high} THEN\n\
+         \x20   RETURN NULL;\n\
+         \x20 END IF;\n"
+    )
 }
 
 /// The signed claim's keys: a schema only its owner can use, and the key table (`inner_key`,
@@ -203,7 +233,7 @@ pub fn immutability_function(settings: &Settings, or_replace: bool) -> Ddl {
     Ddl::CreateFunction(Function {
         name: names::IMMUTABLE_TRIGGER_FUNCTION.to_owned(),
         or_replace,
-        returns: "trigger",
+        returns: "trigger".to_owned(),
         language: "plpgsql",
         body: format!(
             "\n\
@@ -242,7 +272,7 @@ pub fn create_table(schema: &Schema, table: &Table, created: &[&str]) -> (Vec<Dd
     if tenant {
         elements.push(Element::Column(ColumnDef {
             name: org.to_owned(),
-            ty: "uuid".to_owned(),
+            ty: settings.org_key.sql_name(),
             not_null: true,
             default: Some(ColumnDefault::Expression(format!("{}()", ident(names::AUTH_ORG_ID)))),
         }));
@@ -257,6 +287,13 @@ pub fn create_table(schema: &Schema, table: &Table, created: &[&str]) -> (Vec<Dd
     for unique in unique_keys(table) {
         let columns: Vec<&str> =
             if tenant { std::iter::once(org).chain(unique.iter().copied()).collect() } else { unique };
+        elements.push(Element::Constraint(Constraint::Unique {
+            name: names::unique(&table.name, &columns),
+            columns: owned(&columns),
+        }));
+    }
+    // Declared to hold across organizations: no org column (an existence oracle by design).
+    for columns in table.global_unique_keys() {
         elements.push(Element::Constraint(Constraint::Unique {
             name: names::unique(&table.name, &columns),
             columns: owned(&columns),
@@ -431,8 +468,9 @@ pub fn unique_keys(table: &Table) -> Vec<Vec<&str>> {
 pub fn indexes(settings: &Settings, table: &Table) -> Vec<Vec<String>> {
     let org = settings.org_column.as_str();
     let prefix: Vec<&str> = if table.is_tenant() { vec![org] } else { vec![] };
-    let covered: Vec<Vec<&str>> =
+    let mut covered: Vec<Vec<&str>> =
         unique_keys(table).into_iter().map(|u| prefix.iter().copied().chain(u).collect()).collect();
+    covered.extend(table.global_unique_keys());
     table
         .columns
         .iter()
@@ -452,7 +490,7 @@ fn column_definition(column: &Column) -> ColumnDef {
         }
         _ => None,
     };
-    ColumnDef { name: column.name.clone(), ty: column.ty.sql_name().to_owned(), not_null: !column.nullable, default }
+    ColumnDef { name: column.name.clone(), ty: column.ty.sql_name(), not_null: !column.nullable, default }
 }
 
 fn owned(names: &[&str]) -> Vec<String> {

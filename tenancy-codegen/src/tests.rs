@@ -19,7 +19,7 @@ struct Connection { #[key] id: i64, #[references(users)] user_id: Uuid, platform
 
 #[tenancy(tenant)]
 #[backfill(from_parent = "connection_id")]
-struct Event { #[key] id: i64, #[references(connections)] connection_id: i64, #[references(connections)] retry_of: Option<i64>, #[default("now()")] at: Timestamp }
+struct Event { #[key] id: i64, #[references(connections)] connection_id: i64, #[references(connections)] retry_of: Option<i64>, #[default("now()")] at: Timestamptz }
 "#;
 
 fn fixture() -> Schema {

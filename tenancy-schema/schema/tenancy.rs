@@ -22,13 +22,13 @@ struct Organization {
     #[unique]
     slug: String,
     #[default("'{}'::jsonb")]
-    settings: Json,
+    settings: Jsonb,
     #[default("true")]
     is_active: bool,
     #[references(plans)]
     plan_id: Option<i64>,
     #[default("now()")]
-    created_at: Timestamp,
+    created_at: Timestamptz,
 }
 
 // ----- People: shared, but each organization sees only its members (read-only to the app) ---
@@ -47,7 +47,7 @@ struct User {
     #[references(organizations)]
     default_org_id: Option<Uuid>,
     #[default("now()")]
-    created_at: Timestamp,
+    created_at: Timestamptz,
 }
 
 // ----- Reference data, shared by every organization (read-only to the app role) -----------
@@ -72,7 +72,7 @@ struct AdminUser {
     #[unique]
     email: String,
     #[default("now()")]
-    created_at: Timestamp,
+    created_at: Timestamptz,
 }
 
 // ----- Membership --------------------------------------------------------------------------
@@ -89,7 +89,7 @@ struct UserOrganization {
     #[default("true")]
     is_active: bool,
     #[default("now()")]
-    created_at: Timestamp,
+    created_at: Timestamptz,
 }
 
 // ----- Tenant data -------------------------------------------------------------------------
@@ -105,11 +105,11 @@ struct SocialPlatformConnection {
     platform_user_id: Option<String>,
     access_token: Option<String>,
     refresh_token: Option<String>,
-    token_expires_at: Option<Timestamp>,
+    token_expires_at: Option<Timestamptz>,
     #[default("true")]
     is_active: bool,
     #[default("now()")]
-    created_at: Timestamp,
+    created_at: Timestamptz,
 }
 
 #[tenancy(tenant, unique(user_id, provider))]
@@ -123,7 +123,7 @@ struct CalendarConnection {
     calendar_id: Option<String>,
     access_token: Option<String>,
     #[default("now()")]
-    created_at: Timestamp,
+    created_at: Timestamptz,
 }
 
 #[tenancy(tenant, unique(integration))]
@@ -133,11 +133,11 @@ struct IntegrationSetting {
     id: i64,
     integration: String,
     #[default("'{}'::jsonb")]
-    config: Json,
+    config: Jsonb,
     #[default("false")]
     enabled: bool,
     #[default("now()")]
-    updated_at: Timestamp,
+    updated_at: Timestamptz,
 }
 
 #[tenancy(tenant)]
@@ -151,9 +151,9 @@ struct AgentConfiguration {
     voice: Option<String>,
     prompt: Option<String>,
     #[default("'{}'::jsonb")]
-    settings: Json,
+    settings: Jsonb,
     #[default("now()")]
-    created_at: Timestamp,
+    created_at: Timestamptz,
 }
 
 #[tenancy(tenant)]
@@ -170,7 +170,7 @@ struct Agent {
     #[default("'inactive'")]
     status: String,
     #[default("now()")]
-    created_at: Timestamp,
+    created_at: Timestamptz,
 }
 
 #[tenancy(tenant)]
@@ -185,10 +185,10 @@ struct Campaign {
     name: String,
     #[default("'draft'")]
     status: String,
-    starts_at: Option<Timestamp>,
-    ends_at: Option<Timestamp>,
+    starts_at: Option<Timestamptz>,
+    ends_at: Option<Timestamptz>,
     #[default("now()")]
-    created_at: Timestamp,
+    created_at: Timestamptz,
 }
 
 #[tenancy(tenant)]
@@ -202,7 +202,7 @@ struct ColdCallLog {
     outcome: Option<String>,
     notes: Option<String>,
     #[default("now()")]
-    called_at: Timestamp,
+    called_at: Timestamptz,
 }
 
 #[tenancy(tenant)]
@@ -216,9 +216,9 @@ struct Contact {
     email: Option<String>,
     phone_number: Option<String>,
     #[default("'{}'::jsonb")]
-    attributes: Json,
+    attributes: Jsonb,
     #[default("now()")]
-    created_at: Timestamp,
+    created_at: Timestamptz,
 }
 
 #[tenancy(tenant)]
@@ -237,7 +237,7 @@ struct Lead {
     score: Option<i64>,
     source: Option<String>,
     #[default("now()")]
-    created_at: Timestamp,
+    created_at: Timestamptz,
 }
 
 #[tenancy(tenant)]
@@ -255,8 +255,8 @@ struct Call {
     #[default("'queued'")]
     status: String,
     duration_seconds: Option<i64>,
-    started_at: Option<Timestamp>,
-    ended_at: Option<Timestamp>,
+    started_at: Option<Timestamptz>,
+    ended_at: Option<Timestamptz>,
 }
 
 #[tenancy(tenant)]
@@ -267,9 +267,9 @@ struct CallLog {
     #[references(calls)]
     call_id: i64,
     event: String,
-    payload: Option<Json>,
+    payload: Option<Jsonb>,
     #[default("now()")]
-    logged_at: Timestamp,
+    logged_at: Timestamptz,
 }
 
 #[tenancy(tenant, table = "call_tracking")]
@@ -283,7 +283,7 @@ struct CallTracking {
     utm_source: Option<String>,
     utm_campaign: Option<String>,
     #[default("now()")]
-    created_at: Timestamp,
+    created_at: Timestamptz,
 }
 
 #[tenancy(tenant)]
@@ -298,8 +298,8 @@ struct Appointment {
     #[references(calendar_connections)]
     calendar_connection_id: Option<i64>,
     title: String,
-    starts_at: Timestamp,
-    ends_at: Timestamp,
+    starts_at: Timestamptz,
+    ends_at: Timestamptz,
     #[default("'scheduled'")]
     status: String,
 }
@@ -311,7 +311,7 @@ struct AppointmentHold {
     id: i64,
     #[references(appointments)]
     appointment_id: i64,
-    expires_at: Timestamp,
+    expires_at: Timestamptz,
     held_by: Option<String>,
 }
 
@@ -326,7 +326,7 @@ struct AppointmentBooking {
     lead_id: Option<i64>,
     confirmation_code: String,
     #[default("now()")]
-    booked_at: Timestamp,
+    booked_at: Timestamptz,
 }
 
 #[tenancy(tenant)]
@@ -340,7 +340,7 @@ struct SmsConfirmationLog {
     message: String,
     provider_message_id: Option<String>,
     #[default("now()")]
-    sent_at: Timestamp,
+    sent_at: Timestamptz,
 }
 
 #[tenancy(tenant, table = "knowledge_base")]
@@ -355,7 +355,7 @@ struct KnowledgeBase {
     title: String,
     content: String,
     #[default("now()")]
-    updated_at: Timestamp,
+    updated_at: Timestamptz,
 }
 
 #[tenancy(tenant)]
@@ -370,7 +370,7 @@ struct Upload {
     size_bytes: i64,
     storage_key: String,
     #[default("now()")]
-    uploaded_at: Timestamp,
+    uploaded_at: Timestamptz,
 }
 
 #[tenancy(tenant, unique(ean))]
@@ -382,7 +382,7 @@ struct Product {
     name: String,
     brand: Option<String>,
     #[default("now()")]
-    created_at: Timestamp,
+    created_at: Timestamptz,
 }
 
 #[tenancy(tenant, unique(product_id, year, month))]
@@ -410,7 +410,7 @@ struct ProcessingLog {
     status: String,
     message: Option<String>,
     #[default("now()")]
-    created_at: Timestamp,
+    created_at: Timestamptz,
 }
 
 #[tenancy(tenant)]
@@ -424,7 +424,7 @@ struct TransformLog {
     rows_in: i64,
     rows_out: i64,
     #[default("now()")]
-    created_at: Timestamp,
+    created_at: Timestamptz,
 }
 
 #[tenancy(tenant)]
@@ -440,5 +440,5 @@ struct EmailLog {
     #[default("'queued'")]
     status: String,
     #[default("now()")]
-    sent_at: Timestamp,
+    sent_at: Timestamptz,
 }

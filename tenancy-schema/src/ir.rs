@@ -26,6 +26,23 @@ pub struct Settings {
     pub app_role: String,
     /// Organization that legacy rows without another placement are backfilled into.
     pub default_org: Option<String>,
+    /// The type of organization keys: the root table's key (uuid unless declared otherwise),
+    /// so the type of every org column, of the claim and of `auth_org_id()`. Filled in by
+    /// validation.
+    #[serde(default = "uuid", skip_serializing_if = "is_uuid")]
+    pub org_key: ColumnType,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn uuid() -> ColumnType {
+    ColumnType::Uuid
+}
+
+fn is_uuid(ty: &ColumnType) -> bool {
+    *ty == ColumnType::Uuid
 }
 
 impl Default for Settings {
@@ -35,6 +52,7 @@ impl Default for Settings {
             claim: Claim::Setting("app.org_id".to_owned()),
             app_role: "app_user".to_owned(),
             default_org: None,
+            org_key: ColumnType::Uuid,
         }
     }
 }
@@ -139,6 +157,14 @@ pub struct Table {
     /// Where each unique key was written (first column), parallel to `uniques`.
     #[serde(skip)]
     pub unique_spans: Vec<Span>,
+    /// Unique keys that hold across organizations (`unique_global(a, b)`): a login email, an
+    /// invitation token. Tenant tables only; the database refuses a second organization's
+    /// equal value, so each one is an existence oracle by design (scan and verify say so).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub global_uniques: Vec<Vec<String>>,
+    /// Parallel to `global_uniques`.
+    #[serde(skip)]
+    pub global_unique_spans: Vec<Span>,
 }
 
 impl PartialEq for Table {
@@ -148,6 +174,7 @@ impl PartialEq for Table {
             && self.scope == other.scope
             && self.columns == other.columns
             && self.uniques == other.uniques
+            && self.global_uniques == other.global_uniques
             && self.backfill == other.backfill
             && self.link == other.link
     }
@@ -167,6 +194,19 @@ impl Table {
     pub fn is_tenant(&self) -> bool {
         self.scope == Scope::Tenant
     }
+
+    /// Whether `columns` are declared unique across organizations (`#[unique(global)]` or
+    /// `unique_global(...)`).
+    pub fn is_global_unique(&self, columns: &[&str]) -> bool {
+        self.global_unique_keys().iter().any(|u| u.as_slice() == columns)
+    }
+
+    /// Unique keys declared to hold across organizations: `#[unique(global)]` columns, then
+    /// `unique_global(...)` lists.
+    pub fn global_unique_keys(&self) -> Vec<Vec<&str>> {
+        let singles = self.columns.iter().filter(|c| c.global_unique).map(|c| vec![c.name.as_str()]);
+        singles.chain(self.global_uniques.iter().map(|u| u.iter().map(String::as_str).collect())).collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,6 +218,9 @@ pub struct Column {
     pub key: bool,
     /// A single-column unique key (org-scoped on tenant tables).
     pub unique: bool,
+    /// `#[unique(global)]`: unique across organizations (tenant tables).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub global_unique: bool,
     pub references: Option<Reference>,
     /// A SQL default expression, written verbatim by the declaration author.
     pub default: Option<String>,
@@ -192,6 +235,7 @@ impl PartialEq for Column {
             && self.nullable == other.nullable
             && self.key == other.key
             && self.unique == other.unique
+            && self.global_unique == other.global_unique
             && self.references == other.references
             && self.default == other.default
     }
@@ -205,66 +249,218 @@ pub struct Reference {
     pub column: String,
 }
 
-/// Column types the declaration understands, named as in Rust.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Column types the declaration understands, written as Rust-like names (see [`ColumnType::NAMES`]):
+/// `String`, `Varchar<255>`, `Numeric<10, 2>`, `Vec<String>`, `Enum<"account_role">`, and
+/// `Sql<"point">` for any other SQL type, so no column is ever dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ColumnType {
     Uuid,
     Text,
+    /// `varchar` / `varchar(n)`.
+    Varchar(Option<u32>),
+    /// `char(n)` (`bpchar`).
+    Char(u32),
+    /// The `citext` extension's case-insensitive text.
+    Citext,
     SmallInt,
     Int,
     BigInt,
     Real,
     Double,
+    /// `numeric` / `numeric(precision, scale)`.
+    Numeric(Option<(u32, u32)>),
     Bool,
+    /// `json` (text as written).
     Json,
+    Jsonb,
+    /// `timestamp without time zone`.
     Timestamp,
+    /// `timestamp with time zone`.
+    Timestamptz,
     Date,
+    Time,
+    Interval,
     Bytes,
+    Inet,
+    Cidr,
+    /// A one-dimensional array of the element type.
+    Array(Box<ColumnType>),
+    /// An enum type that exists in the database, by name (optionally schema-qualified).
+    Enum(String),
+    /// Any other SQL type, written verbatim (`point`, `tsvector`, `ltree`, a domain).
+    Sql(String),
 }
 
 impl ColumnType {
-    /// The Rust spelling accepted in declarations, e.g. `String` for `Text`.
-    pub const ALL: [(&'static str, ColumnType); 12] = [
-        ("Uuid", ColumnType::Uuid),
-        ("String", ColumnType::Text),
-        ("i16", ColumnType::SmallInt),
-        ("i32", ColumnType::Int),
-        ("i64", ColumnType::BigInt),
-        ("f32", ColumnType::Real),
-        ("f64", ColumnType::Double),
-        ("bool", ColumnType::Bool),
-        ("Json", ColumnType::Json),
-        ("Timestamp", ColumnType::Timestamp),
-        ("Date", ColumnType::Date),
-        ("Bytes", ColumnType::Bytes),
-    ];
+    /// The spellings accepted in declarations: plain names, then the parameterised forms.
+    pub const NAMES: &'static str = "Uuid, String, Varchar, Varchar<N>, Char<N>, Citext, i16, i32, i64, f32, f64, \
+        Numeric, Numeric<P, S>, bool, Json, Jsonb, Timestamp, Timestamptz, Date, Time, Interval, Bytes, Inet, Cidr, \
+        Vec<T>, Enum<\"name\">, Sql<\"any sql type\">";
 
+    /// A type without parameters from its declared name (`String`, `i64`, `Timestamptz`).
     pub fn from_rust_name(name: &str) -> Option<ColumnType> {
-        ColumnType::ALL.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+        Some(match name {
+            "Uuid" => ColumnType::Uuid,
+            "String" => ColumnType::Text,
+            "Varchar" => ColumnType::Varchar(None),
+            "Citext" => ColumnType::Citext,
+            "i16" => ColumnType::SmallInt,
+            "i32" => ColumnType::Int,
+            "i64" => ColumnType::BigInt,
+            "f32" => ColumnType::Real,
+            "f64" => ColumnType::Double,
+            "Numeric" => ColumnType::Numeric(None),
+            "bool" => ColumnType::Bool,
+            "Json" => ColumnType::Json,
+            "Jsonb" => ColumnType::Jsonb,
+            "Timestamp" => ColumnType::Timestamp,
+            "Timestamptz" => ColumnType::Timestamptz,
+            "Date" => ColumnType::Date,
+            "Time" => ColumnType::Time,
+            "Interval" => ColumnType::Interval,
+            "Bytes" => ColumnType::Bytes,
+            "Inet" => ColumnType::Inet,
+            "Cidr" => ColumnType::Cidr,
+            _ => return None,
+        })
     }
 
-    /// The PostgreSQL type name, as `format_type` prints it.
-    pub fn sql_name(self) -> &'static str {
+    /// How the declaration writes this type (the inverse of parsing).
+    pub fn rust_name(&self) -> String {
         match self {
-            ColumnType::Uuid => "uuid",
-            ColumnType::Text => "text",
-            ColumnType::SmallInt => "smallint",
-            ColumnType::Int => "integer",
-            ColumnType::BigInt => "bigint",
-            ColumnType::Real => "real",
-            ColumnType::Double => "double precision",
-            ColumnType::Bool => "boolean",
-            ColumnType::Json => "jsonb",
-            ColumnType::Timestamp => "timestamp with time zone",
-            ColumnType::Date => "date",
-            ColumnType::Bytes => "bytea",
+            ColumnType::Uuid => "Uuid".into(),
+            ColumnType::Text => "String".into(),
+            ColumnType::Varchar(None) => "Varchar".into(),
+            ColumnType::Varchar(Some(n)) => format!("Varchar<{n}>"),
+            ColumnType::Char(n) => format!("Char<{n}>"),
+            ColumnType::Citext => "Citext".into(),
+            ColumnType::SmallInt => "i16".into(),
+            ColumnType::Int => "i32".into(),
+            ColumnType::BigInt => "i64".into(),
+            ColumnType::Real => "f32".into(),
+            ColumnType::Double => "f64".into(),
+            ColumnType::Numeric(None) => "Numeric".into(),
+            ColumnType::Numeric(Some((p, s))) => format!("Numeric<{p}, {s}>"),
+            ColumnType::Bool => "bool".into(),
+            ColumnType::Json => "Json".into(),
+            ColumnType::Jsonb => "Jsonb".into(),
+            ColumnType::Timestamp => "Timestamp".into(),
+            ColumnType::Timestamptz => "Timestamptz".into(),
+            ColumnType::Date => "Date".into(),
+            ColumnType::Time => "Time".into(),
+            ColumnType::Interval => "Interval".into(),
+            ColumnType::Bytes => "Bytes".into(),
+            ColumnType::Inet => "Inet".into(),
+            ColumnType::Cidr => "Cidr".into(),
+            ColumnType::Array(element) => format!("Vec<{}>", element.rust_name()),
+            ColumnType::Enum(name) => format!("Enum<{name:?}>"),
+            ColumnType::Sql(sql) => format!("Sql<{sql:?}>"),
         }
     }
 
+    /// The PostgreSQL type, as `format_type` prints it (for a type on the search path).
+    pub fn sql_name(&self) -> String {
+        match self {
+            ColumnType::Uuid => "uuid".into(),
+            ColumnType::Text => "text".into(),
+            ColumnType::Varchar(None) => "character varying".into(),
+            ColumnType::Varchar(Some(n)) => format!("character varying({n})"),
+            ColumnType::Char(n) => format!("character({n})"),
+            ColumnType::Citext => "citext".into(),
+            ColumnType::SmallInt => "smallint".into(),
+            ColumnType::Int => "integer".into(),
+            ColumnType::BigInt => "bigint".into(),
+            ColumnType::Real => "real".into(),
+            ColumnType::Double => "double precision".into(),
+            ColumnType::Numeric(None) => "numeric".into(),
+            ColumnType::Numeric(Some((p, s))) => format!("numeric({p},{s})"),
+            ColumnType::Bool => "boolean".into(),
+            ColumnType::Json => "json".into(),
+            ColumnType::Jsonb => "jsonb".into(),
+            ColumnType::Timestamp => "timestamp without time zone".into(),
+            ColumnType::Timestamptz => "timestamp with time zone".into(),
+            ColumnType::Date => "date".into(),
+            ColumnType::Time => "time without time zone".into(),
+            ColumnType::Interval => "interval".into(),
+            ColumnType::Bytes => "bytea".into(),
+            ColumnType::Inet => "inet".into(),
+            ColumnType::Cidr => "cidr".into(),
+            ColumnType::Array(element) => format!("{}[]", element.sql_name()),
+            ColumnType::Enum(name) | ColumnType::Sql(name) => name.clone(),
+        }
+    }
+
+    /// Whether `format_type` output from the database names this type. A type name the search
+    /// path makes visible is printed unqualified, so `basejump.account_role` matches
+    /// `account_role` too; verbatim SQL types compare without case or spaces.
+    pub fn matches_sql(&self, found: &str) -> bool {
+        let squash = |s: &str| s.to_ascii_lowercase().replace([' ', '"'], "");
+        let unqualified = |s: &str| s.rsplit_once('.').map_or(s.to_owned(), |(_, n)| n.to_owned());
+        match self {
+            ColumnType::Enum(name) | ColumnType::Sql(name) => {
+                let (name, found) = (squash(name), squash(found));
+                name == found || unqualified(&name) == unqualified(&found)
+            }
+            ColumnType::Array(element) => found.strip_suffix("[]").is_some_and(|inner| element.matches_sql(inner)),
+            ColumnType::Citext => unqualified(found) == "citext",
+            other => other.sql_name() == found,
+        }
+    }
+
+    /// The type from `format_type` output, when it is one of the named types (for import).
+    pub fn from_sql_name(found: &str) -> Option<ColumnType> {
+        if let Some(element) = found.strip_suffix("[]") {
+            return ColumnType::from_sql_name(element).map(|e| ColumnType::Array(Box::new(e)));
+        }
+        let params = |s: &str| -> Option<Vec<u32>> {
+            let inner = s.split_once('(')?.1.strip_suffix(')')?;
+            inner.split(',').map(|p| p.trim().parse().ok()).collect()
+        };
+        let base = found.split_once('(').map_or(found, |(b, _)| b);
+        Some(match (base, params(found).as_deref()) {
+            ("character varying", None) => ColumnType::Varchar(None),
+            ("character varying", Some([n])) => ColumnType::Varchar(Some(*n)),
+            ("character", Some([n])) => ColumnType::Char(*n),
+            ("numeric", None) => ColumnType::Numeric(None),
+            ("numeric", Some([p, s])) => ColumnType::Numeric(Some((*p, *s))),
+            (_, Some(_)) => return None,
+            ("citext", None) => ColumnType::Citext,
+            (name, None) => {
+                let all = [
+                    ColumnType::Uuid,
+                    ColumnType::Text,
+                    ColumnType::SmallInt,
+                    ColumnType::Int,
+                    ColumnType::BigInt,
+                    ColumnType::Real,
+                    ColumnType::Double,
+                    ColumnType::Bool,
+                    ColumnType::Json,
+                    ColumnType::Jsonb,
+                    ColumnType::Timestamp,
+                    ColumnType::Timestamptz,
+                    ColumnType::Date,
+                    ColumnType::Time,
+                    ColumnType::Interval,
+                    ColumnType::Bytes,
+                    ColumnType::Inet,
+                    ColumnType::Cidr,
+                ];
+                all.into_iter().find(|t| t.sql_name() == name)?
+            }
+        })
+    }
+
     /// Whether a key column of this type can be generated by the database.
-    pub fn is_integer(self) -> bool {
+    pub fn is_integer(&self) -> bool {
         matches!(self, ColumnType::SmallInt | ColumnType::Int | ColumnType::BigInt)
+    }
+
+    /// Whether this type can be an organization key (the root's key, hence every org column and
+    /// the claim): uuid, bigint, integer or text.
+    pub fn is_org_key(&self) -> bool {
+        matches!(self, ColumnType::Uuid | ColumnType::BigInt | ColumnType::Int | ColumnType::Text)
     }
 }
 

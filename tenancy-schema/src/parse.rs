@@ -67,9 +67,8 @@ pub(crate) fn parse_file(file: &str, source: &str, errors: &mut Vec<Diagnostic>)
 }
 
 const SETTINGS_HINT: &str = "settings are `#![tenancy(org_column = \"org_id\", app_role = \"app_user\", claim = \"app.org_id\" | postgrest | signed, default_org = \"<uuid>\")]`";
-const TABLE_HINT: &str = "write `#[tenancy(root | tenant | global | shared(through = \"link.column\") | internal, table = \"name\", unique(col, ...))]`";
-const COLUMN_HINT: &str =
-    "column attributes are #[key], #[unique], #[references(table)], #[references(table.column)], #[default(\"sql\")]";
+const TABLE_HINT: &str = "write `#[tenancy(root | tenant | global | shared(through = \"link.column\") | internal, table = \"name\", unique(col, ...), unique_global(col, ...))]`";
+const COLUMN_HINT: &str = "column attributes are #[key], #[unique], #[unique(global)], #[references(table)], #[references(table.column)], #[default(\"sql\")]";
 const BACKFILL_HINT: &str = "write #[backfill(default_org)], #[backfill(via = \"col -> table.org_column\")], #[backfill(from_parent = \"col\")] or #[backfill(sql = \"expr\")]";
 
 fn parse_settings(attr: &Attribute) -> syn::Result<Settings> {
@@ -118,6 +117,7 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
     let mut scope = None;
     let mut table_name = None;
     let mut uniques = Vec::new();
+    let mut global_uniques = Vec::new();
     let mut backfill = None;
     let mut link = None;
     for attr in &item.attrs {
@@ -144,14 +144,14 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
                         });
                     }
                     "table" => table_name = Some(meta.value()?.parse::<LitStr>()?.value()),
-                    "unique" => {
+                    "unique" | "unique_global" => {
                         let mut columns = Vec::new();
                         meta.parse_nested_meta(|column| {
                             let ident = column.path.require_ident()?;
                             columns.push((ident.unraw().to_string(), span(file, ident.span())));
                             Ok(())
                         })?;
-                        uniques.push(columns);
+                        if name == "unique" { uniques.push(columns) } else { global_uniques.push(columns) }
                     }
                     _ => return Err(meta.error(format!("unknown table attribute `{name}`"))),
                 }
@@ -198,6 +198,11 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
             .map(|u: &Vec<(String, Span)>| u.first().map(|(_, s)| s.clone()).unwrap_or_default())
             .collect(),
         uniques: uniques.into_iter().map(|u| u.into_iter().map(|(c, _)| c).collect()).collect(),
+        global_unique_spans: global_uniques
+            .iter()
+            .map(|u: &Vec<(String, Span)>| u.first().map(|(_, s)| s.clone()).unwrap_or_default())
+            .collect(),
+        global_uniques: global_uniques.into_iter().map(|u| u.into_iter().map(|(c, _)| c).collect()).collect(),
         backfill,
         link,
         span: span(file, item.ident.span()),
@@ -261,10 +266,9 @@ fn parse_column(file: &str, field: &syn::Field, errors: &mut Vec<Diagnostic>) ->
     let (ty, nullable) = match column_type(&field.ty) {
         Ok(found) => found,
         Err(shown) => {
-            let supported: Vec<&str> = ColumnType::ALL.iter().map(|(n, _)| *n).collect();
             errors.push(
                 Diagnostic::new(span(file, field.ty.span()), format!("unknown column type `{shown}` for `{name}`"))
-                    .hint(format!("supported types: {}, each optionally wrapped in Option<...>", supported.join(", "))),
+                    .hint(format!("supported types: {}, each optionally wrapped in Option<...>", ColumnType::NAMES)),
             );
             return None;
         }
@@ -275,6 +279,7 @@ fn parse_column(file: &str, field: &syn::Field, errors: &mut Vec<Diagnostic>) ->
         nullable,
         key: false,
         unique: false,
+        global_unique: false,
         references: None,
         default: None,
         span: span(file, ident.span()),
@@ -283,7 +288,19 @@ fn parse_column(file: &str, field: &syn::Field, errors: &mut Vec<Diagnostic>) ->
         let result = if attr.path().is_ident("key") {
             attr.meta.require_path_only().map(|_| column.key = true)
         } else if attr.path().is_ident("unique") {
-            attr.meta.require_path_only().map(|_| column.unique = true)
+            if matches!(attr.meta, syn::Meta::Path(_)) {
+                column.unique = true;
+                Ok(())
+            } else {
+                attr.parse_args::<Ident>().and_then(|scope| {
+                    if scope == "global" {
+                        column.global_unique = true;
+                        Ok(())
+                    } else {
+                        Err(syn::Error::new(scope.span(), "write #[unique] (per organization) or #[unique(global)]"))
+                    }
+                })
+            }
         } else if attr.path().is_ident("references") {
             attr.parse_args_with(|input: syn::parse::ParseStream<'_>| {
                 let table = Ident::parse_any(input)?.unraw().to_string();
@@ -321,10 +338,7 @@ fn column_type(ty: &Type) -> Result<(ColumnType, bool), String> {
     };
     let segment = path.path.segments.last().ok_or_else(shown)?;
     if segment.ident == "Option" {
-        let PathArguments::AngleBracketed(args) = &segment.arguments else {
-            return Err(shown());
-        };
-        let Some(GenericArgument::Type(inner)) = args.args.first() else {
+        let [GenericArgument::Type(inner)] = generic_args(segment).ok_or_else(shown)?[..] else {
             return Err(shown());
         };
         let (inner, nullable) = column_type(inner)?;
@@ -333,10 +347,53 @@ fn column_type(ty: &Type) -> Result<(ColumnType, bool), String> {
         }
         return Ok((inner, true));
     }
-    if path.path.segments.len() != 1 || !segment.arguments.is_none() {
+    if path.path.segments.len() != 1 {
         return Err(shown());
     }
-    ColumnType::from_rust_name(&segment.ident.to_string()).map(|t| (t, false)).ok_or_else(shown)
+    sql_type(segment).map(|t| (t, false)).ok_or_else(shown)
+}
+
+/// A type without `Option`: a plain name, or `Varchar<255>`, `Char<2>`, `Numeric<10, 2>`,
+/// `Vec<T>`, `Enum<"name">`, `Sql<"point">`.
+fn sql_type(segment: &syn::PathSegment) -> Option<ColumnType> {
+    let name = segment.ident.to_string();
+    if segment.arguments.is_none() {
+        return ColumnType::from_rust_name(&name);
+    }
+    let args = generic_args(segment)?;
+    let number = |arg: &GenericArgument| match arg {
+        GenericArgument::Const(syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(n), .. })) => {
+            n.base10_parse::<u32>().ok()
+        }
+        _ => None,
+    };
+    let text = |arg: &GenericArgument| match arg {
+        GenericArgument::Const(syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. })) => {
+            Some(s.value()).filter(|s| !s.trim().is_empty())
+        }
+        _ => None,
+    };
+    Some(match (name.as_str(), &args[..]) {
+        ("Varchar", [n]) => ColumnType::Varchar(Some(number(n)?)),
+        ("Char", [n]) => ColumnType::Char(number(n)?),
+        ("Numeric", [p, s]) => ColumnType::Numeric(Some((number(p)?, number(s)?))),
+        ("Enum", [name]) => ColumnType::Enum(text(name)?),
+        ("Sql", [sql]) => ColumnType::Sql(text(sql)?),
+        ("Vec", [GenericArgument::Type(Type::Path(inner))]) if inner.path.segments.len() == 1 => {
+            match sql_type(&inner.path.segments[0])? {
+                ColumnType::Array(_) => return None, // one dimension, as PostgreSQL columns are used
+                element => ColumnType::Array(Box::new(element)),
+            }
+        }
+        _ => return None,
+    })
+}
+
+fn generic_args(segment: &syn::PathSegment) -> Option<Vec<&GenericArgument>> {
+    match &segment.arguments {
+        PathArguments::AngleBracketed(args) => Some(args.args.iter().collect()),
+        _ => None,
+    }
 }
 
 fn quote_type(ty: &Type) -> String {

@@ -65,7 +65,7 @@ fn unknown_table_attribute() {
         &format!("{ROOT}#[tenancy(tenant, sharded)]\nstruct Lead {{ #[key] id: i64 }}\n"),
         r#"
 decl.rs:3:19: error: unknown table attribute `sharded`
-  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", unique(col, ...))]`"#,
+  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", unique(col, ...), unique_global(col, ...))]`"#,
     );
 }
 
@@ -114,7 +114,7 @@ fn a_shared_table_without_its_link() {
         &format!("{ROOT}#[tenancy(shared)]\nstruct User {{ #[key] id: Uuid }}\n"),
         r#"
 decl.rs:3:11: error: shared needs the link: `shared(through = "link_table.column")`
-  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", unique(col, ...))]`"#,
+  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", unique(col, ...), unique_global(col, ...))]`"#,
     );
 }
 
@@ -124,7 +124,7 @@ fn unknown_column_attribute() {
         &format!("{ROOT}#[tenancy(tenant)]\nstruct Lead {{ #[key] id: i64, #[indexed] email: String }}\n"),
         r#"
 decl.rs:4:31: error: unknown column attribute `indexed`
-  hint: column attributes are #[key], #[unique], #[references(table)], #[references(table.column)], #[default("sql")]"#,
+  hint: column attributes are #[key], #[unique], #[unique(global)], #[references(table)], #[references(table.column)], #[default("sql")]"#,
     );
 }
 
@@ -134,7 +134,99 @@ fn unknown_column_type() {
         &format!("{ROOT}#[tenancy(tenant)]\nstruct Lead {{ #[key] id: i64, score: Option<Decimal> }}\n"),
         r#"
 decl.rs:4:38: error: unknown column type `Decimal` for `score`
-  hint: supported types: Uuid, String, i16, i32, i64, f32, f64, bool, Json, Timestamp, Date, Bytes, each optionally wrapped in Option<...>"#,
+  hint: supported types: Uuid, String, Varchar, Varchar<N>, Char<N>, Citext, i16, i32, i64, f32, f64, Numeric, Numeric<P, S>, bool, Json, Jsonb, Timestamp, Timestamptz, Date, Time, Interval, Bytes, Inet, Cidr, Vec<T>, Enum<"name">, Sql<"any sql type">, each optionally wrapped in Option<...>"#,
+    );
+    check_err(
+        &format!(
+            "{ROOT}#[tenancy(tenant)]\nstruct Lead {{ #[key] id: i64, tags: Vec<Vec<String>>, code: Varchar<\"x\"> }}\n"
+        ),
+        r#"
+decl.rs:4:37: error: unknown column type `Vec<Vec<String>>` for `tags`
+  hint: supported types: Uuid, String, Varchar, Varchar<N>, Char<N>, Citext, i16, i32, i64, f32, f64, Numeric, Numeric<P, S>, bool, Json, Jsonb, Timestamp, Timestamptz, Date, Time, Interval, Bytes, Inet, Cidr, Vec<T>, Enum<"name">, Sql<"any sql type">, each optionally wrapped in Option<...>
+decl.rs:4:61: error: unknown column type `Varchar<"x">` for `code`
+  hint: supported types: Uuid, String, Varchar, Varchar<N>, Char<N>, Citext, i16, i32, i64, f32, f64, Numeric, Numeric<P, S>, bool, Json, Jsonb, Timestamp, Timestamptz, Date, Time, Interval, Bytes, Inet, Cidr, Vec<T>, Enum<"name">, Sql<"any sql type">, each optionally wrapped in Option<...>
+2 errors in the declaration; nothing was generated"#,
+    );
+}
+
+/// Every declared type reads back as the SQL type `format_type` prints, and writes back as the
+/// same declaration (import relies on both directions).
+#[test]
+fn every_column_type_round_trips() {
+    let cases = [
+        ("Uuid", "uuid"),
+        ("String", "text"),
+        ("Varchar", "character varying"),
+        ("Varchar<255>", "character varying(255)"),
+        ("Char<2>", "character(2)"),
+        ("Citext", "citext"),
+        ("i16", "smallint"),
+        ("i32", "integer"),
+        ("i64", "bigint"),
+        ("f32", "real"),
+        ("f64", "double precision"),
+        ("Numeric", "numeric"),
+        ("Numeric<10, 2>", "numeric(10,2)"),
+        ("bool", "boolean"),
+        ("Json", "json"),
+        ("Jsonb", "jsonb"),
+        ("Timestamp", "timestamp without time zone"),
+        ("Timestamptz", "timestamp with time zone"),
+        ("Date", "date"),
+        ("Time", "time without time zone"),
+        ("Interval", "interval"),
+        ("Bytes", "bytea"),
+        ("Inet", "inet"),
+        ("Cidr", "cidr"),
+        ("Vec<String>", "text[]"),
+        ("Vec<Varchar<20>>", "character varying(20)[]"),
+        ("Enum<\"basejump.account_role\">", "basejump.account_role"),
+        ("Sql<\"point\">", "point"),
+    ];
+    for (declared, sql) in cases {
+        let schema = parse_str(
+            "decl.rs",
+            &format!("{ROOT}#[tenancy(tenant)]\nstruct Lead {{ #[key] id: i64, value: Option<{declared}> }}\n"),
+        )
+        .unwrap_or_else(|e| panic!("{declared}: {e}"));
+        let ty = &schema.table("leads").unwrap().column("value").unwrap().ty;
+        assert_eq!(ty.sql_name(), sql, "{declared}");
+        assert_eq!(ty.rust_name(), declared);
+        assert!(ty.matches_sql(sql), "{declared}");
+        if !matches!(ty, crate::ColumnType::Enum(_) | crate::ColumnType::Sql(_)) {
+            assert_eq!(crate::ColumnType::from_sql_name(sql).as_ref(), Some(ty), "{sql}");
+        }
+    }
+    let role = crate::ColumnType::Enum("basejump.account_role".into());
+    assert!(role.matches_sql("account_role"), "visible on the search path, format_type leaves the schema out");
+    assert!(!role.matches_sql("text"));
+}
+
+#[test]
+fn organization_keys_are_uuid_bigint_integer_or_text() {
+    for (key, org) in
+        [("Uuid", "00000000-0000-0000-0000-000000000001"), ("i64", "42"), ("i32", "7"), ("String", "acme")]
+    {
+        let schema = parse_str(
+            "decl.rs",
+            &format!(
+                "#![tenancy(org_column = \"company_id\", default_org = \"{org}\")]\n#[tenancy(root)]\nstruct Company {{ #[key] id: {key} }}\n#[tenancy(tenant)]\nstruct Ad {{ #[key] id: i64 }}\n"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{key}: {e}"));
+        assert_eq!(schema.settings.org_key.rust_name(), key);
+    }
+    check_err(
+        "#[tenancy(root)]\nstruct Company { #[key] id: Date }\n",
+        r#"
+decl.rs:2:25: error: the root table's key is date
+  hint: organization keys are what claims carry and every org column holds: `#[key] id: Uuid` (the default), i64, i32 or String"#,
+    );
+    check_err(
+        "#![tenancy(default_org = \"acme\")]\n#[tenancy(root)]\nstruct Company { #[key] id: i64 }\n",
+        r#"
+decl.rs:1:1: error: default_org `acme` is not a bigint
+  hint: organization keys are bigint; write it as a value of the organizations key, e.g. "1""#,
     );
 }
 
@@ -266,5 +358,29 @@ fn syntax_errors_carry_a_location() {
         r#"
 decl.rs:2:39: error: expected identifier
   hint: a declaration is Rust syntax: structs with attributes"#,
+    );
+}
+
+#[test]
+fn global_unique_keys_are_for_tenant_tables() {
+    let schema = parse_str(
+        "decl.rs",
+        &format!("{ROOT}#[tenancy(tenant, unique_global(provider, external_id))]\nstruct Login {{ #[key] id: i64, #[unique(global)] email: String, provider: String, external_id: String }}\n"),
+    )
+    .unwrap();
+    let login = schema.table("logins").unwrap();
+    assert_eq!(login.global_unique_keys(), [vec!["email"], vec!["provider", "external_id"]]);
+    assert!(login.is_global_unique(&["email"]) && !login.is_global_unique(&["provider"]));
+    check_err(
+        "#[tenancy(root)]\nstruct Organization { #[key] id: Uuid, #[unique(global)] slug: String }\n",
+        r#"
+decl.rs:2:58: error: global unique key on root table `organizations`
+  hint: unique keys of tables without an org column already hold across organizations; write unique(...) or #[unique]"#,
+    );
+    check_err(
+        &format!("{ROOT}#[tenancy(tenant)]\nstruct Login {{ #[key] id: i64, #[unique(everywhere)] email: String }}\n"),
+        r#"
+decl.rs:4:41: error: write #[unique] (per organization) or #[unique(global)]
+  hint: column attributes are #[key], #[unique], #[unique(global)], #[references(table)], #[references(table.column)], #[default("sql")]"#,
     );
 }

@@ -1,7 +1,7 @@
 //! Cross-table rules of a declaration. Every rule reports at the place the author must edit.
 
 use crate::diagnostic::Diagnostic;
-use crate::ir::{Backfill, Schema, Scope, Span, Table};
+use crate::ir::{Backfill, ColumnType, Schema, Scope, Span, Table};
 use std::collections::{HashMap, HashSet};
 
 /// PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1).
@@ -9,6 +9,10 @@ pub const MAX_IDENTIFIER_BYTES: usize = 63;
 
 /// Checks `schema` and resolves references written as `#[references(table)]` to the table's key.
 pub(crate) fn validate(schema: &mut Schema, settings_span: &Span, errors: &mut Vec<Diagnostic>) {
+    let root_key = schema.tables.iter().find(|t| t.scope == Scope::Root).and_then(|r| r.columns.iter().find(|c| c.key));
+    if let Some(key) = root_key.filter(|k| k.ty.is_org_key()) {
+        schema.settings.org_key = key.ty.clone();
+    }
     check_settings(schema, settings_span, errors);
     check_roots(schema, errors);
     check_names(schema, errors);
@@ -27,13 +31,24 @@ fn check_settings(schema: &Schema, span: &Span, errors: &mut Vec<Diagnostic>) {
     for (what, value) in [("org_column", &settings.org_column), ("app_role", &settings.app_role)] {
         check_identifier(what, value, span, errors);
     }
-    if let Some(org) = &settings.default_org
-        && !looks_like_uuid(org)
-    {
-        errors.push(
-            Diagnostic::new(span.clone(), format!("default_org `{org}` is not a UUID"))
-                .hint("write it as 8-4-4-4-12 hex digits, e.g. \"00000000-0000-0000-0000-000000000001\""),
-        );
+    let key = schema.tables.iter().find(|t| t.scope == Scope::Root).and_then(|r| r.columns.iter().find(|c| c.key));
+    if let (Some(org), Some(key)) = (&settings.default_org, key) {
+        let fits = match key.ty {
+            ColumnType::Uuid => looks_like_uuid(org),
+            ColumnType::BigInt => org.parse::<i64>().is_ok(),
+            ColumnType::Int => org.parse::<i32>().is_ok(),
+            _ => !org.is_empty(),
+        };
+        if !fits {
+            let example = match key.ty {
+                ColumnType::Uuid => "8-4-4-4-12 hex digits, e.g. \"00000000-0000-0000-0000-000000000001\"",
+                _ => "a value of the organizations key, e.g. \"1\"",
+            };
+            errors.push(
+                Diagnostic::new(span.clone(), format!("default_org `{org}` is not a {}", key.ty.sql_name()))
+                    .hint(format!("organization keys are {}; write it as {example}", key.ty.sql_name())),
+            );
+        }
     }
 }
 
@@ -60,11 +75,11 @@ fn check_roots(schema: &Schema, errors: &mut Vec<Diagnostic>) {
         }
     }
     if let Some(root) = roots.first()
-        && root.columns.iter().any(|c| c.key && c.ty != crate::ir::ColumnType::Uuid)
+        && let Some(key) = root.columns.iter().find(|c| c.key && !c.ty.is_org_key())
     {
         errors.push(
-            Diagnostic::new(root.key_span(), "the root table's key must be a Uuid")
-                .hint("organization ids are UUIDs so claims can carry them: `#[key] id: Uuid`"),
+            Diagnostic::new(root.key_span(), format!("the root table's key is {}", key.ty.sql_name()))
+                .hint("organization keys are what claims carry and every org column holds: `#[key] id: Uuid` (the default), i64, i32 or String"),
         );
     }
 }
@@ -193,10 +208,10 @@ fn resolve_references(schema: &mut Schema, errors: &mut Vec<Diagnostic>) {
                         format!(
                             "`{}` is {} but references `{}.{}` of type {}",
                             column.name,
-                            column.ty.sql_name(),
+                            column.ty.rust_name(),
                             target.name,
                             target_column.name,
-                            target_column.ty.sql_name()
+                            target_column.ty.rust_name()
                         ),
                     )
                     .hint("a foreign key and its target have the same type"),
@@ -231,7 +246,17 @@ fn resolve_references(schema: &mut Schema, errors: &mut Vec<Diagnostic>) {
 
 fn check_uniques(schema: &Schema, errors: &mut Vec<Diagnostic>) {
     for table in &schema.tables {
-        for (unique, span) in table.uniques.iter().zip(&table.unique_spans) {
+        let global = table.global_uniques.iter().zip(&table.global_unique_spans);
+        let global_columns = table.columns.iter().filter(|c| c.global_unique).map(|c| &c.span);
+        for span in global.clone().map(|(_, s)| s).chain(global_columns) {
+            if table.scope != Scope::Tenant {
+                errors.push(
+                    Diagnostic::new(span.clone(), format!("global unique key on {} table `{}`", table.scope.name(), table.name))
+                        .hint("unique keys of tables without an org column already hold across organizations; write unique(...) or #[unique]"),
+                );
+            }
+        }
+        for (unique, span) in table.uniques.iter().zip(&table.unique_spans).chain(global) {
             let mut seen = HashSet::new();
             for name in unique {
                 if table.column(name).is_none() {

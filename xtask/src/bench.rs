@@ -247,7 +247,7 @@ pub fn synthesize(tables: usize) -> String {
         let parent =
             if i == 0 { String::new() } else { format!("#[references(t{:04}s)] parent_id: Option<i64>,", i - 1) };
         out.push_str(&format!(
-            "#[tenancy(tenant, unique(code, kind))]\nstruct T{i:04} {{ #[key] id: i64, #[references(accounts)] account_id: Uuid, {parent} code: String, kind: String, amount: Option<i64>, payload: Json, created_at: Timestamp }}\n\n"
+            "#[tenancy(tenant, unique(code, kind))]\nstruct T{i:04} {{ #[key] id: i64, #[references(accounts)] account_id: Uuid, {parent} code: String, kind: String, amount: Option<i64>, payload: Jsonb, created_at: Timestamptz }}\n\n"
         ));
     }
     out

@@ -86,7 +86,10 @@ impl Spec {
         let (strategy, value) = match backfill {
             Backfill::DefaultOrg => {
                 let org_id = schema.settings.default_org.as_deref().unwrap_or_default();
-                (format!("the default organization {org_id}"), format!("{}::uuid", literal(org_id)))
+                (
+                    format!("the default organization {org_id}"),
+                    format!("{}::{}", literal(org_id), schema.settings.org_key.sql_name()),
+                )
             }
             Backfill::Via { column, table: via, target } => {
                 let declared = table.column(column).and_then(|c| c.references.as_ref());

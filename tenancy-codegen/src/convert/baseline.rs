@@ -26,7 +26,7 @@ pub(super) fn notes(p: &mut Planner<'_>) {
         for column in p.catalog.columns_of(&table.name) {
             let declared = table.column(&column.name);
             if let Some(declared) = declared
-                && declared.ty.sql_name() != column.ty
+                && !declared.ty.matches_sql(&column.ty)
             {
                 notes.push(format!(
                     "{}.{} is {} but declared {}: changing a column's type rewrites the table, so the plan leaves it",

@@ -16,7 +16,7 @@ pub(super) fn add_columns(p: &mut Planner<'_>) {
         if table.is_tenant() {
             let column = p.catalog.column(t, org);
             if column.is_none() {
-                p.up_and_undo(add_column(t, org, "uuid"), None);
+                p.up_and_undo(add_column(t, org, &p.schema.settings.org_key.sql_name()), None);
             }
             // From now on an application that sets the claim writes placed rows (the backfill
             // covers those written before, and those written without a claim).
@@ -34,7 +34,7 @@ pub(super) fn add_columns(p: &mut Planner<'_>) {
             if p.catalog.column(t, &column.name).is_some() {
                 continue;
             }
-            let add = add_column(t, &column.name, column.ty.sql_name());
+            let add = add_column(t, &column.name, &column.ty.sql_name());
             let undo = add.undo().expect("ADD COLUMN has an undo");
             p.up(add, None);
             if let Some(default) = &column.default {

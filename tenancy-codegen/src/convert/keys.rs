@@ -50,6 +50,12 @@ pub(super) fn org_keys(p: &mut Planner<'_>) {
                 }
             }
         }
+        // Declared global unique keys stay as they are; one that is missing is added.
+        for columns in table.global_unique_keys() {
+            if !p.catalog.has_unique(t, &columns) {
+                add_unique(p, t, &columns);
+            }
+        }
         // Indexes for the referencing columns, leading with the org column.
         for columns in sql::indexes(&p.schema.settings, table) {
             let columns: Vec<&str> = columns.iter().map(String::as_str).collect();

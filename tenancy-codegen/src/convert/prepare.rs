@@ -21,12 +21,13 @@ pub(super) fn refusals(p: &Planner<'_>) -> Result<(), PlanError> {
             format!("run ALTER ROLE {} NOSUPERUSER NOBYPASSRLS first", ident(&role.name)),
         ));
     }
+    let key_type = p.schema.settings.org_key.sql_name();
     if let Some(returns) = &p.live.auth_org_id_returns
-        && returns != "uuid"
+        && *returns != key_type
     {
         return Err(PlanError::conversion(
             "auth_org_id()",
-            format!("it returns {returns}, and the policies need uuid"),
+            format!("it returns {returns}, and the policies need {key_type}"),
             "drop it (and the policies using it) or rename it, then plan again",
         ));
     }
@@ -35,13 +36,13 @@ pub(super) fn refusals(p: &Planner<'_>) -> Result<(), PlanError> {
         let key = table.key();
         if table.scope == Scope::Tenant
             && let Some(column) = p.catalog.column(&table.name, org)
-            && column.ty != "uuid"
+            && column.ty != key_type
         {
             return Err(PlanError::conversion(
                 format!("table {}", table.name),
-                format!("its {org} column is {}, not uuid", column.ty),
+                format!("its {org} column is {}, not {key_type} like the organizations key", column.ty),
                 format!(
-                    "convert it by hand (e.g. add {org}_uuid, fill it, swap the names), or rename it so the plan adds a new {org}"
+                    "convert it by hand (e.g. add {org}_new, fill it, swap the names), or rename it so the plan adds a new {org}"
                 ),
             ));
         }
@@ -52,11 +53,14 @@ pub(super) fn refusals(p: &Planner<'_>) -> Result<(), PlanError> {
                 "declare the table's real key column with #[key]",
             ));
         }
-        if table.scope == Scope::Root && p.catalog.column(&table.name, &key.name).is_some_and(|c| c.ty != "uuid") {
+        if table.scope == Scope::Root
+            && let Some(column) = p.catalog.column(&table.name, &key.name)
+            && !key.ty.matches_sql(&column.ty)
+        {
             return Err(PlanError::conversion(
                 format!("table {}", root.name),
-                format!("its key {} is not uuid", key.name),
-                "organizations need uuid keys for the org columns to reference",
+                format!("its key {} is {} in the database but declared {}", key.name, column.ty, key_type),
+                format!("declare the key as the database has it (`#[key] {}: ...` of type {})", key.name, column.ty),
             ));
         }
     }
@@ -146,7 +150,7 @@ fn default_organization(p: &mut Planner<'_>) -> Result<(), PlanError> {
     };
     let root = p.schema.root();
     let mut columns = vec![root.key().name.clone()];
-    let mut values = vec![format!("{}::uuid", literal(org))];
+    let mut values = vec![format!("{}::{}", literal(org), p.schema.settings.org_key.sql_name())];
     for column in root.columns.iter().filter(|c| !c.key && !c.nullable && c.default.is_none()) {
         if column.ty != ColumnType::Text {
             return Err(PlanError::conversion(

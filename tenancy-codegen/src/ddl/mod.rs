@@ -201,7 +201,7 @@ pub enum Ddl {
 pub struct Function {
     pub name: String,
     pub or_replace: bool,
-    pub returns: &'static str,
+    pub returns: String,
     /// The language and its attributes: `sql STABLE PARALLEL SAFE`.
     pub language: &'static str,
     pub body: String,

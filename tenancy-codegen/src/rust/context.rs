@@ -16,6 +16,13 @@ pub(super) fn scoped(table: &Table) -> bool {
 /// `VerifiedClaim`, `OrgContext` and `Scoped`: the only way to a tenant table.
 pub(super) fn context(schema: &Schema) -> TokenStream {
     let org = rust_ident(&schema.settings.org_column);
+    let org_key = super::rust_type(&schema.settings.org_key).expect("organization keys have a Rust type");
+    // `OrgId` is `Copy` unless the key is text.
+    let own_org = if schema.settings.org_key == tenancy_schema::ColumnType::Text {
+        quote!(self.org.clone())
+    } else {
+        quote!(self.org)
+    };
     let claim_sql = match &schema.settings.claim {
         Claim::Setting(name) | Claim::Signed(name) => {
             format!("SELECT set_config('{}', $1, true)", name.replace('\'', "''"))
@@ -53,14 +60,14 @@ pub(super) fn context(schema: &Schema) -> TokenStream {
             pub fn #insert(&mut self, row: inserts::#new) -> diesel::QueryResult<rows::#row> {
                 use diesel::prelude::*;
                 diesel::insert_into(tables::#name::table)
-                    .values((tables::#name::#org.eq(self.org), row))
+                    .values((tables::#name::#org.eq(&self.org), row))
                     .returning(rows::#row::as_returning())
                     .get_result(self.conn)
             }
         }
     });
     let claim_value = if signed {
-        quote! { self.key.token(self.org.0) }
+        quote! { self.key.token(&self.org) }
     } else {
         quote! { self.org.to_string() }
     };
@@ -76,14 +83,14 @@ pub(super) fn context(schema: &Schema) -> TokenStream {
         /// way to an [`OrgContext`]: an organization id read off a request is not one.
         pub trait VerifiedClaim {
             /// The organization this credential was issued for.
-            fn verified_org_id(&self) -> uuid::Uuid;
+            fn verified_org_id(&self) -> #org_key;
         }
 
         #context_type
 
         impl OrgContext {
             pub fn org_id(&self) -> OrgId {
-                self.org
+                #own_org
             }
 
             /// Runs `body` in a transaction whose claim is this organization, set
@@ -115,7 +122,7 @@ pub(super) fn context(schema: &Schema) -> TokenStream {
                     diesel::sql_query(#claim_sql)
                         .bind::<diesel::sql_types::Text, _>(#claim_value)
                         .execute(conn)?;
-                    body(&mut Scoped { conn, org: self.org })
+                    body(&mut Scoped { conn, org: #own_org })
                 })
             }
         }
@@ -129,7 +136,7 @@ pub(super) fn context(schema: &Schema) -> TokenStream {
 
         impl Scoped<'_> {
             pub fn org_id(&self) -> OrgId {
-                self.org
+                #own_org
             }
 
             /// The connection, to run queries built from this transaction's tables.
@@ -281,7 +288,7 @@ fn signed_context() -> TokenStream {
             }
 
             /// `<org>.<expiry>.<key id>.<hex HMAC-SHA256>`, valid for one minute.
-            fn token(&self, org: uuid::Uuid) -> String {
+            fn token(&self, org: &OrgId) -> String {
                 use sha2::Digest;
                 let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
                 let message = format!("{}.{}.{}", org, now + 60, self.id);

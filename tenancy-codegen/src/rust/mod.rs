@@ -14,7 +14,8 @@ use tenancy_schema::{ColumnType, Schema, Scope, Table};
 
 /// The formatted Rust source of the models for `schema`.
 pub fn models(schema: &Schema) -> String {
-    let org_id = org_id_type();
+    let org_id = org_id_type(&schema.settings.org_key);
+    let text_like = text_like_types(schema);
     let context = context(schema);
     let tables = schema.tables.iter().map(|t| table_macro(schema, t));
     let joinables = joinables(schema);
@@ -38,6 +39,7 @@ pub fn models(schema: &Schema) -> String {
     let pool = pool_module();
     let file = quote! {
         #org_id
+        #text_like
         #context
         #pool
 
@@ -100,14 +102,12 @@ fn snake(name: &str) -> String {
     out
 }
 
-fn org_id_type() -> TokenStream {
-    quote! {
-        /// The organization a tenant row belongs to.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, diesel::AsExpression, diesel::FromSqlRow)]
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        pub struct OrgId(uuid::Uuid);
-
-        impl OrgId {
+fn org_id_type(key: &ColumnType) -> TokenStream {
+    let sql = sql_type(key).expect("organization keys are uuid, bigint, integer or text");
+    let inner = rust_type(key).expect("organization keys are uuid, bigint, integer or text");
+    let copy = (*key != ColumnType::Text).then(|| quote!(Copy,));
+    let uuid_names = (*key == ColumnType::Uuid).then(|| {
+        quote! {
             /// Wraps an organization id the caller has already verified.
             pub const fn from_uuid(id: uuid::Uuid) -> OrgId {
                 OrgId(id)
@@ -117,6 +117,26 @@ fn org_id_type() -> TokenStream {
                 self.0
             }
         }
+    });
+    quote! {
+        /// The organization a tenant row belongs to.
+        #[derive(Debug, Clone, #copy PartialEq, Eq, Hash, PartialOrd, Ord, diesel::AsExpression, diesel::FromSqlRow)]
+        #[diesel(sql_type = diesel::sql_types::#sql)]
+        pub struct OrgId(#inner);
+
+        impl OrgId {
+            /// Wraps an organization key the caller has already verified.
+            pub fn new(id: #inner) -> OrgId {
+                OrgId(id)
+            }
+
+            /// The organization key.
+            pub fn get(&self) -> &#inner {
+                &self.0
+            }
+
+            #uuid_names
+        }
 
         impl std::fmt::Display for OrgId {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -124,15 +144,15 @@ fn org_id_type() -> TokenStream {
             }
         }
 
-        impl diesel::serialize::ToSql<diesel::sql_types::Uuid, diesel::pg::Pg> for OrgId {
+        impl diesel::serialize::ToSql<diesel::sql_types::#sql, diesel::pg::Pg> for OrgId {
             fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>) -> diesel::serialize::Result {
-                <uuid::Uuid as diesel::serialize::ToSql<diesel::sql_types::Uuid, diesel::pg::Pg>>::to_sql(&self.0, out)
+                <#inner as diesel::serialize::ToSql<diesel::sql_types::#sql, diesel::pg::Pg>>::to_sql(&self.0, out)
             }
         }
 
-        impl diesel::deserialize::FromSql<diesel::sql_types::Uuid, diesel::pg::Pg> for OrgId {
+        impl diesel::deserialize::FromSql<diesel::sql_types::#sql, diesel::pg::Pg> for OrgId {
             fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<OrgId> {
-                <uuid::Uuid as diesel::deserialize::FromSql<diesel::sql_types::Uuid, diesel::pg::Pg>>::from_sql(bytes).map(OrgId)
+                <#inner as diesel::deserialize::FromSql<diesel::sql_types::#sql, diesel::pg::Pg>>::from_sql(bytes).map(OrgId)
             }
         }
     }
@@ -144,16 +164,18 @@ fn table_macro(schema: &Schema, table: &Table) -> TokenStream {
     let org = rust_ident(&schema.settings.org_column);
     let key = rust_ident(&table.key().name);
     let primary_key = if table.is_tenant() { quote!((#org, #key)) } else { quote!((#key)) };
-    let org_column = table.is_tenant().then(|| quote! { #org -> Uuid, });
-    let columns = table.columns.iter().map(|c| {
+    let org_type = sql_type(&schema.settings.org_key);
+    let org_column = table.is_tenant().then(|| quote! { #org -> #org_type, });
+    let columns = table.columns.iter().filter_map(|c| {
         let ident = rust_ident(&c.name);
         let sql_name = sql_name_attr(&c.name);
-        let ty = sql_type(c.ty);
+        let ty = sql_type(&c.ty)?;
         let ty = if c.nullable { quote!(Nullable<#ty>) } else { ty };
-        quote! { #sql_name #ident -> #ty, }
+        Some(quote! { #sql_name #ident -> #ty, })
     });
     quote! {
         diesel::table! {
+            use diesel::sql_types::*;
             #sql_name
             #name #primary_key {
                 #org_column
@@ -238,13 +260,13 @@ fn row_struct(schema: &Schema, table: &Table) -> TokenStream {
     let key = rust_ident(&table.key().name);
     let primary_key = if table.is_tenant() { quote!(#org, #key) } else { quote!(#key) };
     let org_field = table.is_tenant().then(|| quote! { pub #org: OrgId, });
-    let fields = table.columns.iter().map(|c| {
+    let fields = table.columns.iter().filter_map(|c| {
         let ident = rust_ident(&c.name);
-        let ty = if table.scope == Scope::Root && c.key { quote!(OrgId) } else { rust_type(c.ty) };
+        let ty = if table.scope == Scope::Root && c.key { quote!(OrgId) } else { rust_type(&c.ty)? };
         let ty = if c.nullable { quote!(Option<#ty>) } else { ty };
-        quote! { pub #ident: #ty, }
+        Some(quote! { pub #ident: #ty, })
     });
-    let doc = format!(" A row of `{}`.", table.name);
+    let doc = format!(" A row of `{}`.{}", table.name, unmapped_note(table));
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, PartialEq, diesel::Queryable, diesel::Selectable, diesel::Identifiable)]
@@ -256,17 +278,32 @@ fn row_struct(schema: &Schema, table: &Table) -> TokenStream {
     }
 }
 
+/// Columns of a type Diesel cannot bind are left out of the models; their docs say which.
+fn unmapped_note(table: &Table) -> String {
+    let unmapped: Vec<String> = table
+        .columns
+        .iter()
+        .filter(|c| sql_type(&c.ty).is_none())
+        .map(|c| format!("`{}` ({})", c.name, c.ty.sql_name()))
+        .collect();
+    if unmapped.is_empty() {
+        String::new()
+    } else {
+        format!(" Not mapped (no Diesel type; use `sql_query`): {}.", unmapped.join(", "))
+    }
+}
+
 fn insert_struct(table: &Table) -> TokenStream {
     let name = format_ident!("New{}", table.struct_name);
     let table_ident = rust_ident(&table.name);
-    let fields = table.columns.iter().map(|c| {
+    let fields = table.columns.iter().filter_map(|c| {
         let ident = rust_ident(&c.name);
-        let ty = if table.scope == Scope::Root && c.key { quote!(OrgId) } else { rust_type(c.ty) };
+        let ty = if table.scope == Scope::Root && c.key { quote!(OrgId) } else { rust_type(&c.ty)? };
         let has_default = c.default.is_some() || (c.key && (c.ty.is_integer() || c.ty == ColumnType::Uuid));
         let ty = if c.nullable || has_default { quote!(Option<#ty>) } else { ty };
-        quote! { pub #ident: #ty, }
+        Some(quote! { pub #ident: #ty, })
     });
-    let doc = format!(" A row to insert into `{}`.", table.name);
+    let doc = format!(" A row to insert into `{}`.{}", table.name, unmapped_note(table));
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, diesel::Insertable)]
@@ -277,37 +314,163 @@ fn insert_struct(table: &Table) -> TokenStream {
     }
 }
 
-fn sql_type(ty: ColumnType) -> TokenStream {
-    match ty {
+/// The Diesel SQL type of a column, or `None` for a type Diesel cannot bind (`Sql<"...">`):
+/// such a column stays out of the models (the database keeps it; read it with `sql_query`).
+fn sql_type(ty: &ColumnType) -> Option<TokenStream> {
+    Some(match ty {
         ColumnType::Uuid => quote!(Uuid),
         ColumnType::Text => quote!(Text),
+        ColumnType::Varchar(_) => quote!(Varchar),
+        ColumnType::Char(_) => quote!(Bpchar),
         ColumnType::SmallInt => quote!(Int2),
         ColumnType::Int => quote!(Int4),
         ColumnType::BigInt => quote!(Int8),
         ColumnType::Real => quote!(Float4),
         ColumnType::Double => quote!(Float8),
+        ColumnType::Numeric(_) => quote!(Numeric),
         ColumnType::Bool => quote!(Bool),
-        ColumnType::Json => quote!(Jsonb),
-        ColumnType::Timestamp => quote!(Timestamptz),
+        ColumnType::Json => quote!(Json),
+        ColumnType::Jsonb => quote!(Jsonb),
+        ColumnType::Timestamp => quote!(Timestamp),
+        ColumnType::Timestamptz => quote!(Timestamptz),
         ColumnType::Date => quote!(Date),
+        ColumnType::Time => quote!(Time),
+        ColumnType::Interval => quote!(Interval),
         ColumnType::Bytes => quote!(Bytea),
-    }
+        ColumnType::Inet => quote!(Inet),
+        ColumnType::Cidr => quote!(Cidr),
+        ColumnType::Array(element) => {
+            let element = sql_type(element)?;
+            quote!(Array<#element>)
+        }
+        ColumnType::Citext | ColumnType::Enum(_) => {
+            let marker = text_like_ident(ty)?;
+            quote!(super::super::sql_types::#marker)
+        }
+        ColumnType::Sql(_) => return None,
+    })
 }
 
-fn rust_type(ty: ColumnType) -> TokenStream {
-    match ty {
+/// The Rust type of a column's values (`None` where [`sql_type`] is `None`). `Numeric` needs
+/// diesel's `numeric` feature (bigdecimal), `Inet`/`Cidr` its `network-address` feature.
+fn rust_type(ty: &ColumnType) -> Option<TokenStream> {
+    Some(match ty {
         ColumnType::Uuid => quote!(uuid::Uuid),
-        ColumnType::Text => quote!(String),
+        ColumnType::Text | ColumnType::Varchar(_) | ColumnType::Char(_) => quote!(String),
         ColumnType::SmallInt => quote!(i16),
         ColumnType::Int => quote!(i32),
         ColumnType::BigInt => quote!(i64),
         ColumnType::Real => quote!(f32),
         ColumnType::Double => quote!(f64),
+        ColumnType::Numeric(_) => quote!(bigdecimal::BigDecimal),
         ColumnType::Bool => quote!(bool),
-        ColumnType::Json => quote!(serde_json::Value),
-        ColumnType::Timestamp => quote!(chrono::DateTime<chrono::Utc>),
+        ColumnType::Json | ColumnType::Jsonb => quote!(serde_json::Value),
+        ColumnType::Timestamp => quote!(chrono::NaiveDateTime),
+        ColumnType::Timestamptz => quote!(chrono::DateTime<chrono::Utc>),
         ColumnType::Date => quote!(chrono::NaiveDate),
+        ColumnType::Time => quote!(chrono::NaiveTime),
+        ColumnType::Interval => quote!(diesel::pg::data_types::PgInterval),
         ColumnType::Bytes => quote!(Vec<u8>),
+        ColumnType::Inet | ColumnType::Cidr => quote!(ipnetwork::IpNetwork),
+        ColumnType::Array(element) => {
+            let element = rust_type(element)?;
+            quote!(Vec<#element>)
+        }
+        ColumnType::Citext | ColumnType::Enum(_) => {
+            let value = text_like_ident(ty)?;
+            quote!(super::types::#value)
+        }
+        ColumnType::Sql(_) => return None,
+    })
+}
+
+/// `citext` and enum types: text on the wire, their own type in PostgreSQL. Each gets a Diesel
+/// SQL type (`sql_types::AccountRole`, looked up by name) and a value type
+/// (`types::AccountRole(String)`), so binds are typed as the column is and `=` compares the
+/// way the column does (case-insensitively for citext).
+fn text_like_ident(ty: &ColumnType) -> Option<Ident> {
+    let name = match ty {
+        ColumnType::Citext => "citext",
+        ColumnType::Enum(name) => name.rsplit('.').next().unwrap_or(name),
+        ColumnType::Array(element) => return text_like_ident(element),
+        _ => return None,
+    };
+    let camel: String = name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(|p| p[..1].to_ascii_uppercase() + &p[1..])
+        .collect();
+    Some(format_ident!("{}", if camel.is_empty() { "Custom".to_owned() } else { camel }))
+}
+
+/// The SQL and value types of every citext and enum column, once each.
+fn text_like_types(schema: &Schema) -> TokenStream {
+    let mut seen = std::collections::BTreeMap::new();
+    let mut add = |ty: &ColumnType| {
+        if let (Some(ident), ColumnType::Citext | ColumnType::Enum(_)) = (text_like_ident(ty), ty) {
+            seen.entry(ident.to_string()).or_insert((ident, ty.clone()));
+        }
+    };
+    for column in schema.tables.iter().flat_map(|t| &t.columns) {
+        match &column.ty {
+            ColumnType::Array(element) => add(element),
+            other => add(other),
+        }
+    }
+    let (markers, values): (Vec<_>, Vec<_>) = seen
+        .into_values()
+        .map(|(ident, ty)| {
+            let (schema_name, type_name) = match &ty {
+                ColumnType::Enum(name) => match name.rsplit_once('.') {
+                    Some((schema, name)) => (Some(schema.to_owned()), name.to_owned()),
+                    None => (None, name.clone()),
+                },
+                _ => (None, "citext".to_owned()),
+            };
+            let postgres_type = match schema_name {
+                Some(schema) => quote!(#[diesel(postgres_type(name = #type_name, schema = #schema))]),
+                None => quote!(#[diesel(postgres_type(name = #type_name))]),
+            };
+            let doc = format!(" `{}` values, as text.", ty.sql_name());
+            let marker = quote! {
+                #[derive(Debug, Clone, Copy, Default, diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+                #postgres_type
+                pub struct #ident;
+            };
+            let value = quote! {
+                #[doc = #doc]
+                #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, diesel::AsExpression, diesel::FromSqlRow)]
+                #[diesel(sql_type = super::sql_types::#ident)]
+                pub struct #ident(pub String);
+
+                impl diesel::serialize::ToSql<super::sql_types::#ident, diesel::pg::Pg> for #ident {
+                    fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>) -> diesel::serialize::Result {
+                        <String as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(&self.0, out)
+                    }
+                }
+
+                impl diesel::deserialize::FromSql<super::sql_types::#ident, diesel::pg::Pg> for #ident {
+                    fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<#ident> {
+                        <String as diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg>>::from_sql(bytes).map(#ident)
+                    }
+                }
+            };
+            (marker, value)
+        })
+        .unzip();
+    if markers.is_empty() {
+        return quote!();
+    }
+    quote! {
+        /// Diesel SQL types of the declaration's citext and enum columns.
+        pub mod sql_types {
+            #(#markers)*
+        }
+
+        /// Values of the declaration's citext and enum columns.
+        pub mod types {
+            #(#values)*
+        }
     }
 }
 

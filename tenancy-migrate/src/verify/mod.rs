@@ -245,8 +245,8 @@ struct Attacked {
 
 fn attack_all(conn: &mut PgConnection, schema: &Schema, superuser: bool) -> Result<Attacked> {
     let catalog = crate::catalog::load(conn, "public", &schema.settings.app_role)?;
-    let orgs = [uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string()];
-    let run_id: String = orgs[0].chars().take(8).collect();
+    let run_id: String = uuid::Uuid::new_v4().simple().to_string().chars().take(8).collect();
+    let orgs = sample::organization_keys(&schema.settings.org_key, &run_id);
     let key = claim_key(conn, schema, &run_id)?;
     let runner = Runner { schema, orgs: orgs.clone(), superuser, key, markers: Default::default() };
     let mut samples = Samples::new(&run_id);

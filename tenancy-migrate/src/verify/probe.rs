@@ -212,7 +212,7 @@ impl Runner<'_> {
     }
 
     pub fn org_literal(&self, org: Org) -> String {
-        format!("{}::uuid", literal(&self.orgs[org.index()]))
+        format!("{}::{}", literal(&self.orgs[org.index()]), self.schema.settings.org_key.sql_name())
     }
 
     /// Runs the probe in a savepoint, then rolls the savepoint back: nothing it did stays.

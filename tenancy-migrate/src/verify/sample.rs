@@ -70,25 +70,20 @@ impl Samples {
         }
         let n = self.next();
         let tag = format!("tenancy verify {} {} {n}", self.run, org.name());
-        Ok(match column.ty {
-            ColumnType::Uuid => "gen_random_uuid()".to_owned(),
-            ColumnType::Text => literal(&tag),
-            ColumnType::SmallInt => format!("{}::smallint", 20_000 + n % 10_000),
-            ColumnType::Int | ColumnType::BigInt => format!("{}", 1_900_000_000 + n),
-            ColumnType::Real | ColumnType::Double => "1.5".to_owned(),
-            ColumnType::Bool => "true".to_owned(),
-            ColumnType::Json => "'{}'::jsonb".to_owned(),
-            ColumnType::Timestamp => "now()".to_owned(),
-            ColumnType::Date => "current_date".to_owned(),
-            ColumnType::Bytes => "'\\x00'::bytea".to_owned(),
+        value(&column.ty, &tag, n).ok_or_else(|| {
+            format!(
+                "{} is {}, for which verify has no sample value; give the column a default (#[default(\"...\")])",
+                column.name,
+                column.ty.sql_name()
+            )
         })
     }
 
     /// A key nothing else has: explicit (verify never calls `nextval`, so no sequence moves),
     /// from the top of the type's range for integers, a fresh uuid, or a tagged text.
-    fn fresh_key(&mut self, column: &Column, org: Org) -> String {
+    pub fn fresh_key(&mut self, column: &Column, org: Org) -> String {
         let n = self.next();
-        match column.ty {
+        match &column.ty {
             ColumnType::SmallInt => format!("{}", 32_000 + n % 700),
             ColumnType::Int => format!("{}", 2_140_000_000 + n),
             ColumnType::BigInt => format!("{}", 9_200_000_000_000_000_000_i64 + n as i64),
@@ -114,7 +109,7 @@ impl Samples {
         let mut values = Vec::new();
         if table.is_tenant() {
             columns.push(ident(org_column));
-            values.push(format!("{}::uuid", literal(&orgs[org.index()])));
+            values.push(format!("{}::{}", literal(&orgs[org.index()]), schema.settings.org_key.sql_name()));
         }
         let mut key = String::new();
         for column in &table.columns {
@@ -186,4 +181,54 @@ impl Insert {
     pub fn returning(&self) -> String {
         format!("{} RETURNING *", self.sql())
     }
+}
+
+/// Two organization keys of the key type that no real organization has: uuids, or values from
+/// the top of an integer type's range, or tagged text.
+pub(super) fn organization_keys(ty: &ColumnType, run: &str) -> [String; 2] {
+    let salt = u32::from_str_radix(&run[..run.len().min(6)], 16).unwrap_or(0) % 100_000;
+    match ty {
+        ColumnType::BigInt => [0, 1].map(|i| (9_100_000_000_000_000_000_i64 + i64::from(salt) * 2 + i).to_string()),
+        ColumnType::Int => [0, 1].map(|i| (2_100_000_000 + salt as i32 * 2 + i).to_string()),
+        ColumnType::Text => [0, 1].map(|i| format!("tenancy-verify-{run}-{i}")),
+        _ => [uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string()],
+    }
+}
+
+/// A value of `ty` for the `n`th sample cell (distinct per `n` where unique keys could care),
+/// or `None` for a type verify knows nothing about (`Sql<"...">`).
+fn value(ty: &ColumnType, tag: &str, n: u64) -> Option<String> {
+    let cut = |len: u32| {
+        literal(&tag.chars().rev().take(len as usize).collect::<Vec<_>>().into_iter().rev().collect::<String>())
+    };
+    Some(match ty {
+        ColumnType::Uuid => "gen_random_uuid()".to_owned(),
+        ColumnType::Text | ColumnType::Varchar(None) => literal(tag),
+        ColumnType::Citext => format!("{}::citext", literal(tag)),
+        // The tail of the tag holds the counter that keeps values distinct.
+        ColumnType::Varchar(Some(len)) | ColumnType::Char(len) => cut(*len),
+        ColumnType::SmallInt => format!("{}::smallint", 20_000 + n % 10_000),
+        ColumnType::Int | ColumnType::BigInt => format!("{}", 1_900_000_000 + n),
+        ColumnType::Real | ColumnType::Double => "1.5".to_owned(),
+        ColumnType::Numeric(None) => format!("{n}"),
+        ColumnType::Numeric(Some((precision, scale))) => {
+            let digits = precision.saturating_sub(*scale).min(9);
+            format!("{}", n % 10_u64.pow(digits))
+        }
+        ColumnType::Bool => "true".to_owned(),
+        ColumnType::Json => "'{}'::json".to_owned(),
+        ColumnType::Jsonb => "'{}'::jsonb".to_owned(),
+        ColumnType::Timestamp => "localtimestamp".to_owned(),
+        ColumnType::Timestamptz => "now()".to_owned(),
+        ColumnType::Date => "current_date".to_owned(),
+        ColumnType::Time => "'12:00'::time".to_owned(),
+        ColumnType::Interval => "'1 hour'::interval".to_owned(),
+        ColumnType::Bytes => "'\\x00'::bytea".to_owned(),
+        ColumnType::Inet => format!("'10.{}.{}.{}'::inet", (n >> 16) & 255, (n >> 8) & 255, n & 255),
+        ColumnType::Cidr => format!("'10.{}.{}.0/24'::cidr", (n >> 8) & 255, n & 255),
+        ColumnType::Array(_) => format!("'{{}}'::{}", ty.sql_name()),
+        // The type's first label, read from the database.
+        ColumnType::Enum(name) => format!("(enum_range(NULL::{name}))[1]"),
+        ColumnType::Sql(_) => return None,
+    })
 }

@@ -1,6 +1,7 @@
 //! One integration-test binary for tenancy-migrate; every test runs against a real PostgreSQL
 //! (a throwaway cluster under target/, or the server of DATABASE_URL), in its own database.
 
+mod adoption;
 mod apply;
 mod catalog;
 mod claims;

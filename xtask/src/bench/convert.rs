@@ -26,7 +26,7 @@ struct Organization { #[key] id: Uuid, name: String }
 struct User { #[key] id: Uuid, #[references(organizations)] default_org_id: Option<Uuid> }
 #[tenancy(tenant, table = "events")]
 #[backfill(via = "user_id -> users.default_org_id")]
-struct Event { #[key] id: i64, #[references(users)] user_id: Uuid, payload: String, #[default("now()")] created_at: Timestamp }
+struct Event { #[key] id: i64, #[references(users)] user_id: Uuid, payload: String, #[default("now()")] created_at: Timestamptz }
 "#;
 
 fn legacy_sql() -> String {

@@ -42,6 +42,7 @@ mod table_missing;
 mod table_not_declared;
 mod tenant_fk_without_org;
 mod undeclared_table_readable;
+mod unique_global;
 mod unique_without_org;
 mod view_security_invoker;
 
@@ -70,6 +71,7 @@ checks![
     tenant_fk_without_org,
     org_index_missing,
     unique_without_org,
+    unique_global,
     rls_disabled,
     rls_not_forced,
     rls_no_policy,

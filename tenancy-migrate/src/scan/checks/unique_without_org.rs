@@ -1,6 +1,7 @@
 //! `unique-without-org`: a primary key, unique constraint or unique index of a tenant table that
 //! does not include the organization column. Two organizations cannot then hold the same value,
-//! and the constraint error tells one organization that the other has it.
+//! and the constraint error tells one organization that the other has it. A key the declaration
+//! says is global (`#[unique(global)]`) is `unique-global`'s.
 
 use crate::catalog::INDEXES;
 use crate::scan::{Code, Context, On};
@@ -14,7 +15,13 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for scoped in cx.scoped_tenant_tables() {
         let name = &scoped.table.name;
         let org = scoped.org_column;
-        for index in cx.catalog.indexes_of(name).filter(|i| i.unique && !i.columns.iter().any(|c| c == org)) {
+        let declared =
+            |columns: &[String]| scoped.table.is_global_unique(&columns.iter().map(String::as_str).collect::<Vec<_>>());
+        // Declared global keys are reported by `unique-global` (info) instead.
+        let undeclared = |i: &&crate::catalog::Row<crate::catalog::Index>| {
+            i.unique && !i.columns.iter().any(|c| c == org) && !declared(&i.columns)
+        };
+        for index in cx.catalog.indexes_of(name).filter(undeclared) {
             let kind = if index.primary { "primary key" } else { "unique index" };
             let mut columns = vec![ident(org)];
             columns.extend(index.columns.iter().map(|c| ident(c)));

@@ -34,18 +34,51 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
         }
     }
     let t = x.t();
-    let sql = format!(
-        "INSERT INTO {t} OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_record(NULL::{t}, {}::jsonb)",
-        literal(&copy.to_string())
-    );
-    let (mut evidence, observed) = x.probe(&Probe::write(x.claim_a(), sql, x.watch(Org::A)));
-    let Some(failure) = observed.answer.failed() else {
-        return Ok((evidence, Outcome::Blocked));
+    let mut evidence = Evidence { sql: String::new(), result: String::new() };
+    let mut declared_global = Vec::new();
+    // A key declared global refuses B's value by design: noted, then the copy gets fresh values
+    // there and is tried again, so an undeclared oracle behind it is still found.
+    let failure = loop {
+        let sql = format!(
+            "INSERT INTO {t} OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_record(NULL::{t}, {}::jsonb)",
+            literal(&copy.to_string())
+        );
+        let (found, observed) = x.probe(&Probe::write(x.claim_a(), sql, x.watch(Org::A)));
+        evidence.sql.push_str(&found.sql);
+        evidence.result.push_str(&found.result);
+        let Some(failure) = observed.answer.failed() else {
+            if declared_global.is_empty() {
+                return Ok((evidence, Outcome::Blocked));
+            }
+            evidence.result.push_str(&format!(
+                "\n=> refused only on keys declared unique across organizations ({}): A learns that another organization holds these values. Declared, so info: keep such values unguessable",
+                declared_global.join("; ")
+            ));
+            return Ok((evidence, Outcome::Info));
+        };
+        if failure.kind != FailureKind::UniqueViolation {
+            evidence
+                .result
+                .push_str("\nthe copy could not be inserted for another reason, so the oracle was not tested");
+            return Ok((evidence, Outcome::Error));
+        }
+        let global_key = failure.constraint.as_deref().and_then(|name| {
+            let index = x.catalog.indexes_of(&x.table.name).find(|i| i.name == name)?;
+            let columns: Vec<&str> = index.columns.iter().map(String::as_str).collect();
+            x.table.is_global_unique(&columns).then(|| index.columns.clone())
+        });
+        let Some(columns) = global_key.filter(|c| !declared_global.contains(&c.join(", "))) else {
+            break failure.clone();
+        };
+        evidence.sql.push('\n');
+        evidence.result.push_str("\n=> a declared global key; again with fresh values in it:\n");
+        for name in &columns {
+            if let Some(column) = x.table.column(name) {
+                copy[name.as_str()] = x.samples.fresh_key(column, Org::A).into();
+            }
+        }
+        declared_global.push(columns.join(", "));
     };
-    if failure.kind != FailureKind::UniqueViolation {
-        evidence.result.push_str("\nthe copy could not be inserted for another reason, so the oracle was not tested");
-        return Ok((evidence, Outcome::Error));
-    }
     let scope = x.scope_name();
     let org_scoped = failure.constraint.as_deref().is_some_and(|name| {
         x.catalog.indexes_of(&x.table.name).any(|i| i.name == name && i.columns.iter().any(|c| c == scope))
@@ -56,7 +89,18 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
         if org_scoped { "includes" } else { "does not include" },
         scope
     ));
-    Ok((evidence, if org_scoped { Outcome::Blocked } else { Outcome::Leaked }))
+    let outcome = match (org_scoped, declared_global.is_empty()) {
+        (false, _) => Outcome::Leaked,
+        (true, true) => Outcome::Blocked,
+        (true, false) => {
+            evidence.result.push_str(&format!(
+                "\n=> declared global ({}): A learns that another organization holds these values (info)",
+                declared_global.join("; ")
+            ));
+            Outcome::Info
+        }
+    };
+    Ok((evidence, outcome))
 }
 
 /// A renames its own organization to B's unique values, one unique key at a time.

@@ -1,0 +1,284 @@
+//! Adoption: three published shapes of multi-tenant schemas tenancy's authors did not design
+//! (`tests/fixtures/adoption/`): a bigint `company_id` with `(company_id, id)` keys (the Citus
+//! ads tutorial), a uuid `tenant_id` with row-level security already on (the AWS SaaS Factory
+//! sample), and Basejump's `basejump` schema with enums, arrays and references into `auth`.
+//! For each, `import` writes a declaration that parses and validates, classifies the root and
+//! every tenant table right, and scans with no drift; the reviewed declaration (minimal, here)
+//! scans with no drift too.
+
+use crate::support::TestDb;
+use diesel::connection::SimpleConnection;
+use tenancy_migrate::scan;
+use tenancy_schema::report::Report;
+use tenancy_schema::{Schema, Scope};
+
+struct Shape {
+    test: &'static str,
+    sql: &'static str,
+    schema: &'static str,
+    root: &'static str,
+    org_column: &'static str,
+    tenants: &'static [&'static str],
+    globals: &'static [&'static str],
+}
+
+/// The shape's database, its imported declaration (text and parsed) and the scan of it.
+fn import(shape: &Shape) -> (TestDb, String, Schema) {
+    let db = TestDb::new(shape.test);
+    db.admin().batch_execute(shape.sql).unwrap_or_else(|e| panic!("{}: {e}", shape.test));
+    let text = tenancy_migrate::import::import(&mut db.admin(), shape.schema).expect("import");
+    let schema = tenancy_schema::parse_str("imported.rs", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(schema.root().name, shape.root, "{text}");
+    assert_eq!(schema.settings.org_column, shape.org_column, "{text}");
+    let of = |scope: Scope| -> Vec<&str> {
+        let mut names: Vec<&str> = schema.tables.iter().filter(|t| t.scope == scope).map(|t| t.name.as_str()).collect();
+        names.sort_unstable();
+        names
+    };
+    assert_eq!(of(Scope::Tenant), shape.tenants, "{text}");
+    assert_eq!(of(Scope::Global), shape.globals, "{text}");
+    assert!(text.contains("REVIEW"), "guesses are marked for review");
+    (db, text, schema)
+}
+
+fn scan(db: &TestDb, schema: &Schema, in_schema: &str) -> Report {
+    let options = scan::Options { schema: in_schema.to_owned(), data: true, ..scan::Options::default() };
+    scan::scan(&mut db.admin(), schema, &options).unwrap_or_else(|e| panic!("scan: {e}"))
+}
+
+/// Findings that say the declaration and the database disagree about what exists.
+fn drift(report: &Report) -> Vec<String> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.category == "drift" || f.code == "org-id-type")
+        .map(|f| format!("{}: {}", f.code, f.message))
+        .collect()
+}
+
+const ADS: Shape = Shape {
+    test: "adoption_ads",
+    sql: include_str!("../fixtures/adoption/ads.sql"),
+    schema: "public",
+    root: "companies",
+    org_column: "company_id",
+    tenants: &["ads", "campaigns", "clicks", "impressions"],
+    globals: &[],
+};
+
+#[test]
+fn a_bigint_tenant_key_with_composite_keys() {
+    let (db, text, imported) = import(&ADS);
+    assert_eq!(imported.settings.org_key, tenancy_schema::ColumnType::BigInt);
+    // (company_id, campaign_id) → campaigns (company_id, id) is tenancy's own composite reference.
+    let ads = imported.table("ads").unwrap();
+    assert_eq!(ads.column("campaign_id").unwrap().references.as_ref().unwrap().table, "campaigns");
+    assert!(
+        text.contains("user_ip: Inet")
+            && text.contains("Option<Numeric<20, 10>>")
+            && text.contains("Option<Vec<String>>"),
+        "{text}"
+    );
+    assert_eq!(drift(&scan(&db, &imported, "public")), Vec::<String>::new(), "{text}");
+    let reviewed = tenancy_schema::parse_str(
+        "ads.rs",
+        r#"#![tenancy(org_column = "company_id")]
+#[tenancy(root)]
+struct Company { #[key] id: i64, name: String, image_url: Option<String>, created_at: Timestamp, updated_at: Timestamp }
+#[tenancy(tenant)]
+struct Campaign { #[key] id: i64, name: String, cost_model: String, state: String, monthly_budget: Option<i64>,
+    blacklisted_site_urls: Option<Vec<String>>, created_at: Timestamp, updated_at: Timestamp }
+#[tenancy(tenant)]
+struct Ad { #[key] id: i64, #[references(campaigns)] campaign_id: i64, name: String, image_url: Option<String>,
+    target_url: Option<String>, #[default("0")] impressions_count: Option<i64>, #[default("0")] clicks_count: Option<i64>,
+    created_at: Timestamp, updated_at: Timestamp }
+#[tenancy(tenant)]
+struct Click { #[key] id: i64, #[references(ads)] ad_id: i64, clicked_at: Timestamp, site_url: String,
+    cost_per_click_usd: Option<Numeric<20, 10>>, user_ip: Inet, user_data: Jsonb }
+#[tenancy(tenant)]
+struct Impression { #[key] id: i64, #[references(ads)] ad_id: i64, seen_at: Timestamp, site_url: String,
+    cost_per_impression_usd: Option<Numeric<20, 10>>, user_ip: Inet, user_data: Jsonb }
+"#,
+    )
+    .unwrap();
+    assert_eq!(drift(&scan(&db, &reviewed, "public")), Vec::<String>::new());
+}
+
+const AWS: Shape = Shape {
+    test: "adoption_aws_rls",
+    sql: include_str!("../fixtures/adoption/aws_rls.sql"),
+    schema: "public",
+    root: "tenant",
+    org_column: "tenant_id",
+    tenants: &["order_line", "product", "tenant_user"],
+    globals: &[],
+};
+
+#[test]
+fn a_uuid_tenant_id_with_row_level_security_already_on() {
+    let (db, text, imported) = import(&AWS);
+    // The login email is unique across tenants, as found: kept global, not made per tenant.
+    assert!(imported.table("tenant_user").unwrap().column("email").unwrap().global_unique, "{text}");
+    // order_line has no tenant_id: a child of product, placed through it.
+    assert_eq!(
+        imported.table("order_line").unwrap().backfill,
+        Some(tenancy_schema::Backfill::FromParent { column: "product_id".to_owned() })
+    );
+    assert!(text.contains("Varchar<255>"), "{text}");
+    let report = scan(&db, &imported, "public");
+    assert_eq!(drift(&report), Vec::<String>::new(), "{text}");
+    assert!(report.findings.iter().any(|f| f.code == "unique-global"), "the accepted oracle is on the record");
+    let reviewed = tenancy_schema::parse_str(
+        "aws.rs",
+        r#"#![tenancy(org_column = "tenant_id")]
+#[tenancy(root, table = "tenant")]
+struct Tenant { #[key] tenant_id: Uuid, #[unique] name: Option<Varchar<255>>, status: Option<Varchar<64>>, tier: Option<Varchar<64>> }
+#[tenancy(tenant, table = "tenant_user")]
+struct TenantUser { #[key] user_id: Uuid, #[unique(global)] email: Varchar<255>, given_name: Varchar<255>, family_name: Varchar<255> }
+#[tenancy(tenant, table = "product")]
+struct Product { #[key] product_id: Uuid, name: String, price: Numeric<10, 2>, #[default("now()")] created_at: Timestamptz }
+#[tenancy(global, table = "order_line")]
+struct OrderLine { #[key] line_id: i64, product_id: Uuid, quantity: i32 }
+"#,
+    )
+    .unwrap();
+    assert_eq!(drift(&scan(&db, &reviewed, "public")), Vec::<String>::new());
+}
+
+const BASEJUMP: Shape = Shape {
+    test: "adoption_basejump",
+    sql: include_str!("../fixtures/adoption/basejump.sql"),
+    schema: "basejump",
+    root: "accounts",
+    org_column: "account_id",
+    tenants: &["account_user", "billing_customers", "billing_subscriptions", "invitations"],
+    globals: &[],
+};
+
+#[test]
+fn a_non_public_schema_with_enums_arrays_and_external_references() {
+    let (db, text, imported) = import(&BASEJUMP);
+    let role = &imported.table("account_user").unwrap().column("account_role").unwrap().ty;
+    assert_eq!(role, &tenancy_schema::ColumnType::Enum("basejump.account_role".to_owned()), "{text}");
+    // (user_id, account_id): the tenant column and the key.
+    assert_eq!(imported.table("account_user").unwrap().key().name, "user_id");
+    // auth.users is outside the declaration: kept as a plain column, with a REVIEW.
+    assert!(text.contains("references users.id, which is not in this schema"), "{text}");
+    assert!(imported.table("invitations").unwrap().column("token").unwrap().global_unique, "{text}");
+    assert!(text.contains("scopes: Vec<String>"), "{text}");
+    assert_eq!(drift(&scan(&db, &imported, "basejump")), Vec::<String>::new(), "{text}");
+    let reviewed = tenancy_schema::parse_str(
+        "basejump.rs",
+        r#"#![tenancy(org_column = "account_id")]
+#[tenancy(root)]
+struct Account { #[key] id: Uuid, primary_owner_user_id: Uuid, name: Option<String>, #[unique] slug: Option<String>,
+    #[default("false")] personal_account: bool, updated_at: Option<Timestamptz>, created_at: Option<Timestamptz>,
+    private_metadata: Option<Jsonb>, public_metadata: Option<Jsonb> }
+#[tenancy(tenant, table = "account_user")]
+struct AccountUser { #[key] user_id: Uuid, account_role: Enum<"basejump.account_role"> }
+#[tenancy(tenant)]
+struct BillingCustomer { #[key] id: String, email: Option<String>, active: Option<bool>, provider: Option<String> }
+#[tenancy(tenant)]
+struct BillingSubscription { #[key] id: String, #[references(billing_customers)] billing_customer_id: String,
+    status: Option<Enum<"basejump.subscription_status">>, metadata: Option<Jsonb>, price_id: Option<String>,
+    plan_name: Option<String>, quantity: Option<i32>, cancel_at_period_end: Option<bool>, created: Timestamptz,
+    current_period_start: Timestamptz, current_period_end: Timestamptz }
+#[tenancy(tenant)]
+struct Invitation { #[key] id: Uuid, account_role: Enum<"basejump.account_role">, #[unique(global)] token: String,
+    invited_by_user_id: Uuid, account_name: Option<String>, scopes: Vec<String>, updated_at: Option<Timestamptz>,
+    created_at: Option<Timestamptz> }
+"#,
+    )
+    .unwrap();
+    assert_eq!(drift(&scan(&db, &reviewed, "basejump")), Vec::<String>::new());
+}
+
+/// Organization keys of every supported type, each with another claim preset: the generated
+/// migration applies, `auth_org_id()` returns the key's type, and verify's whole attack matrix
+/// finds no leak and no error. A key declared global is the one info a tenant table shows.
+#[test]
+fn every_organization_key_type_is_isolated_end_to_end() {
+    for (key, claim, org_value) in [
+        ("i64", "signed", "9000000000000000001"),
+        ("i32", "postgrest", "7"),
+        ("String", "\"app.tenant\"", "acme"),
+        ("Uuid", "\"app.org_id\"", "00000000-0000-4000-8000-000000000001"),
+    ] {
+        let declaration = format!(
+            r#"#![tenancy(org_column = "tenant_key", claim = {claim})]
+#[tenancy(root)]
+struct Tenant {{ #[key] id: {key}, name: String }}
+#[tenancy(tenant)]
+struct Project {{ #[key] id: i64, name: Varchar<80>, budget: Option<Numeric<12, 2>>, tags: Vec<String>, started: Timestamp }}
+#[tenancy(tenant)]
+struct Invite {{ #[key] id: i64, #[references(projects)] project_id: i64, #[unique(global)] token: String, ip: Option<Inet> }}
+"#
+        );
+        let schema = tenancy_schema::parse_str("keys.rs", &declaration).unwrap_or_else(|e| panic!("{key}: {e}"));
+        let db = TestDb::new(&format!("adoption_key_{}", key.to_lowercase()));
+        let migration = tenancy_codegen::plan::plan(None, &schema, 1).unwrap().remove(0);
+        let mut conn = db.admin();
+        conn.batch_execute(&migration.up).unwrap_or_else(|e| panic!("{key}: {e}\n{}", migration.up));
+        conn.batch_execute(&format!("INSERT INTO tenants (id, name) VALUES ('{org_value}', 'a')")).unwrap();
+        let returns: String = {
+            use diesel::prelude::*;
+            #[derive(QueryableByName)]
+            struct R {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                t: String,
+            }
+            diesel::sql_query("SELECT format_type(prorettype, NULL) AS t FROM pg_proc WHERE proname = 'auth_org_id'")
+                .get_result::<R>(&mut conn)
+                .unwrap()
+                .t
+        };
+        assert_eq!(returns, schema.settings.org_key.sql_name(), "{key}");
+        let v = tenancy_migrate::verify::verify(&mut conn, &schema).unwrap_or_else(|e| panic!("{key}: {e}"));
+        let bad: Vec<String> = v
+            .tables
+            .iter()
+            .flat_map(|t| {
+                t.cells
+                    .iter()
+                    .filter(|c| c.failed())
+                    .map(move |c| format!("{} {}: {}", t.table, c.attack, c.evidence.result))
+            })
+            .chain(v.objects.iter().filter(|o| o.cell.failed()).map(|o| format!("{} {}", o.object, o.cell.attack)))
+            .collect();
+        assert!(tenancy_migrate::verify::passed(&v), "{key}: {bad:#?}");
+        // The attacks that need sample rows of each type ran on both tenant tables.
+        for table in ["projects", "invites"] {
+            let cells = &v.tables.iter().find(|t| t.table == table).unwrap().cells;
+            for attack in [
+                "read_other_org",
+                "insert_other_org",
+                "update_other_org_unfiltered",
+                "delete_other_org_unfiltered",
+                "move_to_other_org",
+                "unique_other_org",
+            ] {
+                let cell =
+                    cells.iter().find(|c| c.attack == attack).unwrap_or_else(|| panic!("{key}: {table} {attack}"));
+                assert!(
+                    matches!(
+                        cell.outcome,
+                        tenancy_schema::report::Outcome::Blocked | tenancy_schema::report::Outcome::Info
+                    ),
+                    "{key}: {table} {attack} {:?}: {}",
+                    cell.outcome,
+                    cell.evidence.result
+                );
+            }
+        }
+        assert!(v.counts.blocked > 40, "{key}: the matrix ran ({:?})", v.counts);
+        let invites = v.tables.iter().find(|t| t.table == "invites").unwrap();
+        let oracle = invites.cells.iter().find(|c| c.attack == "unique_other_org").unwrap();
+        assert_eq!(oracle.outcome, tenancy_schema::report::Outcome::Info, "{key}: {}", oracle.evidence.result);
+        let scan = scan(&db, &schema, "public");
+        assert!(
+            scan.findings.iter().all(|f| f.severity != tenancy_schema::report::Severity::Error),
+            "{key}: {:#?}",
+            scan.findings
+        );
+    }
+}
