@@ -20,6 +20,17 @@ fn main() {
         }
     };
     write(&out.join("models.rs"), &tenancy_codegen::rust::models(&schema));
+    // The models of a declaration with every column type, for `tests/it/types.rs`.
+    let every_type = manifest.join("tests/fixtures/every_type.rs");
+    println!("cargo::rerun-if-changed={}", every_type.display());
+    let source = std::fs::read_to_string(&every_type).expect("tests/fixtures/every_type.rs");
+    match tenancy_schema::parse_str("tests/fixtures/every_type.rs", &source) {
+        Ok(schema) => write(&out.join("every_type_models.rs"), &tenancy_codegen::rust::models(&schema)),
+        Err(err) => {
+            eprintln!("{err}");
+            std::process::exit(1);
+        }
+    }
     write(&out.join("migration_sql.rs"), &migration_sql_table(&migrations));
     write(&out.join("declaration.rs"), &declaration_files(&files));
 }

@@ -173,9 +173,17 @@ fn table_macro(schema: &Schema, table: &Table) -> TokenStream {
         let ty = if c.nullable { quote!(Nullable<#ty>) } else { ty };
         Some(quote! { #sql_name #ident -> #ty, })
     });
+    // The declaration's citext and enum SQL types, as `custom_types::Mood` (diesel re-roots
+    // a `super::` import for the columns module).
+    let custom = has_text_like(schema).then(|| {
+        quote!(
+            use super::super::sql_types as custom_types;
+        )
+    });
     quote! {
         diesel::table! {
             use diesel::sql_types::*;
+            #custom
             #sql_name
             #name #primary_key {
                 #org_column
@@ -345,7 +353,7 @@ fn sql_type(ty: &ColumnType) -> Option<TokenStream> {
         }
         ColumnType::Citext | ColumnType::Enum(_) => {
             let marker = text_like_ident(ty)?;
-            quote!(super::super::sql_types::#marker)
+            quote!(custom_types::#marker)
         }
         ColumnType::Sql(_) => return None,
     })
@@ -401,6 +409,10 @@ fn text_like_ident(ty: &ColumnType) -> Option<Ident> {
         .map(|p| p[..1].to_ascii_uppercase() + &p[1..])
         .collect();
     Some(format_ident!("{}", if camel.is_empty() { "Custom".to_owned() } else { camel }))
+}
+
+fn has_text_like(schema: &Schema) -> bool {
+    schema.tables.iter().flat_map(|t| &t.columns).any(|c| text_like_ident(&c.ty).is_some())
 }
 
 /// The SQL and value types of every citext and enum column, once each.

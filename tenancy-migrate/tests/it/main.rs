@@ -18,4 +18,5 @@ mod scan;
 mod signed_claims;
 mod squawk;
 mod support;
+mod types;
 mod verify;
