@@ -168,8 +168,13 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
     }
     let name = migration_name(next_number, &summary);
     Ok(vec![Migration {
-        up: file(&name, &up, true),
-        down: file(&format!("{name} (down)"), &down.into_iter().rev().flatten().collect::<Vec<_>>(), true),
+        up: file(&desired.settings.schema, &name, &up, true),
+        down: file(
+            &desired.settings.schema,
+            &format!("{name} (down)"),
+            &down.into_iter().rev().flatten().collect::<Vec<_>>(),
+            true,
+        ),
         name,
         run_in_transaction: true,
         snapshot: desired.clone(),
@@ -238,8 +243,8 @@ fn initial(schema: &Schema, number: usize) -> Migration {
 
     let name = migration_name(number, &["initial".to_owned()]);
     Migration {
-        up: file(&name, &up, true),
-        down: file(&format!("{name} (down)"), &down, true),
+        up: file(&settings.schema, &name, &up, true),
+        down: file(&settings.schema, &format!("{name} (down)"), &down, true),
         name,
         run_in_transaction: true,
         snapshot: schema.clone(),
@@ -268,8 +273,8 @@ fn claim_change(current: &Schema, desired: &Schema, number: usize) -> Migration 
     };
     let name = migration_name(number, &[format!("claim_{preset}")]);
     Migration {
-        up: file(&name, &switch(old, new), true),
-        down: file(&format!("{name} (down)"), &switch(new, old), true),
+        up: file(&desired.settings.schema, &name, &switch(old, new), true),
+        down: file(&desired.settings.schema, &format!("{name} (down)"), &switch(new, old), true),
         name,
         run_in_transaction: true,
         snapshot: desired.clone(),
@@ -315,8 +320,8 @@ fn migration_name(number: usize, summary: &[String]) -> String {
     format!("{number:04}_{text}")
 }
 
-fn file(title: &str, statements: &[Ddl], in_transaction: bool) -> String {
-    let mut out = sql::header(sql::BY_CODEGEN, title, in_transaction, "5s", "5min");
+fn file(schema: &str, title: &str, statements: &[Ddl], in_transaction: bool) -> String {
+    let mut out = sql::header(sql::BY_CODEGEN, title, in_transaction, "5s", "5min", schema);
     for statement in statements {
         out.push_str(&format!("\n{statement}\n"));
     }

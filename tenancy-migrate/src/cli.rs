@@ -77,9 +77,9 @@ pub enum Command {
         /// Declaration file or directory [default: the one this binary was built from]
         #[arg(long, value_name = "PATH")]
         declaration: Option<PathBuf>,
-        /// PostgreSQL schema to scan
-        #[arg(long, default_value = "public")]
-        schema: String,
+        /// PostgreSQL schema to scan [default: the declaration's `schema`, else public]
+        #[arg(long)]
+        schema: Option<String>,
         #[arg(long, value_enum, default_value = "human")]
         format: ReportFormat,
         /// Write the report to FILE instead of stdout
@@ -102,6 +102,9 @@ pub enum Command {
         /// Declaration file or directory [default: the one this binary was built from]
         #[arg(long, value_name = "PATH")]
         declaration: Option<PathBuf>,
+        /// PostgreSQL schema of the tables [default: the declaration's `schema`, else public]
+        #[arg(long)]
+        schema: Option<String>,
         #[arg(long, value_enum, default_value = "human")]
         format: ReportFormat,
         /// Write the report (scan findings and the verify matrix) to FILE instead of stdout
@@ -119,9 +122,9 @@ pub enum Command {
         /// Declaration file or directory [default: the one this binary was built from]
         #[arg(long, value_name = "PATH")]
         declaration: Option<PathBuf>,
-        /// PostgreSQL schema to convert
-        #[arg(long, default_value = "public")]
-        schema: String,
+        /// PostgreSQL schema to convert [default: the declaration's `schema`, else public]
+        #[arg(long)]
+        schema: Option<String>,
         /// Directory to write the migration directories into (must be new or empty)
         #[arg(long, value_name = "DIR", default_value = "conversion")]
         out: PathBuf,
@@ -272,6 +275,15 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
     }
 }
 
+/// The schema a command works in: `--schema`, else the declaration's. The declaration is told,
+/// so everything after (the catalog, the search path, the files) agrees.
+fn in_schema(declaration: &mut tenancy_schema::Schema, flag: Option<String>) -> String {
+    if let Some(schema) = flag {
+        declaration.settings.schema = schema;
+    }
+    declaration.settings.schema.clone()
+}
+
 /// Runs one parsed command; `main` and `cargo xtask` both come through here. Returns the exit
 /// code for a completed run: 0, or 1 when `scan` found something at or above `--fail-on`.
 pub fn run(command: Command) -> crate::Result<ExitCode> {
@@ -279,7 +291,8 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match command {
         Command::Scan { connection, declaration, schema, format, output, fail_on, ignore, no_data } => {
-            let declaration = crate::declaration::load(declaration.as_deref())?;
+            let mut declaration = crate::declaration::load(declaration.as_deref())?;
+            let schema = in_schema(&mut declaration, schema);
             let ignore = match &ignore {
                 Some(path) => read_ignore_file(path)?,
                 None => BTreeSet::new(),
@@ -313,11 +326,13 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
             }
             return Ok(if scan::fails(&report, fail_on.into()) { ExitCode::from(1) } else { ExitCode::SUCCESS });
         }
-        Command::Verify { connection, declaration, format, output, app_database_url } => {
-            let declaration = crate::declaration::load(declaration.as_deref())?;
+        Command::Verify { connection, declaration, schema, format, output, app_database_url } => {
+            let mut declaration = crate::declaration::load(declaration.as_deref())?;
+            let schema = in_schema(&mut declaration, schema);
             let mut conn = db::connect(&connection.database_url)?;
             log(&format!("verifying {} tenant tables as {}", declaration.tables.len(), declaration.settings.app_role));
-            let mut report = scan::scan(&mut conn, &declaration, &scan::Options::default())?;
+            let options = scan::Options { schema: schema.clone(), ..scan::Options::default() };
+            let mut report = scan::scan(&mut conn, &declaration, &options)?;
             let mut verification = crate::verify::verify(&mut conn, &declaration)?;
             if let Some(url) = &app_database_url {
                 crate::verify::add_real_login(&mut verification, url, &declaration);
@@ -331,7 +346,7 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
                     text.push(b'\n');
                 }
                 ReportFormat::Sarif => {
-                    let sarif = crate::sarif::verify(&report, "public");
+                    let sarif = crate::sarif::verify(&report, &schema);
                     serde_json::to_writer_pretty(&mut text, &sarif).expect("SARIF serializes");
                     text.push(b'\n');
                 }
@@ -351,12 +366,13 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
         }
         Command::Plan { connection, declaration, schema, out: dir, dry_run, batch_size, lock_timeout } => {
             let embedded = declaration.is_none();
-            let declaration = crate::declaration::load(declaration.as_deref())?;
+            let mut declaration = crate::declaration::load(declaration.as_deref())?;
+            let schema = in_schema(&mut declaration, schema);
             let mut conn = db::connect(&connection.database_url)?;
             // The workspace's migrations lead to the embedded declaration: a conversion to it
             // records them as applied, so later ones apply to it as to a fresh database.
             let baseline = if embedded { migrate::versions()? } else { Vec::new() };
-            let options = convert::Options { batch_size, lock_timeout, baseline };
+            let options = convert::Options { batch_size, lock_timeout, baseline, schema: schema.clone() };
             let plan = convert::plan_database(&mut conn, &declaration, &schema, &options)?;
             if dry_run {
                 let _ = out.write_all(convert::render_dry_run(&plan, &options).as_bytes());

@@ -107,7 +107,8 @@ pub fn render(catalog: &Catalog, enums: &BTreeSet<String>, app_role: &str) -> St
             );
         }
     }
-    let _ = writeln!(out, "#![tenancy(org_column = {org:?}, app_role = {app_role:?})]");
+    let in_schema = if catalog.schema == "public" { String::new() } else { format!(", schema = {:?}", catalog.schema) };
+    let _ = writeln!(out, "#![tenancy(org_column = {org:?}, app_role = {app_role:?}{in_schema})]");
     let _ = writeln!(
         out,
         "// REVIEW: add `default_org = \"<key>\"` above if rows without an owner should go to one organization."
@@ -394,9 +395,14 @@ fn reference(
     let target = fk.ref_table.as_deref()?;
     let at = fk.columns.iter().position(|c| c == column)?;
     let target_column = fk.ref_columns.get(at)?;
-    let Some(target_guess) = guesses.get(target) else {
+    let outside = fk.ref_schema.as_deref().is_some_and(|s| s != catalog.schema);
+    let Some(target_guess) = guesses.get(target).filter(|_| !outside) else {
+        let shown = match fk.ref_schema.as_deref() {
+            Some(namespace) if outside => format!("{namespace}.{target}"),
+            _ => target.to_owned(),
+        };
         return Some(format!(
-            "// REVIEW: references {target}.{target_column}, which is not in this schema or not declared; kept as a plain column."
+            "// REVIEW: references {shown}.{target_column}, outside this declaration; kept as a plain column (verify points it at existing rows)."
         ));
     };
     // What validation allows: tenant rows reach the root through the org column only, and

@@ -31,6 +31,18 @@ pub struct Settings {
     /// validation.
     #[serde(default = "uuid", skip_serializing_if = "is_uuid")]
     pub org_key: ColumnType,
+    /// The PostgreSQL schema the declared tables live in (default `public`): migrations and
+    /// conversions run with it first on the search path; scan and verify read it.
+    #[serde(default = "public", skip_serializing_if = "is_public")]
+    pub schema: String,
+}
+
+fn public() -> String {
+    "public".to_owned()
+}
+
+fn is_public(schema: &str) -> bool {
+    schema == "public"
 }
 
 fn is_false(b: &bool) -> bool {
@@ -53,6 +65,7 @@ impl Default for Settings {
             app_role: "app_user".to_owned(),
             default_org: None,
             org_key: ColumnType::Uuid,
+            schema: "public".to_owned(),
         }
     }
 }

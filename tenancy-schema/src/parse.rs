@@ -66,7 +66,7 @@ pub(crate) fn parse_file(file: &str, source: &str, errors: &mut Vec<Diagnostic>)
     parsed
 }
 
-const SETTINGS_HINT: &str = "settings are `#![tenancy(org_column = \"org_id\", app_role = \"app_user\", claim = \"app.org_id\" | postgrest | signed, default_org = \"<uuid>\")]`";
+const SETTINGS_HINT: &str = "settings are `#![tenancy(org_column = \"org_id\", app_role = \"app_user\", claim = \"app.org_id\" | postgrest | signed, default_org = \"<uuid>\", schema = \"public\")]`";
 const TABLE_HINT: &str = "write `#[tenancy(root | tenant | global | shared(through = \"link.column\") | internal, table = \"name\", unique(col, ...), unique_global(col, ...))]`";
 const COLUMN_HINT: &str = "column attributes are #[key], #[unique], #[unique(global)], #[references(table)], #[references(table.column)], #[default(\"sql\")]";
 const BACKFILL_HINT: &str = "write #[backfill(default_org)], #[backfill(via = \"col -> table.org_column\")], #[backfill(from_parent = \"col\")] or #[backfill(sql = \"expr\")]";
@@ -78,6 +78,8 @@ fn parse_settings(attr: &Attribute) -> syn::Result<Settings> {
             settings.org_column = meta.value()?.parse::<LitStr>()?.value();
         } else if meta.path.is_ident("app_role") {
             settings.app_role = meta.value()?.parse::<LitStr>()?.value();
+        } else if meta.path.is_ident("schema") {
+            settings.schema = meta.value()?.parse::<LitStr>()?.value();
         } else if meta.path.is_ident("default_org") {
             settings.default_org = Some(meta.value()?.parse::<LitStr>()?.value());
         } else if meta.path.is_ident("claim") {

@@ -28,7 +28,9 @@ pub(crate) fn validate(schema: &mut Schema, settings_span: &Span, errors: &mut V
 
 fn check_settings(schema: &Schema, span: &Span, errors: &mut Vec<Diagnostic>) {
     let settings = &schema.settings;
-    for (what, value) in [("org_column", &settings.org_column), ("app_role", &settings.app_role)] {
+    for (what, value) in
+        [("org_column", &settings.org_column), ("app_role", &settings.app_role), ("schema", &settings.schema)]
+    {
         check_identifier(what, value, span, errors);
     }
     let key = schema.tables.iter().find(|t| t.scope == Scope::Root).and_then(|r| r.columns.iter().find(|c| c.key));

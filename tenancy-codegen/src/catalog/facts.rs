@@ -80,6 +80,9 @@ pub struct Constraint {
     pub kind: ConstraintKind,
     pub columns: Vec<String>,
     pub ref_table: Option<String>,
+    /// The schema of `ref_table` (a reference can leave the scanned schema: `auth.users`).
+    #[serde(default)]
+    pub ref_schema: Option<String>,
     pub ref_columns: Vec<String>,
     /// Foreign keys only.
     pub on_delete: Option<FkAction>,

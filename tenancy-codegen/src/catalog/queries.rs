@@ -107,6 +107,7 @@ const CONSTRAINTS_SQL: &str = "WITH att AS (SELECT a.attrelid, array_agg(a.attna
 SELECT c.relname AS table, k.conname AS name, k.contype::text AS kind,
        ARRAY(SELECT ca.names[u.num] FROM unnest(k.conkey) WITH ORDINALITY u(num, i) ORDER BY u.i) AS columns,
        f.relname AS ref_table,
+       (SELECT fn.nspname FROM pg_catalog.pg_namespace fn WHERE fn.oid = f.relnamespace) AS ref_schema,
        ARRAY(SELECT coalesce(fa.names[u.num], (SELECT a.attname::text FROM pg_catalog.pg_attribute a
                                                WHERE a.attrelid = k.confrelid AND a.attnum = u.num))
              FROM unnest(k.confkey) WITH ORDINALITY u(num, i) ORDER BY u.i) AS ref_columns,

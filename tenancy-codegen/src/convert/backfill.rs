@@ -28,7 +28,7 @@ pub(super) fn steps(p: &mut Planner<'_>) -> Result<(), PlanError> {
         let mut spec = Spec::new(p.schema, table, p.catalog)?;
         spec.batch_size = p.options.batch_size;
         let sql = spec.whole_table_sql();
-        p.step(format!("backfill_{}", table.name), Mode::Backfill(spec));
+        p.step(format!("backfill_{}", table.name), Mode::Backfill(Box::new(spec)));
         p.up(Ddl::Backfill { sql }, Some(&table.name));
         p.down(Ddl::Comment(format!(
             "The {org} values filled in by the backfill are kept (the column itself goes in add_columns' down)."
@@ -58,6 +58,13 @@ pub struct Spec {
     pub root_key: String,
     /// Rows per batch (one transaction each).
     pub batch_size: u32,
+    /// The PostgreSQL schema of the tables: first on the search path while the backfill runs.
+    #[serde(default = "public_schema")]
+    pub schema: String,
+}
+
+fn public_schema() -> String {
+    "public".to_owned()
 }
 
 impl Spec {
@@ -136,6 +143,7 @@ impl Spec {
             root: root.name.clone(),
             root_key: root.key().name.clone(),
             batch_size: 1000,
+            schema: schema.settings.schema.clone(),
         })
     }
 

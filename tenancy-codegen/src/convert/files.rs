@@ -9,13 +9,14 @@ use std::fmt::Write as _;
 
 /// The header of a conversion file.
 fn header(step: &Step, options: &Options, down: bool) -> String {
+    let schema = options.schema.as_str();
     let statement_timeout = match &step.mode {
         Mode::Transaction => "1min",
         // VALIDATE and CREATE INDEX CONCURRENTLY read whole tables without blocking writes.
         _ => "6h",
     };
     let title = format!("{}{}", step.name, if down { " (down)" } else { "" });
-    sql::header(sql::BY_PLAN, &title, step.mode == Mode::Transaction, &options.lock_timeout, statement_timeout)
+    sql::header(sql::BY_PLAN, &title, step.mode == Mode::Transaction, &options.lock_timeout, statement_timeout, schema)
 }
 
 /// The files of one step: `up.sql`, `down.sql`, `metadata.toml`.

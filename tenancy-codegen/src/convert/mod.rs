@@ -48,7 +48,7 @@ pub enum Mode {
     /// Each statement in its own transaction with its log row (`CONCURRENTLY` ones alone).
     Statements,
     /// Primary-key batches, each its own transaction; see [`backfill`].
-    Backfill(backfill::Spec),
+    Backfill(Box<backfill::Spec>),
 }
 
 /// One statement of a step, with what it locks and how many rows it touches.
@@ -87,11 +87,13 @@ pub struct Options {
     pub lock_timeout: String,
     /// Versions of the workspace migrations to record as applied (empty: no baseline step).
     pub baseline: Vec<String>,
+    /// The PostgreSQL schema converted: every file runs with it first on the search path.
+    pub schema: String,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { batch_size: 1000, lock_timeout: "1s".to_owned(), baseline: Vec::new() }
+        Options { batch_size: 1000, lock_timeout: "1s".to_owned(), baseline: Vec::new(), schema: "public".to_owned() }
     }
 }
 

@@ -71,8 +71,11 @@ pub(super) fn refusals(p: &Planner<'_>) -> Result<(), PlanError> {
 pub(super) fn prepare(p: &mut Planner<'_>) -> Result<(), PlanError> {
     let settings = &p.schema.settings;
     p.step("prepare", Mode::Transaction);
-    if p.catalog.app_role().is_none() {
-        for statement in sql::ensure_app_role(settings) {
+    // The role when it is missing; USAGE on the schemas whatever it had (a GRANT it already
+    // has changes nothing; revert leaves it, as it may have been there before).
+    let missing = p.catalog.app_role().is_none();
+    for statement in sql::ensure_app_role(settings) {
+        if missing || matches!(statement, Ddl::GrantSchemaUsage { .. }) {
             p.up_locking(statement, lock::NONE, None);
         }
     }

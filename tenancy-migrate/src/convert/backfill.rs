@@ -47,6 +47,36 @@ pub struct Filled {
 /// Runs the backfill batch by batch with a progress bar on stderr; fails with the keys of rows
 /// the strategy could not place.
 pub fn run(conn: &mut PgConnection, spec: &Spec, retry: &Retry, log: &mut dyn FnMut(&str)) -> Result<Filled> {
+    if spec.schema == "public" {
+        return run_on_search_path(conn, spec, retry, log);
+    }
+    // The tables' schema first on the search path for the backfill, then as it was.
+    let set = |conn: &mut PgConnection, path: &str| {
+        diesel::sql_query(format!("SELECT set_config('search_path', {}, false)", tenancy_codegen::sql::literal(path)))
+            .execute(conn)
+            .map_err(|e| Error::query("setting the search path", e))
+    };
+    #[derive(diesel::QueryableByName)]
+    struct Path {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        path: String,
+    }
+    let old = diesel::sql_query("SELECT current_setting('search_path') AS path")
+        .get_result::<Path>(conn)
+        .map_err(|e| Error::query("reading the search path", e))?
+        .path;
+    set(conn, &format!("{}, public", ident(&spec.schema)))?;
+    let result = run_on_search_path(conn, spec, retry, log);
+    set(conn, &old)?;
+    result
+}
+
+fn run_on_search_path(
+    conn: &mut PgConnection,
+    spec: &Spec,
+    retry: &Retry,
+    log: &mut dyn FnMut(&str),
+) -> Result<Filled> {
     let doing = format!("backfilling {}.{}", spec.table, spec.column);
     let total = diesel::sql_query(format!("SELECT count(*) AS count FROM {}", ident(&spec.table)))
         .get_result::<Count>(conn)

@@ -20,9 +20,12 @@ use tenancy_schema::Schema;
 
 /// Reads schema `namespace` of the database and plans its conversion to `schema`.
 pub fn plan_database(conn: &mut PgConnection, schema: &Schema, namespace: &str, options: &Options) -> Result<Plan> {
+    // The schema converted is the one read: the files and backfills run there.
+    let mut schema = schema.clone();
+    schema.settings.schema = namespace.to_owned();
     let catalog = crate::catalog::load(conn, namespace, &schema.settings.app_role)?;
-    let live = live::load(conn, schema, namespace)?;
-    Ok(plan(&catalog, &live, schema, options)?)
+    let live = live::load(conn, &schema, namespace)?;
+    Ok(plan(&catalog, &live, &schema, options)?)
 }
 
 /// Writes the plan as migration directories under `dir` (created if missing). Refuses a `dir`

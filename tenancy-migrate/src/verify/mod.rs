@@ -35,6 +35,7 @@ use crate::error::{Error, Result};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use probe::Runner;
 use sample::Samples;
+use std::collections::HashMap;
 use tenancy_codegen::claim::{ClaimKey, bytea_hex};
 use tenancy_codegen::sql::{ident, literal, names};
 use tenancy_schema::Schema;
@@ -64,6 +65,77 @@ impl Org {
 
 /// Runs every attack; the database is left as it was found.
 pub fn verify(conn: &mut PgConnection, schema: &Schema) -> Result<Verification> {
+    if schema.settings.schema == "public" {
+        return verify_on_search_path(conn, schema);
+    }
+    // The declaration's schema first on the search path for this run, then as it was.
+    let old = search_path(conn, None)?;
+    search_path(conn, Some(&format!("{}, public", ident(&schema.settings.schema))))?;
+    let result = verify_on_search_path(conn, schema);
+    search_path(conn, Some(&old))?;
+    result
+}
+
+/// Plain declared columns that the database constrains with a one-column foreign key to a
+/// table the declaration does not have (Supabase's `auth.users`): each gets an existing row's key.
+fn external_references(
+    conn: &mut PgConnection,
+    catalog: &crate::catalog::Catalog,
+    schema: &Schema,
+) -> Result<HashMap<(String, String), sample::External>> {
+    let mut found = HashMap::new();
+    for table in &schema.tables {
+        for fk in catalog.constraints_of(&table.name) {
+            let (Some(target), [column], [target_column]) =
+                (fk.ref_table.as_deref(), fk.columns.as_slice(), fk.ref_columns.as_slice())
+            else {
+                continue;
+            };
+            let declared_plain = table.column(column).is_some_and(|c| c.references.is_none());
+            let outside =
+                fk.ref_schema.as_deref() != Some(schema.settings.schema.as_str()) || schema.table(target).is_none();
+            if fk.kind == crate::catalog::ConstraintKind::ForeignKey && declared_plain && outside {
+                let qualified = match &fk.ref_schema {
+                    Some(namespace) => format!("{}.{}", ident(namespace), ident(target)),
+                    None => ident(target),
+                };
+                let sql = format!(
+                    "SELECT {column}::text AS key FROM {qualified} WHERE {column} IS NOT NULL ORDER BY 1 LIMIT 16",
+                    column = ident(target_column)
+                );
+                let keys = crate::scan::json_rows(conn, &sql, "reading keys of a referenced table")?
+                    .iter()
+                    .filter_map(|row| serde_json::from_str::<serde_json::Value>(row).ok())
+                    .filter_map(|row| row["key"].as_str().map(str::to_owned))
+                    .collect();
+                let shown = fk.ref_schema.as_deref().map_or(target.to_owned(), |n| format!("{n}.{target}"));
+                found.insert((table.name.clone(), column.clone()), sample::External { table: shown, keys, used: 0 });
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Sets the session's search path (`Some`), and returns it as it was.
+fn search_path(conn: &mut PgConnection, set: Option<&str>) -> Result<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Path {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        path: String,
+    }
+    let sql = match set {
+        Some(path) => {
+            format!("SELECT set_config('search_path', {}, false) AS path", tenancy_codegen::sql::literal(path))
+        }
+        None => "SELECT current_setting('search_path') AS path".to_owned(),
+    };
+    diesel::sql_query(sql)
+        .get_result::<Path>(conn)
+        .map(|p| p.path)
+        .map_err(|e| Error::Database { doing: "setting the search path".to_owned(), reason: e.to_string() })
+}
+
+fn verify_on_search_path(conn: &mut PgConnection, schema: &Schema) -> Result<Verification> {
     let superuser = preflight(conn, schema)?;
     let checksum_before = checksum::checksum(conn, schema)?;
     let mut attacked = None;
@@ -244,12 +316,13 @@ struct Attacked {
 }
 
 fn attack_all(conn: &mut PgConnection, schema: &Schema, superuser: bool) -> Result<Attacked> {
-    let catalog = crate::catalog::load(conn, "public", &schema.settings.app_role)?;
+    let catalog = crate::catalog::load(conn, &schema.settings.schema, &schema.settings.app_role)?;
     let run_id: String = uuid::Uuid::new_v4().simple().to_string().chars().take(8).collect();
     let orgs = sample::organization_keys(&schema.settings.org_key, &run_id);
     let key = claim_key(conn, schema, &run_id)?;
     let runner = Runner { schema, orgs: orgs.clone(), superuser, key, markers: Default::default() };
     let mut samples = Samples::new(&run_id);
+    samples.external = external_references(conn, &catalog, schema)?;
     // Sample rows, made by the connecting role, parents first, every key explicit (no sequence
     // moves); a table that cannot have them is skipped with the database's reason (its children
     // too).

@@ -16,6 +16,19 @@ pub struct Samples {
     counter: u64,
     /// Makes text values unique against existing rows.
     pub run: String,
+    /// (table, column) → keys of existing rows for a column the declaration leaves plain but
+    /// the database constrains with a foreign key to a table outside the declaration
+    /// (`auth.users`), read by the connecting role before the attacks.
+    pub external: HashMap<(String, String), External>,
+}
+
+/// Existing keys of a table outside the declaration, and how many a key column has used.
+#[derive(Debug, Default)]
+pub struct External {
+    /// The referenced table, for messages.
+    pub table: String,
+    pub keys: Vec<String>,
+    pub used: usize,
 }
 
 impl Samples {
@@ -113,6 +126,28 @@ impl Samples {
         }
         let mut key = String::new();
         for column in &table.columns {
+            let external = self.external.get_mut(&(table.name.clone(), column.name.clone()));
+            let external = external.filter(|_| column.references.is_none());
+            if let Some(external) = external {
+                // A key takes one existing row after the other (fresh rows need fresh keys);
+                // another column the first.
+                let at = if column.key { external.used } else { 0 };
+                let Some(value) = external.keys.get(at).cloned() else {
+                    return Err(format!(
+                        "{} references {}, which has {} row(s) to point at; verify needs more",
+                        column.name,
+                        external.table,
+                        external.keys.len()
+                    ));
+                };
+                if column.key {
+                    external.used += 1;
+                    key = value.clone();
+                }
+                columns.push(ident(&column.name));
+                values.push(format!("{}::{}", literal(&value), column.ty.sql_name()));
+                continue;
+            }
             if column.key {
                 key = if table.scope == Scope::Root { orgs[org.index()].clone() } else { self.fresh_key(column, org) };
                 columns.push(ident(&column.name));

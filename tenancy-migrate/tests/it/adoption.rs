@@ -163,7 +163,7 @@ fn a_non_public_schema_with_enums_arrays_and_external_references() {
     // (user_id, account_id): the tenant column and the key.
     assert_eq!(imported.table("account_user").unwrap().key().name, "user_id");
     // auth.users is outside the declaration: kept as a plain column, with a REVIEW.
-    assert!(text.contains("references users.id, which is not in this schema"), "{text}");
+    assert!(text.contains("references auth.users.id, outside this declaration"), "{text}");
     assert!(imported.table("invitations").unwrap().column("token").unwrap().global_unique, "{text}");
     assert!(text.contains("scopes: Vec<String>"), "{text}");
     assert_eq!(drift(&scan(&db, &imported, "basejump")), Vec::<String>::new(), "{text}");
@@ -281,4 +281,105 @@ struct Invite {{ #[key] id: i64, #[references(projects)] project_id: i64, #[uniq
             scan.findings
         );
     }
+}
+
+/// Basejump's schema converted where it lives: `plan` in schema basejump writes files that run
+/// there (search path in every file), `apply --dir` takes every row along, and scan and verify
+/// in that schema find nothing to report and no leak.
+#[test]
+fn a_non_public_schema_converts_and_verifies_where_it_lives() {
+    use tenancy_migrate::convert::{self, run};
+    let (db, _, _) = import(&Shape { test: "adoption_basejump_convert", ..BASEJUMP });
+    let declaration = tenancy_schema::parse_str(
+        "basejump.rs",
+        r#"#![tenancy(org_column = "account_id", schema = "basejump")]
+#[tenancy(root)]
+struct Account { #[key] id: Uuid, primary_owner_user_id: Uuid, name: Option<String>, #[unique] slug: Option<String>,
+    #[default("false")] personal_account: bool, updated_at: Option<Timestamptz>, created_at: Option<Timestamptz>,
+    #[default("'{}'::jsonb")] private_metadata: Option<Jsonb>, #[default("'{}'::jsonb")] public_metadata: Option<Jsonb> }
+#[tenancy(tenant, table = "account_user")]
+struct AccountUser { #[key] user_id: Uuid, account_role: Enum<"basejump.account_role"> }
+#[tenancy(tenant)]
+struct BillingCustomer { #[key] id: String, email: Option<String>, active: Option<bool>, provider: Option<String> }
+#[tenancy(tenant)]
+#[backfill(from_parent = "billing_customer_id")]
+struct BillingSubscription { #[key] id: String, #[references(billing_customers)] billing_customer_id: String,
+    status: Option<Enum<"basejump.subscription_status">>, metadata: Option<Jsonb>, price_id: Option<String>,
+    plan_name: Option<String>, quantity: Option<i32>, cancel_at_period_end: Option<bool>, #[default("now()")] created: Timestamptz,
+    #[default("now()")] current_period_start: Timestamptz, #[default("now()")] current_period_end: Timestamptz }
+#[tenancy(tenant)]
+struct Invitation { #[key] id: Uuid, account_role: Enum<"basejump.account_role">, #[unique(global)] #[default("md5((random())::text)")] token: String,
+    invited_by_user_id: Uuid, account_name: Option<String>, #[default("'{}'::text[]")] scopes: Vec<String>, updated_at: Option<Timestamptz>,
+    created_at: Option<Timestamptz> }
+"#,
+    )
+    .unwrap();
+    let count = |db: &TestDb| -> i64 {
+        use diesel::prelude::*;
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT (SELECT count(*) FROM basejump.accounts) + (SELECT count(*) FROM basejump.account_user) + (SELECT count(*) FROM basejump.billing_customers) + (SELECT count(*) FROM basejump.billing_subscriptions) + (SELECT count(*) FROM basejump.invitations))",
+        ))
+        .get_result(&mut db.admin())
+        .unwrap()
+    };
+    // Subscriptions without their account: placed through their customer, by a backfill that
+    // runs in schema basejump.
+    db.admin().batch_execute("ALTER TABLE basejump.billing_subscriptions DROP COLUMN account_id").unwrap();
+    let before = count(&db);
+    let options = convert::Options { schema: "basejump".to_owned(), ..convert::Options::default() };
+    let plan = convert::plan_database(&mut db.admin(), &declaration, "basejump", &options).expect("plan");
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("adoption_basejump");
+    let _ = std::fs::remove_dir_all(&dir);
+    convert::write(&plan, &options, &dir).unwrap();
+    run::apply_dir(&mut db.admin(), &dir, run::RunOptions::default(), &mut |_| {})
+        .unwrap_or_else(|e| panic!("apply: {e}"));
+    assert_eq!(count(&db), before, "every row kept");
+    let placed: i64 = {
+        use diesel::prelude::*;
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM basejump.billing_subscriptions s JOIN basejump.billing_customers c ON c.id = s.billing_customer_id AND c.account_id = s.account_id)",
+        ))
+        .get_result(&mut db.admin())
+        .unwrap()
+    };
+    assert_eq!(placed, 2, "each subscription in its customer's account");
+    // Nothing was created in public: the functions live with the tables.
+    let in_public: i64 = {
+        use diesel::prelude::*;
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace)",
+        ))
+        .get_result(&mut db.admin())
+        .unwrap()
+    };
+    assert_eq!(in_public, 0);
+    let report = scan(&db, &declaration, "basejump");
+    let errors: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == tenancy_schema::report::Severity::Error)
+        .map(|f| format!("{}: {}", f.code, f.message))
+        .collect();
+    assert_eq!(errors, Vec::<String>::new());
+    let v = tenancy_migrate::verify::verify(&mut db.admin(), &declaration).unwrap_or_else(|e| panic!("verify: {e}"));
+    let bad: Vec<String> = v
+        .tables
+        .iter()
+        .flat_map(|t| {
+            t.cells
+                .iter()
+                .filter(|c| c.failed())
+                .map(move |c| format!("{} {}: {}", t.table, c.attack, c.evidence.result))
+        })
+        .chain(
+            v.objects
+                .iter()
+                .filter(|o| o.cell.failed())
+                .map(|o| format!("{} {}: {}", o.object, o.cell.attack, o.cell.evidence.result)),
+        )
+        .chain(v.tables.iter().filter_map(|t| t.skipped.as_ref().map(|why| format!("{} skipped: {why}", t.table))))
+        .collect();
+    assert_eq!(v.checksum_before, v.checksum_after, "verify left no trace");
+    assert!(tenancy_migrate::verify::passed(&v), "{bad:#?}");
+    assert!(v.counts.blocked > 40, "{:?}", v.counts);
 }
