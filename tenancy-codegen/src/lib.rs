@@ -10,6 +10,7 @@
 //! Nothing here reads or writes files or talks to a database; no diesel.
 
 pub mod catalog;
+pub mod citus;
 pub mod claim;
 pub mod convert;
 pub mod ddl;

@@ -162,6 +162,7 @@ pub fn auth_org_id(settings: &Settings, or_replace: bool) -> Vec<Ddl> {
             returns: settings.org_key.sql_name(),
             language: if signed { "plpgsql STABLE PARALLEL SAFE SECURITY DEFINER" } else { "sql STABLE PARALLEL SAFE" },
             body: format!(" {} ", auth_org_id_body(settings)),
+            arguments: String::new(),
         }),
         Ddl::GrantExecute {
             function: FunctionRef { name: names::AUTH_ORG_ID.to_owned(), arguments: String::new() },
@@ -277,6 +278,7 @@ pub fn immutability_function(settings: &Settings, or_replace: bool) -> Ddl {
              END\n",
             org_literal = literal(&settings.org_column),
         ),
+        arguments: String::new(),
     })
 }
 

@@ -24,6 +24,12 @@ impl Cluster {
     /// Starts the cluster in `dir`, creating it first if needed; reuses one already running.
     /// Safe to call from several processes at once (they serialize on a lock file).
     pub fn ensure_running(dir: &Path) -> Result<Cluster> {
+        Cluster::ensure_running_with(dir, &[])
+    }
+
+    /// Like [`Cluster::ensure_running`], the server started with these `-c name=value`
+    /// settings too (values without spaces or quotes), e.g. `shared_preload_libraries=citus`.
+    pub fn ensure_running_with(dir: &Path, settings: &[&str]) -> Result<Cluster> {
         let dir = &effective_dir(dir);
         std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, e))?;
         let lock_path = dir.join(".lock");
@@ -59,10 +65,13 @@ impl Cluster {
         };
         let cluster = Cluster { dir: dir.to_path_buf(), port };
         if !cluster.is_running(&bin, as_root) {
-            let options = format!(
+            let mut options = format!(
                 "-k {} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
                 dir.display()
             );
+            for setting in settings {
+                options.push_str(&format!(" -c {setting}"));
+            }
             let log = dir.join("postgres.log");
             run(
                 &bin,

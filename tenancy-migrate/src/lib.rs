@@ -11,6 +11,7 @@
 //! - [`cluster`]: a throwaway local PostgreSQL for xtask and tests.
 
 pub mod catalog;
+pub mod citus;
 pub mod claim_key;
 pub mod cli;
 pub mod cluster;

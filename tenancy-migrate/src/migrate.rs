@@ -57,6 +57,19 @@ pub fn apply(conn: &mut PgConnection, wait: Wait, dry_run: bool, log: &mut dyn F
             }
             outcome.migrations.push(name);
         }
+        // On a Citus coordinator the declared tables are then placed on the cluster (once; a
+        // later run places only new tables).
+        if crate::citus::is_citus(conn)? {
+            let schema = crate::declaration::load(None)?;
+            if dry_run {
+                let catalog = crate::catalog::load(conn, &schema.settings.schema, &schema.settings.app_role)?;
+                let cluster = crate::citus::placements(conn, &schema)?;
+                let steps = tenancy_codegen::citus::plan(&schema, &catalog, &cluster)?;
+                outcome.sql.push(steps.statements.iter().map(|s| format!("{s}\n")).collect());
+            } else {
+                crate::citus::distribute(conn, &schema, log)?;
+            }
+        }
         Ok(outcome)
     })
 }

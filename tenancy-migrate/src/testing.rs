@@ -17,14 +17,10 @@ pub fn models_key() -> crate::models::ClaimKey {
     crate::models::ClaimKey::parse(CLAIM_KEY).expect("the test key")
 }
 
-/// `SELECT set_config(<claim setting>, <token for org>, true)`: what the org-scoped API runs,
-/// for tests that set the claim by hand. The token is signed with the test key, valid an hour.
+/// `SET LOCAL <claim setting> = '<token for org>'`: what the org-scoped API runs, for tests
+/// that set the claim by hand. The token is signed with the test key, valid an hour.
 pub fn claim_sql(org: &str) -> String {
-    format!(
-        "SELECT set_config({}, {}, true)",
-        literal(tenancy_schema::ir::SIGNED_CLAIM_SETTING),
-        literal(&claim_token(org))
-    )
+    format!("SET LOCAL {} = {}", tenancy_schema::ir::SIGNED_CLAIM_SETTING, literal(&claim_token(org)))
 }
 
 /// A token for `org` signed with the test key, valid an hour (empty for an empty org).
@@ -40,6 +36,30 @@ pub const APP_ROLE: &str = "app_user";
 /// The role the application logs in as: a member of the app role, switched to it at login.
 pub const APP_LOGIN: &str = "app_login";
 
+/// The Citus cluster of the tests (coordinator + 2 workers under target/tenancy/test-citus),
+/// with the app role and the application's login role made on the coordinator (Citus passes
+/// roles on to the workers).
+pub fn citus() -> &'static crate::citus::Citus {
+    static CITUS: OnceLock<crate::citus::Citus> = OnceLock::new();
+    CITUS.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tenancy/test-citus");
+        let citus =
+            crate::citus::Citus::ensure_running(&dir).unwrap_or_else(|e| panic!("starting the Citus cluster: {e}"));
+        let mut conn = PgConnection::establish(&citus.url("postgres")).expect("coordinator connection");
+        roles(&mut conn);
+        citus
+    })
+}
+
+/// A fresh database on every node of the Citus cluster, with the extension and the workers.
+pub fn citus_database(test: &str) -> (String, String) {
+    let name = format!("t_{test}");
+    let citus = citus();
+    citus.drop_database(&name).expect("drop the test database");
+    citus.ensure_database(&name).expect("the test database on every node");
+    (citus.url(&name), db::with_login(&citus.url(&name), APP_LOGIN, Some(APP_PASSWORD), &name))
+}
+
 /// A superuser URL for the server: DATABASE_URL when set, else a throwaway cluster.
 pub fn admin_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
@@ -52,10 +72,18 @@ pub fn admin_url() -> &'static str {
                 cluster.url("postgres")
             }
         };
-        // The app role is cluster-wide: create it once, before tests race to create it.
         let mut conn = PgConnection::establish(&url).expect("admin connection");
+        roles(&mut conn);
+        url
+    })
+}
+
+/// The app role and the application's login role (cluster-wide: made once, before tests race
+/// to make them).
+fn roles(conn: &mut PgConnection) {
+    {
         let create = tenancy_codegen::ddl::Ddl::EnsureAppRole { role: APP_ROLE.to_owned() };
-        diesel::sql_query(create.to_string()).execute(&mut conn).expect("create app role");
+        diesel::sql_query(create.to_string()).execute(conn).expect("create app role");
         // As deployed (docs/threat-model.md): the app role has no login; the application logs in
         // as a separate role whose login default switches to it, so SQL running as the app
         // role cannot change the defaults of the sessions the application opens.
@@ -72,9 +100,8 @@ pub fn admin_url() -> &'static str {
             app_name = literal(APP_ROLE),
             password = literal(APP_PASSWORD),
         );
-        diesel::connection::SimpleConnection::batch_execute(&mut conn, &login).expect("the application's login role");
-        url
-    })
+        diesel::connection::SimpleConnection::batch_execute(conn, &login).expect("the application's login role");
+    }
 }
 
 /// A fresh, empty database for one test, dropped again when the test passes.

@@ -31,6 +31,8 @@ cargo xtask <command>
                           plan + apply, verify, scan, and the before/after report site
   browser                 only the headless-Chromium checks of the report site (part of ci)
   dev-db start|stop|url   manage that throwaway PostgreSQL
+  citus up|down|url       a local Citus cluster (coordinator + 2 workers on 127.0.0.1, under
+                          target/tenancy/citus); `up` prints the coordinator's URL
   codegen [--check]       append migrations for declaration changes (--check: fail if stale)
   bench [codegen|scan|claim|convert]  run the benchmarks (figures for BENCHMARKS.md)
   fuzz [CASES]            the fuzz targets with CASES per property (default 20000)
@@ -67,6 +69,35 @@ fn run(args: &[&str]) -> Result<()> {
         ["dev-db", "stop"] => devdb::stop(),
         ["dev-db", "url"] => {
             println!("{}", devdb::url()?);
+            Ok(())
+        }
+        ["citus", "up"] => {
+            let dir = tenancy_migrate::citus::dev_dir(&project_root());
+            let citus = tenancy_migrate::citus::Citus::ensure_running(&dir)?;
+            citus.ensure_database(devdb::DEV_DATABASE)?;
+            eprintln!(
+                "Citus: coordinator on port {}, workers on {} and {}; `cargo xtask migrate` with DATABASE_URL set to:",
+                citus.coordinator.port, citus.workers[0].port, citus.workers[1].port
+            );
+            println!("{}", citus.url(devdb::DEV_DATABASE));
+            Ok(())
+        }
+        ["citus", "down"] => {
+            let dir = tenancy_migrate::citus::dev_dir(&project_root());
+            match tenancy_migrate::citus::Citus::existing(&dir) {
+                Some(citus) => {
+                    citus.stop()?;
+                    eprintln!("stopped the Citus cluster in {}", dir.display());
+                }
+                None => eprintln!("no Citus cluster in {}", dir.display()),
+            }
+            Ok(())
+        }
+        ["citus", "url"] => {
+            let dir = tenancy_migrate::citus::dev_dir(&project_root());
+            let citus = tenancy_migrate::citus::Citus::existing(&dir)
+                .context("no Citus cluster yet; run `cargo xtask citus up`")?;
+            println!("{}", citus.url(devdb::DEV_DATABASE));
             Ok(())
         }
         ["codegen"] => {

@@ -192,6 +192,30 @@ pub enum Ddl {
     },
     /// Several statements that belong together, one per line.
     Sequence(Vec<Ddl>),
+    /// Citus: the table copied to every node (`create_reference_table`).
+    CreateReferenceTable {
+        table: String,
+    },
+    /// Citus: the table sharded by `column`, in the colocation group of `colocate_with`.
+    CreateDistributedTable {
+        table: String,
+        column: String,
+        colocate_with: Option<String>,
+    },
+    /// Citus: back to a plain table on the coordinator (`undistribute_table`).
+    UndistributeTable {
+        table: String,
+    },
+    /// `SET LOCAL name = 'value'` (a setting for the rest of the transaction).
+    SetLocal {
+        name: String,
+        value: String,
+    },
+    /// `ALTER DATABASE <current> SET name = 'value'` (new sessions of the database).
+    SetDatabaseDefault {
+        name: String,
+        value: String,
+    },
     Comment(String),
 }
 
@@ -205,6 +229,8 @@ pub struct Function {
     /// The language and its attributes: `sql STABLE PARALLEL SAFE`.
     pub language: &'static str,
     pub body: String,
+    /// Arguments as written in the signature (`"key" uuid`), usually none.
+    pub arguments: String,
 }
 
 /// A function by name and identity arguments (as `pg_get_function_identity_arguments` prints them).
@@ -379,6 +405,7 @@ pub mod lock {
     pub const ONE_ROW: &str = "ROW EXCLUSIVE (one row)";
     pub const BOOKKEEPING: &str = "ROW EXCLUSIVE (bookkeeping)";
     pub const TABLE_WRITE: &str = "SHARE (blocks writes while the index builds)";
+    pub const DISTRIBUTE: &str = "SHARE (writes wait while the rows are copied to the shards; reads continue)";
 }
 
 impl Ddl {
@@ -400,7 +427,12 @@ impl Ddl {
             | Ddl::DropClaimKeys { .. }
             | Ddl::Restore { .. }
             | Ddl::Guarded { .. }
+            | Ddl::SetLocal { .. }
+            | Ddl::SetDatabaseDefault { .. }
             | Ddl::Comment(_) => lock::NONE,
+            Ddl::CreateReferenceTable { .. } | Ddl::CreateDistributedTable { .. } | Ddl::UndistributeTable { .. } => {
+                lock::DISTRIBUTE
+            }
             Ddl::DropTables { .. }
             | Ddl::AddColumn { .. }
             | Ddl::DropColumn { .. }
@@ -463,9 +495,12 @@ impl Ddl {
                 Ddl::DropTrigger { name: name.clone(), table: table.clone(), if_exists: true }
             }
             Ddl::CreateFunction(function) => Ddl::DropFunction {
-                function: FunctionRef { name: function.name.clone(), arguments: String::new() },
+                function: FunctionRef { name: function.name.clone(), arguments: function.arguments.clone() },
                 if_exists: true,
             },
+            Ddl::CreateReferenceTable { table } | Ddl::CreateDistributedTable { table, .. } => {
+                Ddl::UndistributeTable { table: table.clone() }
+            }
             Ddl::Grant { privileges, table, role } => {
                 Ddl::Revoke { privileges: privileges.clone(), table: table.clone(), role: role.clone() }
             }

@@ -42,9 +42,9 @@ impl Display for Ddl {
             Ddl::RevokeSchemaUsage { schema, role } => {
                 write!(f, "REVOKE USAGE ON SCHEMA {} FROM {};", ident_or_public(schema), ident(role))
             }
-            Ddl::CreateFunction(Function { name, or_replace, returns, language, body }) => write!(
+            Ddl::CreateFunction(Function { name, or_replace, returns, language, body, arguments }) => write!(
                 f,
-                "CREATE {replace}FUNCTION {name}() RETURNS {returns}\n\
+                "CREATE {replace}FUNCTION {name}({arguments}) RETURNS {returns}\n\
                  \x20 LANGUAGE {language}\n\
                  \x20 SET search_path = pg_catalog, pg_temp\n\
                  \x20 AS $tenancy${body}$tenancy$;",
@@ -218,6 +218,23 @@ impl Display for Ddl {
                 f.write_str(&lines.join("\n"))
             }
             Ddl::Comment(text) => write!(f, "-- {text}"),
+            Ddl::CreateReferenceTable { table } => {
+                write!(f, "SELECT create_reference_table({});", literal(&qualified(table)))
+            }
+            Ddl::CreateDistributedTable { table, column, colocate_with } => {
+                let colocate = match colocate_with {
+                    Some(with) => format!(", colocate_with => {}", literal(&qualified(with))),
+                    None => String::new(),
+                };
+                write!(f, "SELECT create_distributed_table({}, {}{colocate});", literal(&qualified(table)), literal(column))
+            }
+            Ddl::UndistributeTable { table } => write!(f, "SELECT undistribute_table({});", literal(&qualified(table))),
+            Ddl::SetLocal { name, value } => write!(f, "SET LOCAL {name} = {};", literal(value)),
+            Ddl::SetDatabaseDefault { name, value } => write!(
+                f,
+                "DO $tenancy$ BEGIN EXECUTE format('ALTER DATABASE %I SET {name} = %L', current_database(), {}); END $tenancy$;",
+                literal(value)
+            ),
         }
     }
 }
@@ -331,4 +348,9 @@ impl Display for Condition {
             Condition::Not(condition) => write!(f, "NOT {condition}"),
         }
     }
+}
+
+/// A table name as a regclass literal's text: `"t"`, or `"schema"."t"` for `schema.t`.
+fn qualified(table: &str) -> String {
+    table.split('.').map(ident).collect::<Vec<_>>().join(".")
 }

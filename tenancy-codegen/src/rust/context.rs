@@ -23,11 +23,16 @@ pub(super) fn context(schema: &Schema) -> TokenStream {
     } else {
         quote!(self.org)
     };
-    let claim_sql = match &schema.settings.claim {
-        Claim::Setting(name) | Claim::Signed(name) => {
-            format!("SELECT set_config('{}', $1, true)", name.replace('\'', "''"))
-        }
-        Claim::Postgrest => "SELECT set_config('request.jwt.claims', json_build_object('app_metadata', json_build_object('org_id', $1))::text, true)".to_owned(),
+    // `SET LOCAL` (not `set_config`): the same on PostgreSQL, and the form Citus passes on to
+    // the workers (`citus.propagate_set_commands = 'local'`). SET takes no bind parameter, so
+    // the value is an escape string literal (quotes and backslashes doubled), whatever
+    // `standard_conforming_strings` says.
+    let claim_setting = schema.settings.claim.setting().to_owned();
+    // PostgREST's claims are JSON: `{"app_metadata":{"org_id":"..."}}`.
+    let wrap_claim = if matches!(schema.settings.claim, Claim::Postgrest) {
+        quote! { format!(r#"{{"app_metadata":{{"org_id":"{}"}}}}"#, value.replace('\\', "\\\\").replace('"', "\\\"")) }
+    } else {
+        quote! { value }
     };
     let signed = schema.settings.claim.is_signed();
     let accessors = schema.tables.iter().filter(|t| scoped(t)).map(|t| {
@@ -119,9 +124,10 @@ pub(super) fn context(schema: &Schema) -> TokenStream {
                         )
                         .into());
                     }
-                    diesel::sql_query(#claim_sql)
-                        .bind::<diesel::sql_types::Text, _>(#claim_value)
-                        .execute(conn)?;
+                    let value: String = #claim_value;
+                    let value = #wrap_claim;
+                    let claim = format!("SET LOCAL {} = E'{}'", #claim_setting, value.replace('\\', "\\\\").replace('\'', "''"));
+                    diesel::sql_query(claim).execute(conn)?;
                     body(&mut Scoped { conn, org: #own_org })
                 })
             }

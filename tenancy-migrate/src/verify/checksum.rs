@@ -52,11 +52,22 @@ pub fn checksum(conn: &mut PgConnection, schema: &Schema) -> Result<String> {
             continue;
         }
         parts.push(format!(
-            "(SELECT count(*)::text || md5(coalesce(string_agg(md5(t::text), ',' ORDER BY md5(t::text)), '')) FROM {} t)",
+            "(SELECT count(*)::text || md5(coalesce(string_agg(h, ',' ORDER BY h), '')) FROM (SELECT md5(t::text) AS h FROM {} t) rows)",
             ident(&table.name)
         ));
     }
-    let sql = format!("SELECT md5({}) AS checksum", parts.join(" || "));
+    // One statement per part: Citus plans the catalog's recursive CTE and a distributed
+    // table's rows only apart.
+    let mut sums = Vec::new();
+    for part in &parts {
+        let sql = format!("SELECT md5({part}) AS checksum");
+        let row = diesel::sql_query(as_json(&sql))
+            .get_result::<JsonRow>(conn)
+            .map_err(|e| Error::query("computing the verify checksum", e))?;
+        let value: serde_json::Value = serde_json::from_str(&row.row).unwrap_or_default();
+        sums.push(value["checksum"].as_str().unwrap_or_default().to_owned());
+    }
+    let sql = format!("SELECT md5({}) AS checksum", tenancy_codegen::sql::literal(&sums.join(",")));
     let row = diesel::sql_query(as_json(&sql))
         .get_result::<JsonRow>(conn)
         .map_err(|e| Error::query("computing the verify checksum", e))?;

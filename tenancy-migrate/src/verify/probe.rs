@@ -189,7 +189,8 @@ pub struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    /// The SQL that sets the claim transaction-locally, as the application does.
+    /// The SQL that sets the claim transaction-locally, as the application does (`SET LOCAL`,
+    /// which Citus passes on to the workers).
     pub fn claim_sql(&self, value: &str) -> String {
         match &self.schema.settings.claim {
             Claim::Signed(name) => {
@@ -197,16 +198,16 @@ impl Runner<'_> {
                     Some(key) if !value.is_empty() => key.token(value, unix_now() + 3600),
                     _ => String::new(),
                 };
-                format!("SELECT set_config({}, {}, true)", literal(name), literal(&token))
+                format!("SET LOCAL {name} = {}", literal(&token))
             }
-            Claim::Setting(name) => format!("SELECT set_config({}, {}, true)", literal(name), literal(value)),
+            Claim::Setting(name) => format!("SET LOCAL {name} = {}", literal(value)),
             Claim::Postgrest => {
                 let claims = if value.is_empty() {
                     String::new()
                 } else {
                     serde_json::json!({ "app_metadata": { "org_id": value } }).to_string()
                 };
-                format!("SELECT set_config('request.jwt.claims', {}, true)", literal(&claims))
+                format!("SET LOCAL request.jwt.claims = {}", literal(&claims))
             }
         }
     }

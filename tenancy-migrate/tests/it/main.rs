@@ -4,6 +4,7 @@
 mod adoption;
 mod apply;
 mod catalog;
+mod citus;
 mod claims;
 mod compile_fail;
 mod convert;

@@ -205,7 +205,7 @@ fn session_set_then_anonymous<M: diesel::r2d2::ManageConnection<Connection = PgC
                 for _ in 0..20 {
                     let mut conn = pool.get().unwrap();
                     // The mistake: a session-level setting outlives the request on a pooled connection.
-                    let token = crate::support::claim_sql(&org(tenant).to_string()).replace(", true)", ", false)");
+                    let token = crate::support::claim_sql(&org(tenant).to_string()).replacen("SET LOCAL", "SET", 1);
                     diesel::sql_query(token).execute(&mut *conn).unwrap();
                     let seen = diesel::sql_query("SELECT org_id FROM contacts").load::<OrgRow>(&mut *conn).unwrap();
                     assert!(seen.iter().all(|r| r.org_id == org(tenant)));
@@ -254,7 +254,7 @@ fn org_context_refuses_a_connection_that_carries_a_claim() {
     let mut conn = db.app();
     assert_eq!(run(&mut conn).expect("a clean connection"), ROWS_PER_TENANT);
     // A session-level claim (as an injected statement would leave it): refused, nothing runs.
-    let token = crate::support::claim_sql(&org(1).to_string()).replace(", true)", ", false)");
+    let token = crate::support::claim_sql(&org(1).to_string()).replacen("SET LOCAL", "SET", 1);
     diesel::sql_query(token).execute(&mut conn).unwrap();
     let err = run(&mut conn).expect_err("a carried claim is refused");
     assert!(err.to_string().contains("already carries a claim"), "{err}");

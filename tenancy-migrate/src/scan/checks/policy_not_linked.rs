@@ -25,7 +25,9 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             if !p.permissive || !cx.applies_to_app(p) || !policy::sides(p).contains(&Side::Using) {
                 continue;
             }
-            if policy::expression(p, Side::Using).is_some_and(|e| policy::linked(e, &shape)) {
+            if policy::expression(p, Side::Using)
+                .is_some_and(|e| policy::linked(e, &shape) || through_function(cx, e, &shape))
+            {
                 continue;
             }
             let claim = format!("(SELECT {}())", ident(names::AUTH_ORG_ID));
@@ -51,6 +53,28 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// On Citus (no subquery in a policy) the link check is tenancy's function of the key,
+/// `tenancy_link_users(id)`: linked when that function's body is the link, read as if written
+/// in the policy (its argument standing for the table's key).
+fn through_function(cx: &Context<'_>, expression: &str, shape: &LinkShape<'_>) -> bool {
+    let name = tenancy_codegen::citus::link_function(shape.table);
+    let mut call = expression.trim().replace('"', "");
+    while let Some(inner) = call.strip_prefix('(').and_then(|c| c.strip_suffix(')')) {
+        call = inner.trim().to_owned();
+    }
+    if call != format!("{name}({})", shape.key) {
+        return false;
+    }
+    cx.catalog.functions.iter().filter(|f| f.name == name).any(|f| {
+        let schema = format!("{}.", ident(&cx.schema.settings.schema));
+        let key = format!("{}.{}", ident(shape.table), ident(shape.key));
+        let body = f.source.replace(&schema, "").replace(" = key ", &format!(" = {key} "));
+        let body = body.trim();
+        let condition = body.strip_prefix("SELECT ").unwrap_or(body);
+        f.volatility != tenancy_codegen::catalog::Volatility::Volatile && policy::linked(condition, shape)
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,241 @@
+//! A local Citus cluster for `cargo xtask citus` and the tests: a coordinator and two workers
+//! on 127.0.0.1, three throwaway clusters (`cluster.rs`) under one directory, each preloading
+//! Citus. A database is made on every node (Citus does not propagate `CREATE DATABASE`), with
+//! the extension, the node-to-node password (`pg_dist_authinfo`) and the workers added.
+
+use crate::cluster::{Cluster, SUPERUSER_PASSWORD};
+use crate::error::{Error, Result};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use std::path::{Path, PathBuf};
+use tenancy_codegen::citus::Placement;
+use tenancy_schema::Schema;
+
+/// Server settings of every node: Citus preloaded; plain connections between the nodes
+/// (libpq would look for client certificates in root's home when started through runuser);
+/// prepared transactions for Citus' two-phase commits.
+const SETTINGS: &[&str] =
+    &["shared_preload_libraries=citus", "citus.node_conninfo=sslmode=disable", "max_prepared_transactions=100"];
+
+/// The coordinator and its two workers.
+#[derive(Debug, Clone)]
+pub struct Citus {
+    pub coordinator: Cluster,
+    pub workers: [Cluster; 2],
+}
+
+/// Whether the Citus extension is installed into the local PostgreSQL.
+pub fn installed() -> bool {
+    let bin = crate::cluster::server_binaries().ok();
+    let lib = bin.as_deref().and_then(Path::parent).map(|p| p.join("lib/citus.so"));
+    lib.is_some_and(|lib| lib.is_file()) || Path::new("/usr/lib/postgresql/15/lib/citus.so").is_file()
+}
+
+const NOT_INSTALLED: &str = "Citus is not installed into the local PostgreSQL 15: install Citus 13 for PostgreSQL 15 from Citus's packages (https://docs.citusdata.com), or in this repository's CI environment run ../shared/citus/install.sh";
+
+impl Citus {
+    /// Starts (creating if needed) the three nodes under `dir`.
+    pub fn ensure_running(dir: &Path) -> Result<Citus> {
+        if !installed() {
+            return Err(Error::Cluster(NOT_INSTALLED.to_owned()));
+        }
+        let node = |name: &str| Cluster::ensure_running_with(&dir.join(name), SETTINGS);
+        Ok(Citus { coordinator: node("coordinator")?, workers: [node("worker1")?, node("worker2")?] })
+    }
+
+    /// The cluster under `dir` if it was ever started.
+    pub fn existing(dir: &Path) -> Option<Citus> {
+        let node = |name: &str| Cluster::existing(&dir.join(name));
+        Some(Citus { coordinator: node("coordinator")?, workers: [node("worker1")?, node("worker2")?] })
+    }
+
+    pub fn stop(&self) -> Result<()> {
+        for node in self.nodes() {
+            node.stop()?;
+        }
+        Ok(())
+    }
+
+    /// Every node, the coordinator first.
+    pub fn nodes(&self) -> impl Iterator<Item = &Cluster> {
+        std::iter::once(&self.coordinator).chain(&self.workers)
+    }
+
+    /// A superuser URL of `database` on the coordinator: what applications and tenancy use.
+    pub fn url(&self, database: &str) -> String {
+        self.coordinator.url(database)
+    }
+
+    /// `database` on every node with Citus in it and the workers added to the coordinator.
+    /// Idempotent.
+    pub fn ensure_database(&self, database: &str) -> Result<()> {
+        for node in self.nodes() {
+            crate::db::create_database_if_missing(&node.url("postgres"), database)?;
+            let mut conn = connect(&node.url(database))?;
+            // Nodes connect to each other as the connecting role, with its password.
+            exec(
+                &mut conn,
+                &format!(
+                    "CREATE EXTENSION IF NOT EXISTS citus;
+                     INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo)
+                     VALUES (0, 'postgres', 'password={SUPERUSER_PASSWORD}') ON CONFLICT DO NOTHING;"
+                ),
+            )?;
+        }
+        let mut coordinator = connect(&self.url(database))?;
+        exec(&mut coordinator, &format!("SELECT citus_set_coordinator_host('127.0.0.1', {})", self.coordinator.port))?;
+        for worker in &self.workers {
+            exec(
+                &mut coordinator,
+                &format!(
+                    "SELECT citus_add_node('127.0.0.1', {port}) WHERE NOT EXISTS (SELECT FROM pg_dist_node WHERE nodeport = {port})",
+                    port = worker.port
+                ),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Drops `database` on every node (workers too: Citus does not propagate it).
+    pub fn drop_database(&self, database: &str) -> Result<()> {
+        for node in self.nodes() {
+            let mut conn = connect(&node.url("postgres"))?;
+            exec(
+                &mut conn,
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", tenancy_codegen::sql::ident(database)),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The directory of `cargo xtask citus` under a project root.
+pub fn dev_dir(root: &Path) -> PathBuf {
+    root.join("target/tenancy/citus")
+}
+
+fn connect(url: &str) -> Result<PgConnection> {
+    PgConnection::establish(url).map_err(|e| Error::Cluster(format!("cannot connect to a Citus node ({url}): {e}")))
+}
+
+fn exec(conn: &mut PgConnection, sql: &str) -> Result<()> {
+    conn.batch_execute(sql).map_err(|e| Error::Cluster(format!("setting up Citus: {e}")))
+}
+
+/// Whether the database is a Citus coordinator (the extension is in it).
+pub fn is_citus(conn: &mut PgConnection) -> Result<bool> {
+    let rows = crate::scan::json_rows(
+        conn,
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') AS citus",
+        "checking for Citus",
+    )?;
+    Ok(rows.first().is_some_and(|row| row.contains("true")))
+}
+
+/// Where the declared tables already are on the cluster (`pg_dist_partition`).
+pub fn placements(conn: &mut PgConnection, schema: &Schema) -> Result<tenancy_codegen::citus::Cluster> {
+    let sql = format!(
+        "SELECT CASE WHEN n.nspname = {namespace} THEN c.relname ELSE n.nspname || '.' || c.relname END AS table,
+                p.partmethod::text AS method, p.colocationid AS colocation,
+                CASE WHEN p.partmethod = 'h' THEN column_to_column_name(p.logicalrelid, p.partkey) END AS column
+           FROM pg_dist_partition p JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+        namespace = tenancy_codegen::sql::literal(&schema.settings.schema)
+    );
+    let mut cluster = tenancy_codegen::citus::Cluster::default();
+    for row in crate::scan::json_rows(conn, &sql, "reading where tables are on the Citus cluster")? {
+        let row: serde_json::Value = serde_json::from_str(&row).unwrap_or_default();
+        let table = row["table"].as_str().unwrap_or_default().to_owned();
+        let placement = match row["method"].as_str() {
+            Some("n") => Placement::Reference,
+            Some("h") => Placement::Distributed {
+                column: row["column"].as_str().unwrap_or_default().to_owned(),
+                colocation: row["colocation"].as_i64().unwrap_or_default() as i32,
+            },
+            _ => continue,
+        };
+        cluster.placed.push((table, placement));
+    }
+    Ok(cluster)
+}
+
+/// Places the declared tables on the cluster (one transaction) and lets the app role's
+/// queries reach the workers; returns the statements run (none when everything already was).
+pub fn distribute(conn: &mut PgConnection, schema: &Schema, log: &mut dyn FnMut(&str)) -> Result<Vec<String>> {
+    let catalog = crate::catalog::load(conn, &schema.settings.schema, &schema.settings.app_role)?;
+    let cluster = placements(conn, schema)?;
+    let steps = tenancy_codegen::citus::plan(schema, &catalog, &cluster)?;
+    for note in &steps.notes {
+        log(&format!("note: {note}"));
+    }
+    let texts: Vec<String> = steps.statements.iter().map(ToString::to_string).collect();
+    if !texts.is_empty() {
+        log(&format!("Citus: placing {} tables on the cluster", schema.tables.len()));
+        conn.transaction::<_, Error, _>(|conn| {
+            if schema.settings.schema != "public" {
+                exec(
+                    conn,
+                    &format!(
+                        "SET LOCAL search_path = {}, public",
+                        tenancy_codegen::sql::ident(&schema.settings.schema)
+                    ),
+                )?;
+            }
+            for text in &texts {
+                conn.batch_execute(text).map_err(|e| Error::MigrationFailed {
+                    name: "citus placement".to_owned(),
+                    reason: format!("{e} (in: {text})"),
+                })?;
+            }
+            Ok(())
+        })?;
+    }
+    app_role_on_workers(conn, &schema.settings.app_role, log)?;
+    Ok(texts)
+}
+
+/// Citus runs the app role's shard queries on the workers as the app role itself: it needs to
+/// log in there, with a password the nodes know (`pg_dist_authinfo`, readable by superusers
+/// only). On the coordinator it stays as it was (NOLOGIN: applications log in as their own
+/// role). Once per cluster; a new random password each time it is set.
+fn app_role_on_workers(conn: &mut PgConnection, role: &str, log: &mut dyn FnMut(&str)) -> Result<()> {
+    use tenancy_codegen::sql::{ident, literal};
+    // Set up already when the nodes know a password and every worker lets the role log in (an
+    // `ALTER ROLE ... NOLOGIN` on the coordinator reaches the workers too).
+    let ready = crate::scan::json_rows(
+        conn,
+        &format!(
+            "SELECT EXISTS (SELECT FROM pg_dist_authinfo WHERE rolename = {role})
+                AND NOT EXISTS (SELECT FROM run_command_on_workers({check}) r WHERE NOT r.success OR r.result <> 't') AS ready",
+            role = literal(role),
+            check = literal(&format!("SELECT rolcanlogin FROM pg_roles WHERE rolname = {}", literal(role)))
+        ),
+        "checking the app role on the workers",
+    )?;
+    if ready.first().is_some_and(|row| row.contains("true")) {
+        return Ok(());
+    }
+    log(&format!("Citus: the app role {role} may now log in on the workers (password in pg_dist_authinfo)"));
+    let password: String = (0..2).map(|_| uuid::Uuid::new_v4().simple().to_string()).collect();
+    let could_login = crate::scan::json_rows(
+        conn,
+        &format!("SELECT rolcanlogin AS login FROM pg_roles WHERE rolname = {}", literal(role)),
+        "reading the app role",
+    )?
+    .first()
+    .is_some_and(|row| row.contains("true"));
+    let authinfo = format!(
+        "INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, {}, {}) ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = excluded.authinfo",
+        literal(role),
+        literal(&format!("password={password}"))
+    );
+    let mut sql = format!("ALTER ROLE {} LOGIN PASSWORD {};\n", ident(role), literal(&password));
+    if !could_login {
+        sql.push_str(&format!(
+            "SET citus.enable_ddl_propagation = off;\nALTER ROLE {} NOLOGIN;\nRESET citus.enable_ddl_propagation;\n",
+            ident(role)
+        ));
+    }
+    sql.push_str(&format!("{authinfo};\nSELECT run_command_on_workers({});", literal(&authinfo)));
+    exec(conn, &sql)
+}
