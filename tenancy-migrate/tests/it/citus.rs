@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use std::collections::BTreeMap;
 
 /// A migrated database on the cluster: the superuser URL on the coordinator and the app's URL.
-fn migrated(test: &str) -> (String, String) {
+pub fn migrated(test: &str) -> (String, String) {
     let (admin, app) = citus_database(test);
     let mut conn = PgConnection::establish(&admin).unwrap();
     let mut log = Vec::new();
