@@ -134,6 +134,16 @@ pub fn is_citus(conn: &mut PgConnection) -> Result<bool> {
 
 /// Where the declared tables already are on the cluster (`pg_dist_partition`).
 pub fn placements(conn: &mut PgConnection, schema: &Schema) -> Result<tenancy_codegen::citus::Cluster> {
+    Ok(facts(conn, schema)?.cluster)
+}
+
+/// The placements, with the query that read them and its rows (a scan finding's evidence).
+pub struct Facts {
+    pub cluster: tenancy_codegen::citus::Cluster,
+    pub evidence: tenancy_schema::report::Evidence,
+}
+
+pub fn facts(conn: &mut PgConnection, schema: &Schema) -> Result<Facts> {
     let sql = format!(
         "SELECT CASE WHEN n.nspname = {namespace} THEN c.relname ELSE n.nspname || '.' || c.relname END AS table,
                 p.partmethod::text AS method, p.colocationid AS colocation,
@@ -143,7 +153,9 @@ pub fn placements(conn: &mut PgConnection, schema: &Schema) -> Result<tenancy_co
         namespace = tenancy_codegen::sql::literal(&schema.settings.schema)
     );
     let mut cluster = tenancy_codegen::citus::Cluster::default();
-    for row in crate::scan::json_rows(conn, &sql, "reading where tables are on the Citus cluster")? {
+    let rows = crate::scan::json_rows(conn, &sql, "reading where tables are on the Citus cluster")?;
+    let result = if rows.is_empty() { "(no rows)".to_owned() } else { rows.join("\n") };
+    for row in rows {
         let row: serde_json::Value = serde_json::from_str(&row).unwrap_or_default();
         let table = row["table"].as_str().unwrap_or_default().to_owned();
         let placement = match row["method"].as_str() {
@@ -156,7 +168,7 @@ pub fn placements(conn: &mut PgConnection, schema: &Schema) -> Result<tenancy_co
         };
         cluster.placed.push((table, placement));
     }
-    Ok(cluster)
+    Ok(Facts { cluster, evidence: tenancy_schema::report::Evidence { sql, result } })
 }
 
 /// Places the declared tables on the cluster (one transaction) and lets the app role's

@@ -113,6 +113,8 @@ pub struct Context<'a> {
     /// Undeclared tables the app role can read that have the org column, looked into; empty
     /// with `--no-data`.
     pub undeclared: &'a [data::Undeclared],
+    /// On a Citus coordinator, where the tables are on the cluster.
+    pub citus: Option<&'a crate::citus::Facts>,
 }
 
 /// A declared table that must be isolated by organization and exists in the database: tenant
@@ -249,6 +251,7 @@ pub fn scan(conn: &mut PgConnection, declaration: &Schema, options: &Options) ->
         crate::catalog::load(conn, &options.schema, &declaration.settings.app_role)
     })?;
     let pass = if options.data { data::run(conn, declaration, &catalog)? } else { data::DataPass::default() };
+    let citus = if crate::citus::is_citus(conn)? { Some(crate::citus::facts(conn, declaration)?) } else { None };
     {
         let cx = Context {
             schema: declaration,
@@ -256,6 +259,7 @@ pub fn scan(conn: &mut PgConnection, declaration: &Schema, options: &Options) ->
             data: &pass.tables,
             data_blocked: &pass.blocked,
             undeclared: &pass.undeclared,
+            citus: citus.as_ref(),
         };
         let mut findings = Vec::new();
         for check in checks::ALL {

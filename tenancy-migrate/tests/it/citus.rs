@@ -164,10 +164,8 @@ fn a_populated_single_node_database_moves_onto_the_cluster_with_every_row() {
     let mut conn = PgConnection::establish(&citus.url(name)).unwrap();
     conn.batch_execute(crate::convert::LEGACY_APP).unwrap();
     let declaration = tenancy_migrate::declaration::load(None).unwrap();
-    let options = convert::Options {
-        baseline: tenancy_migrate::migrate::versions().unwrap(),
-        ..convert::Options::default()
-    };
+    let options =
+        convert::Options { baseline: tenancy_migrate::migrate::versions().unwrap(), ..convert::Options::default() };
     let plan = convert::plan_database(&mut conn, &declaration, "public", &options).unwrap();
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("citus_grow");
     let _ = std::fs::remove_dir_all(&dir);
@@ -178,8 +176,10 @@ fn a_populated_single_node_database_moves_onto_the_cluster_with_every_row() {
 
     citus.ensure_database(name).unwrap();
     let mut log = Vec::new();
-    tenancy_migrate::migrate::apply(&mut conn, tenancy_migrate::migrate::Wait::Wait, false, &mut |l| log.push(l.to_owned()))
-        .unwrap_or_else(|e| panic!("placing the populated tables: {e}"));
+    tenancy_migrate::migrate::apply(&mut conn, tenancy_migrate::migrate::Wait::Wait, false, &mut |l| {
+        log.push(l.to_owned())
+    })
+    .unwrap_or_else(|e| panic!("placing the populated tables: {e}"));
     assert!(log.iter().any(|l| l.contains("Citus: placing")), "{log:?}");
     let distributed = rows(&mut conn, "SELECT count(*) AS n FROM pg_dist_partition WHERE partmethod = 'h'");
     assert_eq!(distributed[0]["n"].as_i64(), Some(24));

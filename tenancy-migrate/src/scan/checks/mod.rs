@@ -9,6 +9,7 @@ use tenancy_schema::report::Finding;
 mod app_role;
 mod app_role_can_create;
 mod auth_org_id;
+mod citus_placement;
 mod claim_from_user_metadata;
 mod claim_per_row;
 mod claim_signing;
@@ -98,6 +99,7 @@ checks![
     app_role_can_create,
     member_of_privileged_role,
     claim_signing,
+    citus_placement,
 ];
 
 /// Every code any check can report.
