@@ -6,6 +6,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use std::time::{Duration, Instant};
 use tenancy_migrate::scan;
 
+mod citus;
 mod claim;
 mod convert;
 mod data;
@@ -23,11 +24,12 @@ pub fn run(args: &[&str]) -> Result<()> {
         ["scan"] => scan_bench(),
         ["convert"] => convert::run(&admin_url()?, 1000),
         ["claim"] => claim::run(&admin_url()?, 1000),
+        ["citus"] => citus::run(&admin_url()?, 1000),
         ["pool"] => pool::run(&admin_url()?, 1000),
         ["viewer"] => viewer::run(),
         ["data"] => data::run(&admin_url()?),
         ["convert", size] => convert::run(&admin_url()?, size.parse().context("batch size: a positive integer")?),
-        _ => bail!("usage: cargo xtask bench [codegen|scan|data|claim|pool|viewer|convert [BATCH_SIZE]]"),
+        _ => bail!("usage: cargo xtask bench [codegen|scan|data|claim|pool|citus|viewer|convert [BATCH_SIZE]]"),
     }
 }
 

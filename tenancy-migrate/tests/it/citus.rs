@@ -185,3 +185,52 @@ fn a_populated_single_node_database_moves_onto_the_cluster_with_every_row() {
     assert_eq!(distributed[0]["n"].as_i64(), Some(24));
     assert_eq!(checksums(&mut conn), before, "every row of every table, unchanged");
 }
+
+/// Through the generated models on the cluster: row-level security alone sends a query to
+/// every shard; `*_of_org()` writes the organization out and Citus routes it to one.
+#[test]
+fn the_models_route_an_organizations_queries_to_one_shard() {
+    use tenancy_migrate::models::{OrgContext, OrgId, VerifiedClaim};
+    struct Verified(uuid::Uuid);
+    impl VerifiedClaim for Verified {
+        fn verified_org_id(&self) -> uuid::Uuid {
+            self.0
+        }
+    }
+    let (admin, app) = migrated("citus_router");
+    let a = uuid::Uuid::from_u128(0xa);
+    let mut conn = PgConnection::establish(&admin).unwrap();
+    conn.batch_execute(&format!(
+        "INSERT INTO organizations (id, name, slug) VALUES ('{a}', 'A', 'a'), ('{b}', 'B', 'b');
+         INSERT INTO users (id, email) VALUES ('{u}', 'a@x');
+         INSERT INTO agents (org_id, id, user_id, name) VALUES ('{a}', 1, '{u}', 'ada'), ('{b}', 2, '{u}', 'bob');",
+        b = uuid::Uuid::from_u128(0xb),
+        u = uuid::Uuid::from_u128(0xaa)
+    ))
+    .unwrap();
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    let tasks = |conn: &mut PgConnection, sql: &str| -> String {
+        let plan = diesel::sql_query(format!("EXPLAIN (COSTS OFF) {sql}")).load::<Line>(conn).unwrap();
+        plan.into_iter().map(|l| l.line).find(|l| l.contains("Task Count")).unwrap_or_default().trim().to_owned()
+    };
+    assert_eq!(tasks(&mut conn, "SELECT count(*) FROM agents"), "Task Count: 32");
+    assert_eq!(tasks(&mut conn, &format!("SELECT count(*) FROM agents WHERE org_id = '{a}'")), "Task Count: 1");
+    let context = OrgContext::from_claim(&Verified(a), &models_key());
+    let mut app = PgConnection::establish(&app).unwrap();
+    let (all, routed, sql) = context
+        .transaction::<_, diesel::result::Error, _>(&mut app, |tx| {
+            let all: i64 = tx.agents().count().get_result(tx.conn())?;
+            let query = tx.agents_of_org().count();
+            let sql = diesel::debug_query::<diesel::pg::Pg, _>(&query).to_string();
+            let routed: i64 = query.get_result(tx.conn())?;
+            Ok((all, routed, sql))
+        })
+        .unwrap();
+    assert_eq!((all, routed), (1, 1), "the same rows either way");
+    assert!(sql.contains("\"org_id\" = $1"), "{sql}");
+    let _ = OrgId::from_uuid(a);
+}

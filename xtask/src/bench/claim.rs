@@ -7,7 +7,6 @@
 use anyhow::{Context, Result};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
-use diesel::sql_types::Text;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use std::time::{Duration, Instant};
 use tenancy_codegen::claim::ClaimKey;
@@ -67,7 +66,12 @@ pub(super) fn prepare(admin: &str, name: &str, signed: bool) -> Result<String> {
     let mut server = PgConnection::establish(admin)?;
     server.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
     server.batch_execute(&format!("CREATE DATABASE {name}"))?;
-    let url = format!("{base}/{name}");
+    seed(&format!("{base}/{name}"), signed)
+}
+
+/// Migrates the (empty) database at `url` and seeds it; returns the app role's URL.
+pub(super) fn seed(url: &str, signed: bool) -> Result<String> {
+    let url = url.to_owned();
     let mut conn = PgConnection::establish(&url)?;
     migrate::apply(&mut conn, Wait::Wait, false, &mut |_| {})?;
     if signed {
@@ -123,6 +127,17 @@ pub(super) fn workload<M: diesel::r2d2::ManageConnection<Connection = PgConnecti
     signed: bool,
     ops: u64,
 ) -> Result<Figures> {
+    workload_with(pool, signed, ops, false)
+}
+
+/// The workload; `routed`: every statement also names the organization (`org_id = ...`), as
+/// the models' `*_of_org()` accessors write it, so Citus sends it to one shard.
+pub(super) fn workload_with<M: diesel::r2d2::ManageConnection<Connection = PgConnection>>(
+    pool: &Pool<M>,
+    signed: bool,
+    ops: u64,
+    routed: bool,
+) -> Result<Figures> {
     let key = ClaimKey::parse(KEY)?;
     let latencies = std::sync::Mutex::new(Vec::new());
     let started = Instant::now();
@@ -137,15 +152,16 @@ pub(super) fn workload<M: diesel::r2d2::ManageConnection<Connection = PgConnecti
                     let mut conn = pool.get().expect("a pooled connection");
                     let (setting, value) = claim(signed, key, &org);
                     conn.transaction::<_, diesel::result::Error, _>(|conn| {
-                        diesel::sql_query("SELECT set_config($1, $2, true)")
-                            .bind::<Text, _>(&setting)
-                            .bind::<Text, _>(&value)
+                        // As the generated models set it (SET LOCAL reaches Citus workers; set_config does not).
+                        diesel::sql_query(format!("SET LOCAL {setting} = {}", tenancy_codegen::sql::literal(&value)))
                             .execute(conn)?;
+                        let of_org = if routed { format!(" AND org_id = '{org}'") } else { String::new() };
                         let sql = match i % 4 {
-                            0 => "SELECT count(*) FROM contacts".to_owned(),
+                            0 => format!("SELECT count(*) FROM contacts WHERE true{of_org}"),
+                            1 if routed => format!("INSERT INTO contacts (org_id, user_id, full_name) VALUES ('{org}', '00000000-0000-4000-8000-0000000000f1', 'n')"),
                             1 => "INSERT INTO contacts (user_id, full_name) VALUES ('00000000-0000-4000-8000-0000000000f1', 'n')".to_owned(),
-                            2 => "UPDATE contacts SET full_name = 'u' WHERE id = (SELECT max(id) FROM contacts)".to_owned(),
-                            _ => "DELETE FROM contacts WHERE id = (SELECT max(id) FROM contacts)".to_owned(),
+                            2 => format!("UPDATE contacts SET full_name = 'u' WHERE id = (SELECT max(id) FROM contacts WHERE true{of_org}){of_org}"),
+                            _ => format!("DELETE FROM contacts WHERE id = (SELECT max(id) FROM contacts WHERE true{of_org}){of_org}"),
                         };
                         diesel::sql_query(sql).execute(conn)?;
                         Ok(())
@@ -166,10 +182,7 @@ pub(super) fn workload<M: diesel::r2d2::ManageConnection<Connection = PgConnecti
     let org = org_id(0);
     let (setting, value) = claim(signed, &key, &org);
     let per_statement = conn.transaction::<_, anyhow::Error, _>(|conn| {
-        diesel::sql_query("SELECT set_config($1, $2, true)")
-            .bind::<Text, _>(&setting)
-            .bind::<Text, _>(&value)
-            .execute(conn)?;
+        diesel::sql_query(format!("SET LOCAL {setting} = {}", tenancy_codegen::sql::literal(&value))).execute(conn)?;
         let begun = Instant::now();
         for _ in 0..1000 {
             diesel::sql_query("SELECT count(*) FROM contacts WHERE id < 0").execute(conn)?;
