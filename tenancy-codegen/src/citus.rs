@@ -261,3 +261,34 @@ fn policy(schema: &Schema, table: &Table) -> Vec<Ddl> {
 pub fn link_function(table: &str) -> String {
     format!("tenancy_link_{table}")
 }
+
+/// The placement as a conversion plan: one step, one transaction (`plan --target citus
+/// --out DIR`, then `apply --dir DIR`), each statement with its lock and the table's estimated
+/// rows (what `create_distributed_table` copies), `down.sql` taking the tables off the cluster.
+pub fn conversion(schema: &Schema, catalog: &Catalog, cluster: &Cluster) -> Result<crate::convert::Plan, PlanError> {
+    use crate::convert::{Mode, Plan, Statement, Step};
+    let steps = plan(schema, catalog, cluster)?;
+    if steps.statements.is_empty() {
+        return Ok(Plan { steps: Vec::new(), notes: vec!["every declared table is already placed".to_owned()] });
+    }
+    let rows = |ddl: &Ddl| match ddl {
+        Ddl::CreateDistributedTable { table, .. } | Ddl::CreateReferenceTable { table } => {
+            catalog.table(table).map(|t| t.estimated_rows.max(0))
+        }
+        _ => None,
+    };
+    let down: Vec<Ddl> = steps
+        .statements
+        .iter()
+        .rev()
+        .filter(|s| matches!(s, Ddl::CreateDistributedTable { .. } | Ddl::CreateReferenceTable { .. }))
+        .filter_map(Ddl::undo)
+        .collect();
+    let mut notes = steps.notes;
+    notes.push(
+        "down.sql takes the tables off the cluster (undistribute_table); the policies stay in their Citus form, which works on one node too"
+            .to_owned(),
+    );
+    let up = steps.statements.into_iter().map(|ddl| Statement { lock: ddl.lock(), rows: rows(&ddl), ddl }).collect();
+    Ok(Plan { steps: vec![Step { name: "0001_citus_placement".to_owned(), mode: Mode::Transaction, up, down }], notes })
+}

@@ -68,6 +68,15 @@ impl From<FailOn> for Severity {
     }
 }
 
+/// What `plan` converts to.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Target {
+    /// Tenancy's shape on PostgreSQL (the conversion of a legacy database)
+    Postgres,
+    /// Placed on the Citus cluster the database coordinates
+    Citus,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compare the live database with the declaration; every finding with its evidence
@@ -137,6 +146,10 @@ pub enum Command {
         /// lock_timeout of every statement (PostgreSQL interval); apply retries on timeouts
         #[arg(long, default_value = "1s")]
         lock_timeout: String,
+        /// `citus`: the step that places an already converted database's tables on the Citus
+        /// cluster it is the coordinator of (what `apply` does after migrations on a coordinator)
+        #[arg(long, value_enum, default_value = "postgres")]
+        target: Target,
     },
     /// Write a declaration for an existing database, to adopt tenancy
     Import {
@@ -364,7 +377,7 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
             }
             return Ok(if passed { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
-        Command::Plan { connection, declaration, schema, out: dir, dry_run, batch_size, lock_timeout } => {
+        Command::Plan { connection, declaration, schema, out: dir, dry_run, batch_size, lock_timeout, target } => {
             let embedded = declaration.is_none();
             let mut declaration = crate::declaration::load(declaration.as_deref())?;
             let schema = in_schema(&mut declaration, schema);
@@ -373,7 +386,21 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
             // records them as applied, so later ones apply to it as to a fresh database.
             let baseline = if embedded { migrate::versions()? } else { Vec::new() };
             let options = convert::Options { batch_size, lock_timeout, baseline, schema: schema.clone() };
-            let plan = convert::plan_database(&mut conn, &declaration, &schema, &options)?;
+            let plan = match target {
+                Target::Postgres => convert::plan_database(&mut conn, &declaration, &schema, &options)?,
+                Target::Citus => {
+                    if !crate::citus::is_citus(&mut conn)? {
+                        return Err(crate::Error::Plan(tenancy_codegen::PlanError::conversion(
+                            "--target citus",
+                            "this database has no Citus extension: it is not a Citus coordinator",
+                            "create the extension and add the workers (see the README, Scale out with Citus), then plan again",
+                        )));
+                    }
+                    let catalog = crate::catalog::load(&mut conn, &schema, &declaration.settings.app_role)?;
+                    let cluster = crate::citus::placements(&mut conn, &declaration)?;
+                    tenancy_codegen::citus::conversion(&declaration, &catalog, &cluster)?
+                }
+            };
             if dry_run {
                 let _ = out.write_all(convert::render_dry_run(&plan, &options).as_bytes());
             } else {

@@ -228,7 +228,11 @@ impl Display for Ddl {
                 };
                 write!(f, "SELECT create_distributed_table({}, {}{colocate});", literal(&qualified(table)), literal(column))
             }
-            Ddl::UndistributeTable { table } => write!(f, "SELECT undistribute_table({});", literal(&qualified(table))),
+            Ddl::UndistributeTable { table } => write!(
+                f,
+                "SELECT undistribute_table({t}, cascade_via_foreign_keys => true) WHERE EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = {t}::regclass);",
+                t = literal(&qualified(table))
+            ),
             Ddl::SetLocal { name, value } => write!(f, "SET LOCAL {name} = {};", literal(value)),
             Ddl::SetDatabaseDefault { name, value } => write!(
                 f,

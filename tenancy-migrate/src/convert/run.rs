@@ -156,9 +156,14 @@ fn run_step(
     tracing::info!(step = name, in_transaction = step.in_transaction, "running step");
     if step.in_transaction {
         tracing::debug!(step = name, sql = %up, "step");
+        // One statement at a time in the one transaction: Citus passes a DDL statement on to
+        // the workers as the text it was sent in, and refuses a text of several commands.
+        let statements = split::statements(up);
         retry.run(name, log, conn, |conn| {
             conn.transaction(|conn| {
-                conn.batch_execute(up)?;
+                for statement in &statements {
+                    conn.batch_execute(statement)?;
+                }
                 log_row(conn, name, -1)
             })
         })?;
