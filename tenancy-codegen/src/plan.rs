@@ -109,7 +109,10 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
             down.push(back);
             summary.push(format!("{}_{}", table.scope.name(), table.name));
         }
-        if before.uniques != table.uniques || before.global_unique_keys() != table.global_unique_keys() {
+        if before.uniques != table.uniques
+            || before.global_unique_keys() != table.global_unique_keys()
+            || before.unique_expressions != table.unique_expressions
+        {
             return Err(unsupported("changing unique keys"));
         }
         for column in &table.columns {

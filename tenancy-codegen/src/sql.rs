@@ -7,6 +7,7 @@
 use crate::ddl::{
     ColumnDef, ColumnDefault, Constraint, Ddl, Element, Function, FunctionRef, Grantee, OnDelete, Policy, Privilege,
 };
+use tenancy_schema::ir::UniqueExpression;
 use tenancy_schema::{Claim, Column, ColumnType, Reference, Schema, Scope, Settings, Table};
 
 /// Quotes an SQL identifier: always double-quoted, embedded quotes doubled.
@@ -358,7 +359,35 @@ pub fn create_table(schema: &Schema, table: &Table, created: &[&str]) -> (Vec<Dd
             if_not_exists: false,
         }
     }));
+    statements.extend(table.unique_expressions.iter().map(|e| expression_unique(settings, table, e, false)));
     (statements, deferred)
+}
+
+/// The unique index of an expression key: `(org_id, (lower(email)))` on a tenant table unless
+/// declared global. `concurrently` for a live table (a conversion).
+pub fn expression_unique(settings: &Settings, table: &Table, key: &UniqueExpression, concurrently: bool) -> Ddl {
+    let expression = format!("({})", key.sql);
+    let mut columns = Vec::new();
+    if table.is_tenant() && !key.global {
+        columns.push(settings.org_column.clone());
+    }
+    columns.push(expression);
+    Ddl::CreateIndex {
+        name: expression_unique_name(table, key),
+        table: table.name.clone(),
+        columns,
+        unique: true,
+        concurrently,
+        if_not_exists: concurrently,
+    }
+}
+
+/// `contacts_lower_email_key` for `lower(email)`.
+pub fn expression_unique_name(table: &Table, key: &UniqueExpression) -> String {
+    let words: String =
+        key.sql.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    let words: Vec<&str> = words.split('_').filter(|w| !w.is_empty()).collect();
+    names::unique(&table.name, &[&words.join("_")])
 }
 
 /// A tenant table's `(org) REFERENCES root (key) ON DELETE CASCADE`.

@@ -296,7 +296,17 @@ fn write_table(
     // Unique keys (constraints and plain unique indexes), with or without the tenant column.
     let mut per_org: Vec<Vec<&str>> = Vec::new();
     let mut global: Vec<Vec<&str>> = Vec::new();
+    let mut expressions: Vec<String> = Vec::new();
     for index in catalog.indexes_of(name).filter(|i| i.unique && !i.primary && i.valid) {
+        let (keys, with_org): (Vec<&String>, Vec<&String>) =
+            index.columns.iter().partition(|c| !(tenant && c.as_str() == org));
+        if !index.partial && keys.len() == 1 && keys[0].starts_with('(') {
+            // An expression key: `lower(email)`, per organization when the org column is in it.
+            let sql = keys[0].strip_prefix('(').and_then(|k| k.strip_suffix(')')).unwrap_or(keys[0]);
+            let global = tenant && with_org.is_empty();
+            expressions.push(format!("{}(expr = {sql:?})", if global { "unique_global" } else { "unique" }));
+            continue;
+        }
         if index.partial || index.columns.iter().any(|c| c.starts_with('(')) {
             let _ = writeln!(
                 out,
@@ -320,6 +330,7 @@ fn write_table(
     let mut attributes = vec![scope.to_owned(), format!("table = {name:?}")];
     attributes.extend(per_org.iter().filter(|u| u.len() > 1).map(|u| format!("unique({})", u.join(", "))));
     attributes.extend(global.iter().filter(|u| u.len() > 1).map(|u| format!("unique_global({})", u.join(", "))));
+    attributes.extend(expressions);
     let _ = writeln!(out, "// REVIEW: {scope} ({}).", guess.reason);
     if !global.is_empty() {
         let _ = writeln!(

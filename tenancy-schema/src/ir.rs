@@ -178,6 +178,35 @@ pub struct Table {
     /// Parallel to `global_uniques`.
     #[serde(skip)]
     pub global_unique_spans: Vec<Span>,
+    /// Unique keys on an expression: `unique(expr = "lower(email)")` (per organization on a
+    /// tenant table) or `unique_global(expr = "...")`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unique_expressions: Vec<UniqueExpression>,
+}
+
+/// A unique key on an SQL expression, written verbatim by the declaration's author.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UniqueExpression {
+    pub sql: String,
+    /// Across organizations (tenant tables; the existence oracle of `unique_global`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub global: bool,
+}
+
+impl UniqueExpression {
+    /// Whether `printed` (as `pg_get_indexdef` prints an index expression) is this expression:
+    /// compared without spaces, quotes, parentheses and `::text` casts.
+    pub fn matches(&self, printed: &str) -> bool {
+        let norm = |s: &str| {
+            s.to_ascii_lowercase()
+                .replace("::text", "")
+                .replace("::charactervarying", "")
+                .chars()
+                .filter(|c| !matches!(c, ' ' | '"' | '(' | ')'))
+                .collect::<String>()
+        };
+        norm(&self.sql) == norm(printed)
+    }
 }
 
 impl PartialEq for Table {
@@ -188,6 +217,7 @@ impl PartialEq for Table {
             && self.columns == other.columns
             && self.uniques == other.uniques
             && self.global_uniques == other.global_uniques
+            && self.unique_expressions == other.unique_expressions
             && self.backfill == other.backfill
             && self.link == other.link
     }

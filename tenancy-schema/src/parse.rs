@@ -67,7 +67,7 @@ pub(crate) fn parse_file(file: &str, source: &str, errors: &mut Vec<Diagnostic>)
 }
 
 const SETTINGS_HINT: &str = "settings are `#![tenancy(org_column = \"org_id\", app_role = \"app_user\", claim = \"app.org_id\" | postgrest | signed, default_org = \"<uuid>\", schema = \"public\")]`";
-const TABLE_HINT: &str = "write `#[tenancy(root | tenant | global | shared(through = \"link.column\") | internal, table = \"name\", unique(col, ...), unique_global(col, ...))]`";
+const TABLE_HINT: &str = "write `#[tenancy(root | tenant | global | shared(through = \"link.column\") | internal, table = \"name\", unique(col, ...), unique_global(col, ...), unique(expr = \"lower(email)\"))]`";
 const COLUMN_HINT: &str = "column attributes are #[key], #[unique], #[unique(global)], #[references(table)], #[references(table.column)], #[default(\"sql\")]";
 const BACKFILL_HINT: &str = "write #[backfill(default_org)], #[backfill(via = \"col -> table.org_column\")], #[backfill(from_parent = \"col\")] or #[backfill(sql = \"expr\")]";
 
@@ -120,6 +120,7 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
     let mut table_name = None;
     let mut uniques = Vec::new();
     let mut global_uniques = Vec::new();
+    let mut unique_expressions = Vec::new();
     let mut backfill = None;
     let mut link = None;
     for attr in &item.attrs {
@@ -148,12 +149,33 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
                     "table" => table_name = Some(meta.value()?.parse::<LitStr>()?.value()),
                     "unique" | "unique_global" => {
                         let mut columns = Vec::new();
+                        let mut expression = None;
                         meta.parse_nested_meta(|column| {
+                            if column.path.is_ident("expr") {
+                                let sql = column.value()?.parse::<LitStr>()?;
+                                if sql.value().trim().is_empty() {
+                                    return Err(syn::Error::new(sql.span(), "an empty expression"));
+                                }
+                                expression = Some(sql.value());
+                                return Ok(());
+                            }
                             let ident = column.path.require_ident()?;
                             columns.push((ident.unraw().to_string(), span(file, ident.span())));
                             Ok(())
                         })?;
-                        if name == "unique" { uniques.push(columns) } else { global_uniques.push(columns) }
+                        let global = name == "unique_global";
+                        match expression {
+                            Some(_) if !columns.is_empty() => {
+                                return Err(
+                                    meta.error("write an expression key alone: unique(expr = \"lower(email)\")")
+                                );
+                            }
+                            Some(sql) => {
+                                unique_expressions.push(crate::ir::UniqueExpression { sql, global });
+                            }
+                            None if global => global_uniques.push(columns),
+                            None => uniques.push(columns),
+                        }
                     }
                     _ => return Err(meta.error(format!("unknown table attribute `{name}`"))),
                 }
@@ -205,6 +227,7 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
             .map(|u: &Vec<(String, Span)>| u.first().map(|(_, s)| s.clone()).unwrap_or_default())
             .collect(),
         global_uniques: global_uniques.into_iter().map(|u| u.into_iter().map(|(c, _)| c).collect()).collect(),
+        unique_expressions,
         backfill,
         link,
         span: span(file, item.ident.span()),

@@ -65,7 +65,7 @@ fn unknown_table_attribute() {
         &format!("{ROOT}#[tenancy(tenant, sharded)]\nstruct Lead {{ #[key] id: i64 }}\n"),
         r#"
 decl.rs:3:19: error: unknown table attribute `sharded`
-  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", unique(col, ...), unique_global(col, ...))]`"#,
+  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", unique(col, ...), unique_global(col, ...), unique(expr = "lower(email)"))]`"#,
     );
 }
 
@@ -114,7 +114,7 @@ fn a_shared_table_without_its_link() {
         &format!("{ROOT}#[tenancy(shared)]\nstruct User {{ #[key] id: Uuid }}\n"),
         r#"
 decl.rs:3:11: error: shared needs the link: `shared(through = "link_table.column")`
-  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", unique(col, ...), unique_global(col, ...))]`"#,
+  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", unique(col, ...), unique_global(col, ...), unique(expr = "lower(email)"))]`"#,
     );
 }
 
@@ -382,5 +382,26 @@ decl.rs:2:58: error: global unique key on root table `organizations`
         r#"
 decl.rs:4:41: error: write #[unique] (per organization) or #[unique(global)]
   hint: column attributes are #[key], #[unique], #[unique(global)], #[references(table)], #[references(table.column)], #[default("sql")]"#,
+    );
+}
+
+#[test]
+fn expression_unique_keys() {
+    let schema = parse_str(
+        "decl.rs",
+        &format!("{ROOT}#[tenancy(tenant, unique(expr = \"lower(email)\"), unique_global(expr = \"lower(handle)\"))]\nstruct Login {{ #[key] id: i64, email: String, handle: String }}\n"),
+    )
+    .unwrap();
+    let keys = &schema.table("logins").unwrap().unique_expressions;
+    assert_eq!(keys.len(), 2);
+    assert!(!keys[0].global && keys[1].global);
+    assert!(keys[0].matches("lower((email)::text)"), "as pg_get_indexdef prints it for a varchar");
+    check_err(
+        &format!(
+            "{ROOT}#[tenancy(tenant, unique(email, expr = \"lower(email)\"))]\nstruct Login {{ #[key] id: i64, email: String }}\n"
+        ),
+        r#"
+decl.rs:3:19: error: write an expression key alone: unique(expr = "lower(email)")
+  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", unique(col, ...), unique_global(col, ...), unique(expr = "lower(email)"))]`"#,
     );
 }

@@ -250,7 +250,8 @@ fn check_uniques(schema: &Schema, errors: &mut Vec<Diagnostic>) {
     for table in &schema.tables {
         let global = table.global_uniques.iter().zip(&table.global_unique_spans);
         let global_columns = table.columns.iter().filter(|c| c.global_unique).map(|c| &c.span);
-        for span in global.clone().map(|(_, s)| s).chain(global_columns) {
+        let global_expressions = table.unique_expressions.iter().filter(|e| e.global).map(|_| &table.span);
+        for span in global.clone().map(|(_, s)| s).chain(global_columns).chain(global_expressions) {
             if table.scope != Scope::Tenant {
                 errors.push(
                     Diagnostic::new(span.clone(), format!("global unique key on {} table `{}`", table.scope.name(), table.name))

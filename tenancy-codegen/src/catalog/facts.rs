@@ -107,7 +107,7 @@ pub struct Index {
     pub primary: bool,
     pub valid: bool,
     pub partial: bool,
-    /// Key columns in order; `(expression)` for an expression.
+    /// Key columns in order; an expression in parentheses, as `pg_get_indexdef` prints it: `(lower(email))`.
     pub columns: Vec<String>,
 }
 

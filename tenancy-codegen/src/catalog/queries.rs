@@ -128,7 +128,8 @@ const INDEXES_SQL: &str = "WITH att AS (SELECT a.attrelid, array_agg(a.attname::
   WHERE rn.nspname = $1 AND r.relkind IN ('r', 'p') AND a.attnum > 0 GROUP BY a.attrelid)
 SELECT c.relname AS table, i.relname AS name, x.indisunique AS unique, x.indisprimary AS primary,
        x.indisvalid AS valid, x.indpred IS NOT NULL AS partial,
-       ARRAY(SELECT coalesce(ca.names[u.num], '(expression)') FROM unnest(x.indkey::int2[]) WITH ORDINALITY u(num, i)
+       ARRAY(SELECT coalesce(ca.names[u.num], '(' || pg_catalog.pg_get_indexdef(x.indexrelid, u.i::int, true) || ')')
+             FROM unnest(x.indkey::int2[]) WITH ORDINALITY u(num, i)
              WHERE u.i <= x.indnkeyatts ORDER BY u.i) AS columns
 FROM pg_catalog.pg_index x
 JOIN pg_catalog.pg_class c ON c.oid = x.indrelid

@@ -50,6 +50,18 @@ pub(super) fn org_keys(p: &mut Planner<'_>) {
                 }
             }
         }
+        // Expression keys (`lower(email)`), built without blocking writes when missing.
+        for key in &table.unique_expressions {
+            let found = p.catalog.indexes_of(t).any(|i| {
+                i.unique
+                    && i.valid
+                    && i.columns.iter().any(|c| c.starts_with('(') && key.matches(c))
+                    && (key.global || i.columns.iter().any(|c| c == org))
+            });
+            if !found {
+                p.up_and_undo(sql::expression_unique(&p.schema.settings, table, key, true), Some(t));
+            }
+        }
         // Declared global unique keys stay as they are; one that is missing is added.
         for columns in table.global_unique_keys() {
             if !p.catalog.has_unique(t, &columns) {

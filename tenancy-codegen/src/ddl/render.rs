@@ -10,6 +10,11 @@ fn idents(names: &[String]) -> String {
     names.iter().map(|n| ident(n)).collect::<Vec<_>>().join(", ")
 }
 
+/// Index keys: columns, or an expression in parentheses (a declared key, written verbatim).
+fn index_columns(keys: &[String]) -> String {
+    keys.iter().map(|k| if k.starts_with('(') { k.clone() } else { ident(k) }).collect::<Vec<_>>().join(", ")
+}
+
 fn list<T: Display>(items: &[T]) -> String {
     items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
@@ -119,7 +124,7 @@ impl Display for Ddl {
                 if *if_not_exists { "IF NOT EXISTS " } else { "" },
                 ident(name),
                 ident(table),
-                idents(columns)
+                index_columns(columns)
             ),
             Ddl::DropIndex { name, concurrently, if_exists: yes } => write!(
                 f,

@@ -238,6 +238,16 @@ impl<'a> Context<'a> {
     }
 }
 
+/// The declared global expression key an index is (`unique_global(expr = "lower(email)")`):
+/// the index's one key is that expression.
+pub fn global_expression<'t>(
+    table: &'t tenancy_schema::Table,
+    columns: &[String],
+) -> Option<&'t tenancy_schema::ir::UniqueExpression> {
+    let [expression] = columns else { return None };
+    table.unique_expressions.iter().find(|e| e.global && expression.starts_with('(') && e.matches(expression))
+}
+
 /// Runs the scan: catalog, data checks, every check; returns the report.
 ///
 /// Every statement runs in a READ ONLY transaction: the catalog in one, the data checks in as

@@ -125,6 +125,11 @@ fn a_uuid_tenant_id_with_row_level_security_already_on() {
         Some(tenancy_schema::Backfill::FromParent { column: "product_id".to_owned() })
     );
     assert!(text.contains("Varchar<255>"), "{text}");
+    assert_eq!(
+        imported.table("product").unwrap().unique_expressions,
+        [tenancy_schema::ir::UniqueExpression { sql: "lower(name)".to_owned(), global: false }],
+        "{text}"
+    );
     let report = scan(&db, &imported, "public");
     assert_eq!(drift(&report), Vec::<String>::new(), "{text}");
     assert!(report.findings.iter().any(|f| f.code == "unique-global"), "the accepted oracle is on the record");
@@ -135,7 +140,7 @@ fn a_uuid_tenant_id_with_row_level_security_already_on() {
 struct Tenant { #[key] tenant_id: Uuid, #[unique] name: Option<Varchar<255>>, status: Option<Varchar<64>>, tier: Option<Varchar<64>> }
 #[tenancy(tenant, table = "tenant_user")]
 struct TenantUser { #[key] user_id: Uuid, #[unique(global)] email: Varchar<255>, given_name: Varchar<255>, family_name: Varchar<255> }
-#[tenancy(tenant, table = "product")]
+#[tenancy(tenant, table = "product", unique(expr = "lower(name)"))]
 struct Product { #[key] product_id: Uuid, name: String, price: Numeric<10, 2>, #[default("now()")] created_at: Timestamptz }
 #[tenancy(global, table = "order_line")]
 struct OrderLine { #[key] line_id: i64, product_id: Uuid, quantity: i32 }
@@ -208,10 +213,10 @@ fn every_organization_key_type_is_isolated_end_to_end() {
             r#"#![tenancy(org_column = "tenant_key", claim = {claim})]
 #[tenancy(root)]
 struct Tenant {{ #[key] id: {key}, name: String }}
-#[tenancy(tenant)]
+#[tenancy(tenant, unique(expr = "lower(name)"))]
 struct Project {{ #[key] id: i64, name: Varchar<80>, budget: Option<Numeric<12, 2>>, tags: Vec<String>, started: Timestamp }}
-#[tenancy(tenant)]
-struct Invite {{ #[key] id: i64, #[references(projects)] project_id: i64, #[unique(global)] token: String, ip: Option<Inet> }}
+#[tenancy(tenant, unique_global(expr = "lower(code)"))]
+struct Invite {{ #[key] id: i64, #[references(projects)] project_id: i64, #[unique(global)] token: String, code: String, ip: Option<Inet> }}
 "#
         );
         let schema = tenancy_schema::parse_str("keys.rs", &declaration).unwrap_or_else(|e| panic!("{key}: {e}"));

@@ -14,17 +14,23 @@ pub const CODES: &[Code] = &[CODE];
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for scoped in cx.scoped_tenant_tables() {
         let name = &scoped.table.name;
-        for columns in scoped.table.global_unique_keys() {
+        let keys = scoped.table.global_unique_keys().into_iter().map(|c| c.join(", "));
+        let expressions = scoped.table.unique_expressions.iter().filter(|e| e.global).map(|e| e.sql.clone());
+        for shown in keys.chain(expressions) {
             let index = cx.catalog.indexes_of(name).find(|i| {
-                i.unique && i.valid && !i.partial && i.columns.iter().map(String::as_str).eq(columns.iter().copied())
+                let columns: Vec<&str> = i.columns.iter().map(String::as_str).collect();
+                i.unique
+                    && i.valid
+                    && !i.partial
+                    && (columns.join(", ") == shown
+                        || crate::scan::global_expression(scoped.table, &i.columns).is_some_and(|e| e.sql == shown))
             });
             // A declared key the database lacks is drift, for the plan to add; nothing to say here.
             let Some(index) = index else { continue };
             out.push(CODE.finding(
                 On::table(name).detail(&index.name),
                 format!(
-                    "{name} ({}) is unique across organizations, as declared: a tenant that tries a value another organization holds is refused, so it learns the value exists",
-                    columns.join(", ")
+                    "{name} ({shown}) is unique across organizations, as declared: a tenant that tries a value another organization holds is refused, so it learns the value exists"
                 ),
                 "keep such values unguessable (random tokens) or not secret (a public handle); otherwise declare the key per organization with unique(...)",
                 cx.catalog.evidence(&INDEXES, Some(name)),

@@ -15,8 +15,10 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for scoped in cx.scoped_tenant_tables() {
         let name = &scoped.table.name;
         let org = scoped.org_column;
-        let declared =
-            |columns: &[String]| scoped.table.is_global_unique(&columns.iter().map(String::as_str).collect::<Vec<_>>());
+        let declared = |columns: &[String]| {
+            scoped.table.is_global_unique(&columns.iter().map(String::as_str).collect::<Vec<_>>())
+                || crate::scan::global_expression(scoped.table, columns).is_some()
+        };
         // Declared global keys are reported by `unique-global` (info) instead.
         let undeclared = |i: &&crate::catalog::Row<crate::catalog::Index>| {
             i.unique && !i.columns.iter().any(|c| c == org) && !declared(&i.columns)

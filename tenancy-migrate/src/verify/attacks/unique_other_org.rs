@@ -65,7 +65,13 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
         let global_key = failure.constraint.as_deref().and_then(|name| {
             let index = x.catalog.indexes_of(&x.table.name).find(|i| i.name == name)?;
             let columns: Vec<&str> = index.columns.iter().map(String::as_str).collect();
-            x.table.is_global_unique(&columns).then(|| index.columns.clone())
+            if x.table.is_global_unique(&columns) {
+                return Some(index.columns.clone());
+            }
+            // A declared global expression key: fresh values for the columns it reads.
+            let expression = crate::scan::global_expression(x.table, &index.columns)?;
+            let words: Vec<&str> = expression.sql.split(|c: char| !(c.is_alphanumeric() || c == '_')).collect();
+            Some(x.table.columns.iter().filter(|c| words.contains(&c.name.as_str())).map(|c| c.name.clone()).collect())
         });
         let Some(columns) = global_key.filter(|c| !declared_global.contains(&c.join(", "))) else {
             break failure.clone();
