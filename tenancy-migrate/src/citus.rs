@@ -251,3 +251,68 @@ fn app_role_on_workers(conn: &mut PgConnection, role: &str, log: &mut dyn FnMut(
     sql.push_str(&format!("{authinfo};\nSELECT run_command_on_workers({});", literal(&authinfo)));
     exec(conn, &sql)
 }
+
+/// An organization moved to shards of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Isolated {
+    /// The first tenant table (parents first), and its new shard: the other tenant tables'
+    /// shards of the organization, colocated, moved with it.
+    pub table: String,
+    pub shard: i64,
+    /// `host:port` of the worker that holds it.
+    pub node: String,
+    /// Tenant tables whose rows of the organization now live in shards of their own.
+    pub tables: usize,
+}
+
+/// Moves one (large) organization to shards of its own, every tenant table at once
+/// (`isolate_tenant_to_new_shard(..., 'CASCADE')`); with `rebalance`, then evens the shards
+/// out over the workers (`citus_rebalance_start` and wait). Shards are copied with writes to
+/// them blocked while each copies (`block_writes`: no logical replication needed).
+pub fn isolate(conn: &mut PgConnection, schema: &Schema, org: &str, rebalance: bool) -> Result<Isolated> {
+    use tenancy_codegen::sql::{ident, literal};
+    let tenants: Vec<&tenancy_schema::Table> =
+        schema.tables_in_dependency_order().into_iter().filter(|t| t.is_tenant()).collect();
+    let Some(anchor) = tenants.first() else {
+        return Err(Error::Cluster("the declaration has no tenant table to isolate an organization in".to_owned()));
+    };
+    let value = format!("{}::{}", literal(org), schema.settings.org_key.sql_name());
+    let exists = crate::scan::json_rows(
+        conn,
+        &format!(
+            "SELECT EXISTS (SELECT FROM {} WHERE {} = {value}) AS found",
+            ident(&schema.root().name),
+            ident(&schema.root().key().name)
+        ),
+        "looking the organization up",
+    )?;
+    if !exists.first().is_some_and(|r| r.contains("true")) {
+        return Err(Error::Cluster(format!("no organization {org} in {}; nothing moved", schema.root().name)));
+    }
+    let sql = format!(
+        "SELECT isolate_tenant_to_new_shard({}, {value}, 'CASCADE', shard_transfer_mode => 'block_writes') AS shard",
+        literal(&ident(&anchor.name))
+    );
+    let row = crate::scan::json_rows(conn, &sql, "isolating the organization")?;
+    let shard = row
+        .first()
+        .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+        .and_then(|r| r["shard"].as_i64())
+        .ok_or_else(|| Error::Cluster("isolate_tenant_to_new_shard returned no shard".to_owned()))?;
+    if rebalance {
+        exec(
+            conn,
+            "SELECT citus_rebalance_start(shard_transfer_mode => 'block_writes'); SELECT citus_rebalance_wait();",
+        )?;
+    }
+    let node = crate::scan::json_rows(
+        conn,
+        &format!("SELECT nodename || ':' || nodeport AS node FROM pg_dist_shard_placement WHERE shardid = {shard}"),
+        "finding the new shard's worker",
+    )?
+    .first()
+    .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+    .and_then(|r| r["node"].as_str().map(str::to_owned))
+    .unwrap_or_default();
+    Ok(Isolated { table: anchor.name.clone(), shard, node, tables: tenants.len() })
+}

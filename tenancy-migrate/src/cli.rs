@@ -151,6 +151,20 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "postgres")]
         target: Target,
     },
+    /// Citus: move one (large) organization to shards of its own, all tenant tables at once
+    Isolate {
+        #[command(flatten)]
+        connection: Connection,
+        /// Declaration file or directory [default: the one this binary was built from]
+        #[arg(long, value_name = "PATH")]
+        declaration: Option<PathBuf>,
+        /// The organization's key
+        #[arg(long, value_name = "KEY")]
+        org: String,
+        /// Then even the shards out over the workers (citus_rebalance_start)
+        #[arg(long)]
+        rebalance: bool,
+    },
     /// Write a declaration for an existing database, to adopt tenancy
     Import {
         #[command(flatten)]
@@ -415,6 +429,20 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
                     dir.display()
                 ));
             }
+        }
+        Command::Isolate { connection, declaration, org, rebalance } => {
+            let declaration = crate::declaration::load(declaration.as_deref())?;
+            let mut conn = db::connect(&connection.database_url)?;
+            if !crate::citus::is_citus(&mut conn)? {
+                return Err(crate::Error::Cluster(
+                    "isolate needs a Citus coordinator: this database has no Citus extension".to_owned(),
+                ));
+            }
+            let isolated = crate::citus::isolate(&mut conn, &declaration, &org, rebalance)?;
+            log(&format!(
+                "organization {org} now has shards of its own in its {} tenant tables (shard {} of {} on {})",
+                isolated.tables, isolated.shard, isolated.table, isolated.node
+            ));
         }
         Command::Import { connection, schema, output } => {
             let mut conn = db::connect(&connection.database_url)?;

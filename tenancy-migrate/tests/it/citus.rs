@@ -247,3 +247,48 @@ fn the_models_route_an_organizations_queries_to_one_shard() {
     assert!(sql.contains("\"org_id\" = $1"), "{sql}");
     let _ = OrgId::from_uuid(a);
 }
+
+/// A large organization moved to shards of its own (every tenant table, colocated), then the
+/// shards evened out: its rows stay where its queries find them, the app role still sees only
+/// its own, and an organization that does not exist is refused with nothing moved.
+#[test]
+fn a_large_organization_moves_to_shards_of_its_own() {
+    let (admin, app) = migrated("citus_isolate");
+    let (a, b) = (uuid::Uuid::from_u128(0xa), uuid::Uuid::from_u128(0xb));
+    let mut conn = PgConnection::establish(&admin).unwrap();
+    conn.batch_execute(&format!(
+        "INSERT INTO organizations (id, name, slug) VALUES ('{a}', 'A', 'a'), ('{b}', 'B', 'b');
+         INSERT INTO users (id, email) VALUES ('{u}', 'a@x');
+         INSERT INTO agents (org_id, user_id, name) SELECT '{a}', '{u}', 'a' || g FROM generate_series(1, 50) g;
+         INSERT INTO agents (org_id, user_id, name) SELECT '{b}', '{u}', 'b' || g FROM generate_series(1, 5) g;",
+        u = uuid::Uuid::from_u128(0xaa)
+    ))
+    .unwrap();
+    let schema = tenancy_migrate::declaration::load(None).unwrap();
+    let shards_before = rows(&mut conn, "SELECT count(*) AS n FROM pg_dist_shard")[0]["n"].as_i64().unwrap();
+    let missing = tenancy_migrate::citus::isolate(&mut conn, &schema, &uuid::Uuid::from_u128(0xc).to_string(), false);
+    assert!(missing.unwrap_err().to_string().contains("no organization"));
+    let isolated = tenancy_migrate::citus::isolate(&mut conn, &schema, &a.to_string(), true).unwrap();
+    // Its shard holds one hash value: A's alone.
+    let shard = rows(
+        &mut conn,
+        &format!("SELECT shardminvalue = shardmaxvalue AS alone FROM pg_dist_shard WHERE shardid = {}", isolated.shard),
+    );
+    assert_eq!(shard[0]["alone"].as_bool(), Some(true), "{isolated:?}");
+    let routed = rows(
+        &mut conn,
+        &format!("SELECT get_shard_id_for_distribution_column('{}', '{a}'::uuid) AS s", isolated.table),
+    );
+    assert_eq!(routed[0]["s"].as_i64(), Some(isolated.shard));
+    assert!(rows(&mut conn, "SELECT count(*) AS n FROM pg_dist_shard")[0]["n"].as_i64().unwrap() > shards_before);
+    // Every row still there, and isolation as before.
+    assert_eq!(rows(&mut conn, "SELECT count(*) AS n FROM agents")[0]["n"].as_i64(), Some(55));
+    let mut app = PgConnection::establish(&app).unwrap();
+    let seen = app
+        .transaction::<i64, diesel::result::Error, _>(|conn| {
+            conn.batch_execute(&claim_sql(&a.to_string()))?;
+            Ok(rows(conn, "SELECT count(*) AS n FROM agents")[0]["n"].as_i64().unwrap())
+        })
+        .unwrap();
+    assert_eq!(seen, 50);
+}
