@@ -51,6 +51,34 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
     let mut down: Vec<Vec<Ddl>> = Vec::new();
     let mut summary = Vec::new();
 
+    // Enum types: new ones created, labels appended; anything else is not a migration we write.
+    let unsupported = |what: &str| PlanError {
+        planning: Planning::Migration,
+        subject: "the declared enum types".to_owned(),
+        message: format!("{what} is not supported by the planner yet"),
+        hint: "append labels instead, or declare a new enum type, or write that migration by hand".to_owned(),
+    };
+    for declared in &desired.enums {
+        match current.enums.iter().find(|e| e.name == declared.name) {
+            None => {
+                up.push(Ddl::CreateEnum { name: declared.name.clone(), labels: declared.labels.clone() });
+                down.push(vec![Ddl::DropEnum { name: declared.name.clone() }]);
+                summary.push(format!("create_enum_{}", declared.name));
+            }
+            Some(before) if before.labels == declared.labels => {}
+            Some(before) if declared.labels.starts_with(&before.labels) => {
+                // PostgreSQL cannot drop an enum label: down leaves it.
+                for label in &declared.labels[before.labels.len()..] {
+                    up.push(Ddl::AddEnumValue { name: declared.name.clone(), label: label.clone() });
+                }
+                summary.push(format!("extend_enum_{}", declared.name));
+            }
+            Some(_) => return Err(unsupported(&format!("removing or reordering labels of enum `{}`", declared.name))),
+        }
+    }
+    if current.enums.iter().any(|e| !desired.enums.iter().any(|d| d.name == e.name)) {
+        return Err(unsupported("dropping a declared enum type"));
+    }
     let added: Vec<&Table> =
         desired.tables_in_dependency_order().into_iter().filter(|t| current.table(&t.name).is_none()).collect();
     let existing: Vec<&str> =
@@ -231,12 +259,14 @@ fn initial(schema: &Schema, number: usize) -> Migration {
     }
     up.extend(sql::auth_org_id(settings, false));
     up.push(sql::immutability_function(settings, false));
+    up.extend(schema.enums.iter().map(|e| Ddl::CreateEnum { name: e.name.clone(), labels: e.labels.clone() }));
     let (created, deferred) = create_tables(schema, &tables, &[]);
     up.extend(created);
     up.extend(deferred);
 
     let mut down =
         vec![Ddl::DropTables { tables: tables.iter().rev().map(|t| t.name.clone()).collect(), if_exists: false }];
+    down.extend(schema.enums.iter().map(|e| Ddl::DropEnum { name: e.name.clone() }));
     down.extend(sql::drop_functions());
     if settings.claim.is_signed() {
         down.extend(sql::drop_claim_keys());

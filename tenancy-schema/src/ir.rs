@@ -13,6 +13,17 @@ pub struct Schema {
     pub settings: Settings,
     /// Tables in declaration order.
     pub tables: Vec<Table>,
+    /// Enum types the declaration creates (`#[tenancy(enum)] enum Mood { Calm, Busy }`);
+    /// columns use them as `Enum<"mood">`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enums: Vec<EnumType>,
+}
+
+/// A declared enum type: its SQL name and labels, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnumType {
+    pub name: String,
+    pub labels: Vec<String>,
 }
 
 /// Workspace-level settings, written as inner attributes `#![tenancy(...)]` in the declaration.

@@ -26,6 +26,7 @@ pub fn parse_sources(files: &[(String, String)]) -> Result<Schema, Diagnostics> 
     let mut errors = Vec::new();
     let mut settings: Option<(Settings, Span)> = None;
     let mut tables = Vec::new();
+    let mut enums = Vec::new();
     for (name, text) in files {
         let parsed = parse::parse_file(name, text, &mut errors);
         if let Some((found, span)) = parsed.settings {
@@ -39,12 +40,13 @@ pub fn parse_sources(files: &[(String, String)]) -> Result<Schema, Diagnostics> 
             }
         }
         tables.extend(parsed.tables);
+        enums.extend(parsed.enums);
     }
     let (settings, settings_span) = settings.unwrap_or_else(|| {
         let span = Span { file: files.first().map(|(n, _)| n.clone()).unwrap_or_default(), line: 1, column: 1 };
         (Settings::default(), span)
     });
-    let mut schema = Schema { settings, tables };
+    let mut schema = Schema { settings, tables, enums };
     if errors.is_empty() {
         validate::validate(&mut schema, &settings_span, &mut errors);
     }

@@ -25,10 +25,11 @@ use syn::{Attribute, Fields, GenericArgument, Ident, Item, LitStr, PathArguments
 pub(crate) struct ParsedFile {
     pub settings: Option<(Settings, Span)>,
     pub tables: Vec<Table>,
+    pub enums: Vec<crate::ir::EnumType>,
 }
 
 pub(crate) fn parse_file(file: &str, source: &str, errors: &mut Vec<Diagnostic>) -> ParsedFile {
-    let mut parsed = ParsedFile { settings: None, tables: Vec::new() };
+    let mut parsed = ParsedFile { settings: None, tables: Vec::new(), enums: Vec::new() };
     let syntax = match syn::parse_file(source) {
         Ok(syntax) => syntax,
         Err(err) => {
@@ -56,10 +57,17 @@ pub(crate) fn parse_file(file: &str, source: &str, errors: &mut Vec<Diagnostic>)
                     parsed.tables.push(table);
                 }
             }
+            Item::Enum(item) => match parse_enum(file, item) {
+                Ok(declared) => parsed.enums.push(declared),
+                Err(diagnostic) => errors.push(diagnostic),
+            },
             Item::Use(_) => {}
             other => errors.push(
-                Diagnostic::new(span(file, other.span()), "only structs can be declared here")
-                    .hint("declare each table as `#[tenancy(tenant)] struct Name { ... }`"),
+                Diagnostic::new(
+                    span(file, other.span()),
+                    "only structs and #[tenancy(enum)] enums can be declared here",
+                )
+                .hint("declare each table as `#[tenancy(tenant)] struct Name { ... }`"),
             ),
         }
     }
@@ -232,6 +240,67 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
         link,
         span: span(file, item.ident.span()),
     })
+}
+
+/// `#[tenancy(enum)] enum Mood { Calm, #[value("on hold")] OnHold }` → the type `mood` with the
+/// labels `calm`, `on hold` (`#[tenancy(enum, name = "schema.name")]` names it).
+fn parse_enum(file: &str, item: &syn::ItemEnum) -> Result<crate::ir::EnumType, Diagnostic> {
+    let hint = "declare an enum type as `#[tenancy(enum)] enum Mood { Calm, Busy }` (labels: snake_case, or #[value(\"...\")])";
+    let mut is_enum = false;
+    let mut name = None;
+    for attr in &item.attrs {
+        if attr.path().is_ident("tenancy") {
+            attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("enum") {
+                    is_enum = true;
+                } else if meta.path.is_ident("name") {
+                    name = Some(meta.value()?.parse::<LitStr>()?.value());
+                } else {
+                    return Err(meta.error("an enum takes `enum` and `name = \"...\"`"));
+                }
+                Ok(())
+            })
+            .map_err(|err| syn_error(file, &err).hint(hint))?;
+        }
+    }
+    if !is_enum {
+        return Err(Diagnostic::new(
+            span(file, item.ident.span()),
+            format!("enum `{}` has no #[tenancy(enum)]", item.ident),
+        )
+        .hint(hint));
+    }
+    let mut labels = Vec::new();
+    for variant in &item.variants {
+        let mut label = snake(&variant.ident.to_string());
+        for attr in &variant.attrs {
+            if attr.path().is_ident("value") {
+                label = attr.parse_args::<LitStr>().map_err(|err| syn_error(file, &err).hint(hint))?.value();
+            }
+        }
+        if labels.contains(&label) {
+            return Err(
+                Diagnostic::new(span(file, variant.ident.span()), format!("label `{label}` appears twice")).hint(hint)
+            );
+        }
+        labels.push(label);
+    }
+    if labels.is_empty() {
+        return Err(Diagnostic::new(span(file, item.ident.span()), "an enum type needs at least one label").hint(hint));
+    }
+    Ok(crate::ir::EnumType { name: name.unwrap_or_else(|| snake(&item.ident.to_string())), labels })
+}
+
+/// `OnHold` → `on_hold`.
+fn snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, ch) in name.chars().enumerate() {
+        if ch.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.extend(ch.to_lowercase());
+    }
+    out
 }
 
 /// `shared(through = "link_table.column")`.

@@ -405,3 +405,22 @@ decl.rs:3:19: error: write an expression key alone: unique(expr = "lower(email)"
   hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", unique(col, ...), unique_global(col, ...), unique(expr = "lower(email)"))]`"#,
     );
 }
+
+#[test]
+fn declared_enum_types() {
+    let schema = parse_str(
+        "decl.rs",
+        &format!("{ROOT}#[tenancy(enum, name = \"app.mood\")]\nenum Mood {{ Calm, #[value(\"on hold\")] OnHold }}\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        schema.enums,
+        [crate::ir::EnumType { name: "app.mood".into(), labels: vec!["calm".into(), "on hold".into()] }]
+    );
+    check_err(
+        &format!("{ROOT}enum Mood {{ Calm }}\n"),
+        r#"
+decl.rs:3:6: error: enum `Mood` has no #[tenancy(enum)]
+  hint: declare an enum type as `#[tenancy(enum)] enum Mood { Calm, Busy }` (labels: snake_case, or #[value("...")])"#,
+    );
+}

@@ -206,6 +206,19 @@ pub enum Ddl {
     UndistributeTable {
         table: String,
     },
+    /// `CREATE TYPE name AS ENUM (...)`: a declared enum type.
+    CreateEnum {
+        name: String,
+        labels: Vec<String>,
+    },
+    /// `ALTER TYPE name ADD VALUE IF NOT EXISTS 'label'` (appended; labels are never removed).
+    AddEnumValue {
+        name: String,
+        label: String,
+    },
+    DropEnum {
+        name: String,
+    },
     /// `SET LOCAL name = 'value'` (a setting for the rest of the transaction).
     SetLocal {
         name: String,
@@ -428,6 +441,9 @@ impl Ddl {
             | Ddl::Restore { .. }
             | Ddl::Guarded { .. }
             | Ddl::SetLocal { .. }
+            | Ddl::CreateEnum { .. }
+            | Ddl::AddEnumValue { .. }
+            | Ddl::DropEnum { .. }
             | Ddl::SetDatabaseDefault { .. }
             | Ddl::Comment(_) => lock::NONE,
             Ddl::CreateReferenceTable { .. } | Ddl::CreateDistributedTable { .. } | Ddl::UndistributeTable { .. } => {
@@ -498,6 +514,7 @@ impl Ddl {
                 function: FunctionRef { name: function.name.clone(), arguments: function.arguments.clone() },
                 if_exists: true,
             },
+            Ddl::CreateEnum { name, .. } => Ddl::DropEnum { name: name.clone() },
             Ddl::CreateReferenceTable { table } | Ddl::CreateDistributedTable { table, .. } => {
                 Ddl::UndistributeTable { table: table.clone() }
             }

@@ -238,6 +238,16 @@ impl Display for Ddl {
                 "SELECT undistribute_table({t}, cascade_via_foreign_keys => true) WHERE EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = {t}::regclass);",
                 t = literal(&qualified(table))
             ),
+            Ddl::CreateEnum { name, labels } => write!(
+                f,
+                "CREATE TYPE {} AS ENUM ({});",
+                qualified(name),
+                labels.iter().map(|l| literal(l)).collect::<Vec<_>>().join(", ")
+            ),
+            Ddl::AddEnumValue { name, label } => {
+                write!(f, "ALTER TYPE {} ADD VALUE IF NOT EXISTS {};", qualified(name), literal(label))
+            }
+            Ddl::DropEnum { name } => write!(f, "DROP TYPE IF EXISTS {};", qualified(name)),
             Ddl::SetLocal { name, value } => write!(f, "SET LOCAL {name} = {};", literal(value)),
             Ddl::SetDatabaseDefault { name, value } => write!(
                 f,
