@@ -208,27 +208,47 @@ pub fn distribute(conn: &mut PgConnection, schema: &Schema, log: &mut dyn FnMut(
 
 /// Citus runs the app role's shard queries on the workers as the app role itself: it needs to
 /// log in there, with a password the nodes know (`pg_dist_authinfo`, readable by superusers
-/// only). On the coordinator it stays as it was (NOLOGIN: applications log in as their own
-/// role). Once per cluster; a new random password each time it is set.
-fn app_role_on_workers(conn: &mut PgConnection, role: &str, log: &mut dyn FnMut(&str)) -> Result<()> {
+/// only, one table per database). The role is cluster-wide and serves every database of the
+/// cluster, so its password is the same for all of them: derived from the coordinator's
+/// system identifier (readable by superusers and `pg_monitor` only) and the role's name, never
+/// stored in the clear. On the coordinator the role stays as it was (NOLOGIN: applications
+/// log in as their own role). Idempotent. A password for the role set some other way is not
+/// detected: `ALTER ROLE <app> NOLOGIN` on the coordinator, then apply, sets it again.
+pub fn app_role_on_workers(conn: &mut PgConnection, role: &str, log: &mut dyn FnMut(&str)) -> Result<()> {
     use tenancy_codegen::sql::{ident, literal};
-    // Set up already when the nodes know a password and every worker lets the role log in (an
-    // `ALTER ROLE ... NOLOGIN` on the coordinator reaches the workers too).
-    let ready = crate::scan::json_rows(
+    let password = crate::scan::json_rows(
         conn,
         &format!(
-            "SELECT EXISTS (SELECT FROM pg_dist_authinfo WHERE rolename = {role})
-                AND NOT EXISTS (SELECT FROM run_command_on_workers({check}) r WHERE NOT r.success OR r.result <> 't') AS ready",
-            role = literal(role),
-            check = literal(&format!("SELECT rolcanlogin FROM pg_roles WHERE rolname = {}", literal(role)))
+            "SELECT encode(sha256(convert_to(system_identifier::text || ':' || {} || ':tenancy worker login', 'UTF8')), 'hex') AS password FROM pg_control_system()",
+            literal(role)
+        ),
+        "deriving the app role's worker password",
+    )?
+    .first()
+    .and_then(|row| serde_json::from_str::<serde_json::Value>(row).ok())
+    .and_then(|row| row["password"].as_str().map(str::to_owned))
+    .ok_or_else(|| Error::Cluster("cannot read the coordinator's system identifier (pg_control_system)".to_owned()))?;
+    let authinfo = format!(
+        "INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, {}, {}) ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = excluded.authinfo",
+        literal(role),
+        literal(&format!("password={password}"))
+    );
+    exec(conn, &format!("{authinfo}; SELECT run_command_on_workers({});", literal(&authinfo)))?;
+    // The role itself only while a worker refuses it a login (an `ALTER ROLE ... NOLOGIN` on
+    // the coordinator reaches the workers too): a role is cluster-wide, and two databases'
+    // applies altering it at once deadlock.
+    let refused = crate::scan::json_rows(
+        conn,
+        &format!(
+            "SELECT EXISTS (SELECT FROM run_command_on_workers({}) r WHERE NOT r.success OR r.result <> 't') AS refused",
+            literal(&format!("SELECT rolcanlogin FROM pg_roles WHERE rolname = {}", literal(role)))
         ),
         "checking the app role on the workers",
     )?;
-    if ready.first().is_some_and(|row| row.contains("true")) {
+    if !refused.first().is_some_and(|row| row.contains("true")) {
         return Ok(());
     }
     log(&format!("Citus: the app role {role} may now log in on the workers (password in pg_dist_authinfo)"));
-    let password: String = (0..2).map(|_| uuid::Uuid::new_v4().simple().to_string()).collect();
     let could_login = crate::scan::json_rows(
         conn,
         &format!("SELECT rolcanlogin AS login FROM pg_roles WHERE rolname = {}", literal(role)),
@@ -236,20 +256,24 @@ fn app_role_on_workers(conn: &mut PgConnection, role: &str, log: &mut dyn FnMut(
     )?
     .first()
     .is_some_and(|row| row.contains("true"));
-    let authinfo = format!(
-        "INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, {}, {}) ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = excluded.authinfo",
-        literal(role),
-        literal(&format!("password={password}"))
-    );
-    let mut sql = format!("ALTER ROLE {} LOGIN PASSWORD {};\n", ident(role), literal(&password));
+    let mut sql = format!("ALTER ROLE {} LOGIN PASSWORD {};", ident(role), literal(&password));
     if !could_login {
-        sql.push_str(&format!(
-            "SET citus.enable_ddl_propagation = off;\nALTER ROLE {} NOLOGIN;\nRESET citus.enable_ddl_propagation;\n",
-            ident(role)
-        ));
+        // Back to NOLOGIN on the coordinator only.
+        sql.push_str(&format!(" SET LOCAL citus.enable_ddl_propagation = off; ALTER ROLE {} NOLOGIN;", ident(role)));
     }
-    sql.push_str(&format!("{authinfo};\nSELECT run_command_on_workers({});", literal(&authinfo)));
-    exec(conn, &sql)
+    // Another database's apply may be setting it at the same moment, which PostgreSQL refuses
+    // ("tuple concurrently updated", or a distributed deadlock): then again, shortly after.
+    let mut attempt = 0;
+    loop {
+        match conn.transaction(|conn| conn.batch_execute(&sql)) {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 5 && (e.to_string().contains("concurrently") || e.to_string().contains("deadlock")) => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100 * attempt));
+            }
+            Err(e) => return Err(Error::Cluster(format!("letting the app role log in on the workers: {e}"))),
+        }
+    }
 }
 
 /// An organization moved to shards of its own.

@@ -47,6 +47,11 @@ pub fn citus() -> &'static crate::citus::Citus {
             crate::citus::Citus::ensure_running(&dir).unwrap_or_else(|e| panic!("starting the Citus cluster: {e}"));
         let mut conn = PgConnection::establish(&citus.url("postgres")).expect("coordinator connection");
         roles(&mut conn);
+        // The app role's login on the workers, once, before tests place their tables at the
+        // same time (two concurrent ALTER ROLEs of one role fail: "tuple concurrently updated").
+        citus.ensure_database("t_citus_setup").expect("the setup database");
+        let mut setup = PgConnection::establish(&citus.url("t_citus_setup")).expect("setup connection");
+        crate::citus::app_role_on_workers(&mut setup, APP_ROLE, &mut |_| {}).expect("the app role on the workers");
         citus
     })
 }
