@@ -239,17 +239,7 @@ struct Invite {{ #[key] id: i64, #[references(projects)] project_id: i64, #[uniq
         };
         assert_eq!(returns, schema.settings.org_key.sql_name(), "{key}");
         let v = tenancy_migrate::verify::verify(&mut conn, &schema).unwrap_or_else(|e| panic!("{key}: {e}"));
-        let bad: Vec<String> = v
-            .tables
-            .iter()
-            .flat_map(|t| {
-                t.cells
-                    .iter()
-                    .filter(|c| c.failed())
-                    .map(move |c| format!("{} {}: {}", t.table, c.attack, c.evidence.result))
-            })
-            .chain(v.objects.iter().filter(|o| o.cell.failed()).map(|o| format!("{} {}", o.object, o.cell.attack)))
-            .collect();
+        let bad = crate::support::verify_failures(&v);
         assert!(tenancy_migrate::verify::passed(&v), "{key}: {bad:#?}");
         // The attacks that need sample rows of each type ran on both tenant tables.
         for table in ["projects", "invites"] {
@@ -359,31 +349,9 @@ struct Invitation { #[key] id: Uuid, account_role: Enum<"basejump.account_role">
     };
     assert_eq!(in_public, 0);
     let report = scan(&db, &declaration, "basejump");
-    let errors: Vec<String> = report
-        .findings
-        .iter()
-        .filter(|f| f.severity == tenancy_schema::report::Severity::Error)
-        .map(|f| format!("{}: {}", f.code, f.message))
-        .collect();
-    assert_eq!(errors, Vec::<String>::new());
+    assert_eq!(crate::support::scan_errors(&report), Vec::<String>::new());
     let v = tenancy_migrate::verify::verify(&mut db.admin(), &declaration).unwrap_or_else(|e| panic!("verify: {e}"));
-    let bad: Vec<String> = v
-        .tables
-        .iter()
-        .flat_map(|t| {
-            t.cells
-                .iter()
-                .filter(|c| c.failed())
-                .map(move |c| format!("{} {}: {}", t.table, c.attack, c.evidence.result))
-        })
-        .chain(
-            v.objects
-                .iter()
-                .filter(|o| o.cell.failed())
-                .map(|o| format!("{} {}: {}", o.object, o.cell.attack, o.cell.evidence.result)),
-        )
-        .chain(v.tables.iter().filter_map(|t| t.skipped.as_ref().map(|why| format!("{} skipped: {why}", t.table))))
-        .collect();
+    let bad = crate::support::verify_failures(&v);
     assert_eq!(v.checksum_before, v.checksum_after, "verify left no trace");
     assert!(tenancy_migrate::verify::passed(&v), "{bad:#?}");
     assert!(v.counts.blocked > 40, "{:?}", v.counts);

@@ -70,13 +70,7 @@ fn apply_places_every_table_and_a_second_apply_changes_nothing() {
     assert_eq!(again, Vec::<String>::new());
     // scan on the coordinator: no error.
     let report = tenancy_migrate::scan::scan(&mut conn, &schema, &Default::default()).unwrap();
-    let errors: Vec<String> = report
-        .findings
-        .iter()
-        .filter(|f| f.severity == tenancy_schema::report::Severity::Error)
-        .map(|f| format!("{}: {}", f.code, f.message))
-        .collect();
-    assert_eq!(errors, Vec::<String>::new());
+    assert_eq!(scan_errors(&report), Vec::<String>::new());
 }
 
 #[test]
