@@ -96,3 +96,16 @@ pub fn workspace_declaration_dir() -> std::path::PathBuf {
 
 #[cfg(test)]
 mod tests;
+
+/// `SocialPlatformConnection` → `social_platform_connection`: Rust names to SQL ones (enum
+/// labels, generated function names).
+pub fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, ch) in name.chars().enumerate() {
+        if ch.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.extend(ch.to_lowercase());
+    }
+    out
+}

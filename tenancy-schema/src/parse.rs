@@ -272,7 +272,7 @@ fn parse_enum(file: &str, item: &syn::ItemEnum) -> Result<crate::ir::EnumType, D
     }
     let mut labels = Vec::new();
     for variant in &item.variants {
-        let mut label = crate::ir::snake_case(&variant.ident.to_string());
+        let mut label = crate::snake_case(&variant.ident.to_string());
         for attr in &variant.attrs {
             if attr.path().is_ident("value") {
                 label = attr.parse_args::<LitStr>().map_err(|err| syn_error(file, &err).hint(hint))?.value();
@@ -288,7 +288,7 @@ fn parse_enum(file: &str, item: &syn::ItemEnum) -> Result<crate::ir::EnumType, D
     if labels.is_empty() {
         return Err(Diagnostic::new(span(file, item.ident.span()), "an enum type needs at least one label").hint(hint));
     }
-    Ok(crate::ir::EnumType { name: name.unwrap_or_else(|| crate::ir::snake_case(&item.ident.to_string())), labels })
+    Ok(crate::ir::EnumType { name: name.unwrap_or_else(|| crate::snake_case(&item.ident.to_string())), labels })
 }
 
 /// `shared(through = "link_table.column")`.

@@ -10,7 +10,7 @@ mod context;
 use context::{context, pool_module, scoped};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
-use tenancy_schema::ir::snake_case as snake;
+use tenancy_schema::snake_case as snake;
 use tenancy_schema::{ColumnType, Schema, Scope, Table};
 
 /// The formatted Rust source of the models for `schema`.
