@@ -53,9 +53,28 @@ impl Cluster {
 /// How a table of this scope is placed.
 pub fn wanted(schema: &Schema, table: &Table) -> Placement {
     match table.scope {
+        Scope::Tenant if is_local_link(schema, table) => Placement::Reference,
         Scope::Tenant => Placement::Distributed { column: schema.settings.org_column.clone(), colocation: 0 },
         Scope::Root | Scope::Global | Scope::Shared | Scope::Internal => Placement::Reference,
     }
+}
+
+/// A tenant table that links a shared table's rows to organizations (`user_organizations`),
+/// referencing only tables that are reference tables themselves: it becomes a reference table.
+/// The shared table's policy reads it for every row it checks, on whichever node holds the
+/// row; distributed, that read is a distributed query from inside a shard's query, which Citus
+/// cannot run ("could not create distributed plan", "a column definition list is required").
+/// Its own policy (`org_id = auth_org_id()`) isolates it there as anywhere.
+fn is_local_link(schema: &Schema, table: &Table) -> bool {
+    let links = schema
+        .tables
+        .iter()
+        .any(|t| t.scope == Scope::Shared && t.link.as_ref().is_some_and(|link| link.table == table.name));
+    let references_distributed =
+        table.columns.iter().filter_map(|c| c.references.as_ref()).any(|r| {
+            r.table != table.name && schema.table(&r.table).is_some_and(|parent| parent.scope == Scope::Tenant)
+        });
+    links && !references_distributed
 }
 
 /// The statements that place every declared table (nothing when all already are), and notes
@@ -155,9 +174,11 @@ pub fn plan(schema: &Schema, catalog: &Catalog, cluster: &Cluster) -> Result<Ste
         up.push(Ddl::CreateReferenceTable { table: table.name.clone() });
     }
     // Tenant tables, parents first, all colocated with the first one.
-    let mut anchor =
-        tables.iter().find(|t| t.is_tenant() && cluster.placement(&t.name).is_some()).map(|t| t.name.clone());
-    for table in pending.iter().filter(|t| t.is_tenant()) {
+    let mut anchor = tables
+        .iter()
+        .find(|t| matches!(cluster.placement(&t.name), Some(Placement::Distributed { .. })))
+        .map(|t| t.name.clone());
+    for table in pending.iter().filter(|t| matches!(wanted(schema, t), Placement::Distributed { .. })) {
         up.push(Ddl::CreateDistributedTable {
             table: table.name.clone(),
             column: org.to_owned(),
@@ -223,10 +244,12 @@ fn policy(schema: &Schema, table: &Table) -> Vec<Ddl> {
             name: function.clone(),
             or_replace: true,
             returns: "boolean".to_owned(),
-            language: "sql STABLE PARALLEL SAFE",
+            // PL/pgSQL: Citus cannot plan a distributed query on an SQL function's parameter
+            // ("could not create distributed plan"); PL/pgSQL plans it with the value.
+            language: "plpgsql STABLE PARALLEL SAFE",
             arguments: format!("key {}", key.ty.sql_name()),
             body: format!(
-                " SELECT EXISTS (SELECT FROM {namespace}.{l} WHERE {l}.{} = key AND {l}.{} = {namespace}.{claim}) ",
+                " BEGIN RETURN EXISTS (SELECT FROM {namespace}.{l} WHERE {l}.{} = $1 AND {l}.{} = {namespace}.{claim}); END ",
                 ident(&link.column),
                 ident(&settings.org_column),
                 l = ident(&link.table),

@@ -203,7 +203,29 @@ pub fn distribute(conn: &mut PgConnection, schema: &Schema, log: &mut dyn FnMut(
         })?;
     }
     app_role_on_workers(conn, &schema.settings.app_role, log)?;
+    reference_writes(conn)?;
     Ok(texts)
+}
+
+/// A write to a reference table makes Citus lock the shards of the reference tables it points
+/// at (`lock_shard_resources`), which it allows only to roles that may write those too: the
+/// app role could not update its organization (it points at the read-only `plans`) nor add a
+/// member. This database's sessions skip that check on every node (`ALTER DATABASE ... SET
+/// citus.skip_advisory_lock_permission_checks`, superuser-only): what remains is that a
+/// session can hold such a lock on a read-only reference table's shards for as long as its
+/// transaction lasts (docs/threat-model.md). New sessions get it; cached connections between
+/// the nodes keep what they had until they are replaced.
+fn reference_writes(conn: &mut PgConnection) -> Result<()> {
+    use tenancy_codegen::sql::literal;
+    let database = crate::scan::json_rows(conn, "SELECT current_database() AS name", "reading the database's name")?;
+    let name: serde_json::Value =
+        serde_json::from_str(database.first().map_or("{}", String::as_str)).unwrap_or_default();
+    let name = name["name"].as_str().unwrap_or_default();
+    let alter = format!(
+        "ALTER DATABASE {} SET citus.skip_advisory_lock_permission_checks = on",
+        tenancy_codegen::sql::ident(name)
+    );
+    exec(conn, &format!("{alter}; SELECT run_command_on_workers({});", literal(&alter)))
 }
 
 /// Citus runs the app role's shard queries on the workers as the app role itself: it needs to
@@ -295,8 +317,14 @@ pub struct Isolated {
 /// them blocked while each copies (`block_writes`: no logical replication needed).
 pub fn isolate(conn: &mut PgConnection, schema: &Schema, org: &str, rebalance: bool) -> Result<Isolated> {
     use tenancy_codegen::sql::{ident, literal};
-    let tenants: Vec<&tenancy_schema::Table> =
-        schema.tables_in_dependency_order().into_iter().filter(|t| t.is_tenant()).collect();
+    // The distributed tenant tables (a shared table's link is a reference table: on every node).
+    let tenants: Vec<&tenancy_schema::Table> = schema
+        .tables_in_dependency_order()
+        .into_iter()
+        .filter(|t| {
+            matches!(tenancy_codegen::citus::wanted(schema, t), tenancy_codegen::citus::Placement::Distributed { .. })
+        })
+        .collect();
     let Some(anchor) = tenants.first() else {
         return Err(Error::Cluster("the declaration has no tenant table to isolate an organization in".to_owned()));
     };

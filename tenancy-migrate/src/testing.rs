@@ -45,6 +45,12 @@ pub fn citus() -> &'static crate::citus::Citus {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tenancy/test-citus");
         let citus =
             crate::citus::Citus::ensure_running(&dir).unwrap_or_else(|e| panic!("starting the Citus cluster: {e}"));
+        // The roles on every node: a session's `SET LOCAL ROLE` reaches the workers (verify's
+        // fresh logins switch through the login role), and roles made in a database without
+        // the extension are not propagated.
+        for worker in &citus.workers {
+            roles(&mut PgConnection::establish(&worker.url("postgres")).expect("worker connection"));
+        }
         let mut conn = PgConnection::establish(&citus.url("postgres")).expect("coordinator connection");
         roles(&mut conn);
         // The app role's login on the workers, once, before tests place their tables at the

@@ -30,7 +30,7 @@ pub fn checksum(conn: &mut PgConnection, schema: &Schema) -> Result<String> {
            UNION ALL SELECT rolname || rolsuper || rolbypassrls || rolinherit FROM pg_catalog.pg_roles WHERE rolname = {role}
            UNION ALL SELECT 'member of:' || m.roleid::regrole::text FROM members m
            UNION ALL SELECT 'sequence:' || schemaname || '.' || sequencename || ':' || coalesce(last_value::text, 'unused')
-             FROM pg_catalog.pg_sequences) x(v))",
+             FROM pg_catalog.pg_sequences WHERE schemaname <> 'pg_catalog') x(v))",
         role = literal(&schema.settings.app_role),
         namespace = literal(&ident(&schema.settings.schema)),
     )];

@@ -136,26 +136,28 @@ fn search_path(conn: &mut PgConnection, set: Option<&str>) -> Result<String> {
 }
 
 fn verify_on_search_path(conn: &mut PgConnection, schema: &Schema) -> Result<Verification> {
-    if crate::citus::is_citus(conn)? {
-        return Err(Error::Verify(
-            "this is a Citus coordinator, and verify cannot attack it yet: its sample rows (written by the connecting role) and its attacks (as the app role) share one rolled-back transaction, and Citus refuses to let two roles touch the same shards in one transaction; verify a single-node database with the same migrations instead, and see tests/it/citus.rs for what is checked on the cluster".to_owned(),
-        ));
-    }
+    let citus = crate::citus::is_citus(conn)?;
     let superuser = preflight(conn, schema)?;
     let checksum_before = checksum::checksum(conn, schema)?;
-    let mut attacked = None;
-    let outcome = conn.transaction::<(), Error, _>(|conn| {
-        attacked = Some(attack_all(conn, schema, superuser)?);
-        // Always rolled back: nothing verify made may stay.
-        Err(Error::RolledBack)
-    });
-    match outcome {
-        Err(Error::RolledBack) => {}
-        Err(err) => return Err(err),
-        Ok(()) => unreachable!("the verify transaction is always rolled back"),
-    }
+    let Attacked { tables, objects, notes } = match citus {
+        false => {
+            let mut attacked = None;
+            let outcome = conn.transaction::<(), Error, _>(|conn| {
+                let mut prepared = prepare(conn, schema, superuser, false)?;
+                attacked = Some(attack_all(conn, &mut prepared)?);
+                // Always rolled back: nothing verify made may stay.
+                Err(Error::RolledBack)
+            });
+            match outcome {
+                Err(Error::RolledBack) => {}
+                Err(err) => return Err(err),
+                Ok(()) => unreachable!("the verify transaction is always rolled back"),
+            }
+            attacked.expect("attacked before the rollback")
+        }
+        true => attack_committed(conn, schema, superuser)?,
+    };
     let checksum_after = checksum::checksum(conn, schema)?;
-    let Attacked { tables, objects, notes } = attacked.expect("attacked before the rollback");
     let mut counts = OutcomeCounts::default();
     for cell in tables.iter().flat_map(|t| &t.cells).chain(objects.iter().map(|o| &o.cell)) {
         tally(&mut counts, cell.outcome);
@@ -170,6 +172,40 @@ fn verify_on_search_path(conn: &mut PgConnection, schema: &Schema) -> Result<Ver
         objects,
         notes,
     })
+}
+
+/// On a Citus coordinator: a second role may not touch shards a first one wrote in the same
+/// transaction, so the sample rows (and a signed claim's key) are committed first, every probe
+/// is a transaction of its own, rolled back, and the sample rows are deleted afterwards — also
+/// when the run fails. The checksum before and after still proves nothing stayed.
+fn attack_committed(conn: &mut PgConnection, schema: &Schema, superuser: bool) -> Result<Attacked> {
+    let mut prepared = conn.transaction(|conn| prepare(conn, schema, superuser, true))?;
+    let attacked = attack_all(conn, &mut prepared);
+    let removed = conn.transaction(|conn| remove_samples(conn, &prepared));
+    if let Err(err) = removed {
+        return Err(Error::Verify(format!(
+            "the run is done, but its sample rows could not be deleted ({err}); delete the organizations {} and {} (and their rows), then run verify again",
+            prepared.runner.orgs[0], prepared.runner.orgs[1]
+        )));
+    }
+    let mut attacked = attacked?;
+    attacked.notes.push(Note {
+        code: "citus_committed_samples".to_owned(),
+        message: "a Citus coordinator: the two sample organizations and their rows were committed for the run and deleted after it (each probe ran in a transaction of its own, rolled back); writes were judged by what the role that ran them sees under the claim of the organization whose rows they are; foreign-key and other triggers stayed on, and objects judged by removing B's rows were not attacked here — verify a single node with the same migrations for those".to_owned(),
+        evidence: tenancy_schema::report::Evidence { sql: prepared.removal.join(";\n"), result: "deleted after the run".to_owned() },
+    });
+    Ok(attacked)
+}
+
+/// Deletes what [`prepare`] committed (Citus), children first.
+fn remove_samples(conn: &mut PgConnection, prepared: &Prepared<'_>) -> Result<()> {
+    // Reference tables after distributed ones in one transaction: Citus wants the shards
+    // written one connection at a time.
+    let sequential = "SET LOCAL citus.multi_shard_modify_mode = 'sequential'";
+    for statement in std::iter::once(sequential).chain(prepared.removal.iter().map(String::as_str)) {
+        diesel::sql_query(statement).execute(conn).map_err(|e| Error::query("deleting verify's sample rows", e))?;
+    }
+    Ok(())
 }
 
 /// Adds a real fresh login of the application (`--app-database-url`) to a run: a new session
@@ -320,17 +356,35 @@ struct Attacked {
     notes: Vec<Note>,
 }
 
-fn attack_all(conn: &mut PgConnection, schema: &Schema, superuser: bool) -> Result<Attacked> {
+/// What the attacks work with: the catalog, the runner and the sample rows made for them.
+struct Prepared<'s> {
+    catalog: crate::catalog::Catalog,
+    runner: Runner<'s>,
+    samples: Samples,
+    /// The statements that delete the sample rows (and verify's claim key), children first.
+    removal: Vec<String>,
+}
+
+/// The sample rows, made by the connecting role, parents first, every key explicit (no
+/// sequence moves); a table that cannot have them is skipped with the database's reason (its
+/// children too).
+fn prepare<'s>(conn: &mut PgConnection, schema: &'s Schema, superuser: bool, citus: bool) -> Result<Prepared<'s>> {
     let catalog = crate::catalog::load(conn, &schema.settings.schema, &schema.settings.app_role)?;
     let run_id: String = uuid::Uuid::new_v4().simple().to_string().chars().take(8).collect();
     let orgs = sample::organization_keys(&schema.settings.org_key, &run_id);
     let key = claim_key(conn, schema, &run_id)?;
-    let runner = Runner { schema, orgs: orgs.clone(), superuser, key, markers: Default::default() };
+    let mut removal = Vec::new();
+    if let Some(key) = &key {
+        removal.push(format!(
+            "DELETE FROM {}.{} WHERE id = {}",
+            ident(names::KEY_SCHEMA),
+            ident(names::KEY_TABLE),
+            literal(&key.id)
+        ));
+    }
+    let runner = Runner { schema, orgs: orgs.clone(), superuser, key, markers: Default::default(), citus };
     let mut samples = Samples::new(&run_id);
     samples.external = external_references(conn, &catalog, schema)?;
-    // Sample rows, made by the connecting role, parents first, every key explicit (no sequence
-    // moves); a table that cannot have them is skipped with the database's reason (its children
-    // too).
     for table in schema.tables_in_dependency_order() {
         let mut keys = [None, None];
         for org in [Org::A, Org::B] {
@@ -349,20 +403,46 @@ fn attack_all(conn: &mut PgConnection, schema: &Schema, superuser: bool) -> Resu
                 }
             }
         }
+        let column = table.key();
+        for (org, sample) in [Org::A, Org::B].into_iter().zip(&keys) {
+            let Some(sample) = sample else { continue };
+            // With the org column where there is one: one shard on Citus.
+            let of_org = match table.is_tenant() {
+                true => format!(" AND {} = {}", ident(&schema.settings.org_column), runner.org_literal(org)),
+                false => String::new(),
+            };
+            removal.push(format!(
+                "DELETE FROM {} WHERE {} = {}::{}{of_org}",
+                ident(&table.name),
+                ident(&column.name),
+                literal(sample),
+                column.ty.sql_name()
+            ));
+        }
         samples.keys.insert(table.name.clone(), keys);
     }
+    // Children before their parents; the claim key last.
+    let key_removal = runner.key.as_ref().map(|_| removal.remove(0));
+    removal.reverse();
+    removal.extend(key_removal);
     *runner.markers.borrow_mut() = markers(conn, schema, &samples, &orgs);
+    Ok(Prepared { catalog, runner, samples, removal })
+}
 
+fn attack_all(conn: &mut PgConnection, prepared: &mut Prepared<'_>) -> Result<Attacked> {
+    let Prepared { catalog, runner, samples, .. } = prepared;
+    let (runner, catalog) = (&*runner, &*catalog);
+    let schema = runner.schema;
     let mut tables = Vec::new();
     for table in schema.tables_in_dependency_order() {
         if let Some(reason) = samples.skipped.get(&table.name) {
             tables.push(VerifiedTable { table: table.name.clone(), skipped: Some(reason.clone()), cells: Vec::new() });
             continue;
         }
-        let cells = Attack::ALL.iter().map(|attack| attack.run(conn, &runner, &catalog, &mut samples, table)).collect();
+        let cells = Attack::ALL.iter().map(|attack| attack.run(conn, runner, catalog, samples, table)).collect();
         tables.push(VerifiedTable { table: table.name.clone(), skipped: None, cells });
     }
-    let mut around = objects::Around { conn, runner: &runner, catalog: &catalog, samples: &mut samples };
+    let mut around = objects::Around { conn, runner, catalog, samples };
     let objects = objects::attack(&mut around)?;
     let notes = notes::collect(&mut around);
     Ok(Attacked { tables, objects, notes })

@@ -6,7 +6,7 @@
 //! honest: `RETURNING`, a `WHERE` or a `SET` that reads columns all make PostgreSQL apply the
 //! SELECT policies, which an application's plain `INSERT`/`UPDATE`/`DELETE` does not.
 
-use crate::catalog::{JsonRow, as_json};
+use crate::catalog::JsonRow;
 use diesel::connection::SimpleConnection;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{PgConnection, RunQueryDsl};
@@ -47,6 +47,8 @@ pub enum FailureKind {
     PermissionDenied,
     /// A statement before the probe (making a fresh row) failed: nothing was attacked.
     Setup,
+    /// The watched rows could not be read after the statement: what it did is unknown.
+    Unjudged,
     Other,
 }
 
@@ -59,6 +61,9 @@ impl Answer {
             Answer::Affected(n) => format!("{n} rows"),
             Answer::Failed(failure) if failure.kind == FailureKind::Setup => {
                 format!("ERROR before the probe: {}", failure.message)
+            }
+            Answer::Failed(failure) if failure.kind == FailureKind::Unjudged => {
+                format!("ERROR reading the watched rows after the statement: {}", failure.message)
             }
             Answer::Failed(failure) => match &failure.detail {
                 Some(detail) => format!("ERROR: {}\n{detail}", failure.message),
@@ -91,6 +96,9 @@ pub struct Watch {
     pub label: String,
     /// `SELECT ... FROM t WHERE ...` (the condition selecting them), run as the connecting role.
     pub from: String,
+    /// Whose rows they are (`None`: every organization's). On Citus they are read as the role
+    /// that ran the statement, under this organization's claim (A's and B's for `None`).
+    pub org: Option<Org>,
 }
 
 impl Watch {
@@ -112,8 +120,12 @@ pub struct Fingerprint {
 /// One probe to run.
 pub struct Probe<'a> {
     pub who: As<'a>,
-    /// Run first, as the connecting role (a fresh row of B, `session_replication_role`).
+    /// Run first, as the connecting role (`session_replication_role`, a scratch table).
     pub setup: Vec<String>,
+    /// Fresh rows made before the probe: as the connecting role, or — on Citus, where a second
+    /// role may not touch what the first wrote in a transaction — as the app role with the
+    /// row's organization's claim.
+    pub rows: Vec<(Org, String)>,
     /// Run as `who` before the statement (a fresh row of A to act on).
     pub prelude: Vec<String>,
     pub sql: String,
@@ -124,20 +136,50 @@ pub struct Probe<'a> {
 
 impl<'a> Probe<'a> {
     pub fn query(who: As<'a>, sql: impl Into<String>) -> Probe<'a> {
-        Probe { who, setup: Vec::new(), prelude: Vec::new(), sql: sql.into(), query: true, watch: None }
+        Probe {
+            who,
+            setup: Vec::new(),
+            rows: Vec::new(),
+            prelude: Vec::new(),
+            sql: sql.into(),
+            query: true,
+            watch: None,
+        }
     }
 
     pub fn write(who: As<'a>, sql: impl Into<String>, watch: Watch) -> Probe<'a> {
-        Probe { who, setup: Vec::new(), prelude: Vec::new(), sql: sql.into(), query: false, watch: Some(watch) }
+        Probe {
+            who,
+            setup: Vec::new(),
+            rows: Vec::new(),
+            prelude: Vec::new(),
+            sql: sql.into(),
+            query: false,
+            watch: Some(watch),
+        }
     }
 
     /// A statement judged by whether it worked (DDL).
     pub fn statement(who: As<'a>, sql: impl Into<String>) -> Probe<'a> {
-        Probe { who, setup: Vec::new(), prelude: Vec::new(), sql: sql.into(), query: false, watch: None }
+        Probe {
+            who,
+            setup: Vec::new(),
+            rows: Vec::new(),
+            prelude: Vec::new(),
+            sql: sql.into(),
+            query: false,
+            watch: None,
+        }
     }
 
     pub fn setup(mut self, sql: impl Into<String>) -> Probe<'a> {
         self.setup.push(sql.into());
+        self
+    }
+
+    /// A fresh row of `org`, made before the probe (see [`Probe::rows`]).
+    pub fn row(mut self, org: Org, sql: impl Into<String>) -> Probe<'a> {
+        self.rows.push((org, sql.into()));
         self
     }
 
@@ -166,8 +208,10 @@ impl Observed {
         self.watched.as_ref().map_or(0, |(before, after)| after.rows - before.rows)
     }
 
+    /// Whether the probe could not be judged: a statement before it failed, or the watched
+    /// rows could not be read afterwards.
     pub fn setup_failed(&self) -> bool {
-        self.answer.failed().is_some_and(|f| f.kind == FailureKind::Setup)
+        self.answer.failed().is_some_and(|f| matches!(f.kind, FailureKind::Setup | FailureKind::Unjudged))
     }
 }
 
@@ -186,6 +230,10 @@ pub struct Runner<'a> {
     pub key: Option<ClaimKey>,
     /// Whether the connecting role is a superuser (may set `session_replication_role`).
     pub superuser: bool,
+    /// Whether the database is a Citus coordinator: each probe is then a transaction of its own
+    /// (rolled back), fresh rows are made and watched rows read as the role that runs the
+    /// statement — Citus refuses a second role on shards a first one wrote in a transaction.
+    pub citus: bool,
 }
 
 impl Runner<'_> {
@@ -216,12 +264,20 @@ impl Runner<'_> {
         format!("{}::{}", literal(&self.orgs[org.index()]), self.schema.settings.org_key.sql_name())
     }
 
-    /// Runs the probe in a savepoint, then rolls the savepoint back: nothing it did stays.
+    /// Runs the probe in a savepoint (on Citus: a transaction), then rolls it back: nothing it
+    /// did stays.
     pub fn run(&self, conn: &mut PgConnection, probe: &Probe<'_>) -> (Evidence, Observed) {
         let mut shown = Vec::new();
         if !probe.setup.is_empty() {
             shown.push("-- as the connecting role:".to_owned());
             shown.extend(probe.setup.iter().map(|s| format!("{s};")));
+        }
+        for (org, sql) in &probe.rows {
+            shown.push(match self.citus {
+                true => format!("-- as {} with {}'s claim:", self.schema.settings.app_role, org.name()),
+                false => "-- as the connecting role:".to_owned(),
+            });
+            shown.push(format!("{sql};"));
         }
         let mut as_app = Vec::new();
         if let As::App(claim) = probe.who {
@@ -240,15 +296,29 @@ impl Runner<'_> {
             .map(|p| if p.contains("set_config(") { "<the claim, rewritten>" } else { p })
             .collect();
         tracing::debug!(setup = ?probe.setup, ?prelude, sql = %probe.sql, "probe");
-        let _ = conn.batch_execute("SAVEPOINT tenancy_verify");
-        let observed = self.observe(conn, probe, &as_app);
+        let (begin, end) = match self.citus {
+            true => ("BEGIN", "ROLLBACK"),
+            false => ("SAVEPOINT tenancy_verify", "ROLLBACK TO SAVEPOINT tenancy_verify"),
+        };
+        let _ = conn.batch_execute(begin);
+        let (observed, viewer) = self.observe(conn, probe, &as_app);
         tracing::debug!(answer = %observed.answer.shown(), changed = observed.changed(), "probe answered");
-        let _ = conn.batch_execute("ROLLBACK TO SAVEPOINT tenancy_verify; RELEASE SAVEPOINT tenancy_verify");
+        let _ = conn.batch_execute(end);
+        if !self.citus {
+            let _ = conn.batch_execute("RELEASE SAVEPOINT tenancy_verify");
+        }
 
         let mut result = observed.answer.shown();
         if let Some(failure) = observed.answer.failed() {
             let text = format!("{}\n{}", failure.message, failure.detail.as_deref().unwrap_or_default());
-            let sent: String = probe.setup.iter().chain(&probe.prelude).chain([&probe.sql]).cloned().collect();
+            let sent: String = probe
+                .setup
+                .iter()
+                .chain(probe.rows.iter().map(|(_, sql)| sql))
+                .chain(&probe.prelude)
+                .chain([&probe.sql])
+                .cloned()
+                .collect();
             let markers = self.markers.borrow();
             if let Some(marker) = markers.iter().find(|m| text.contains(m.as_str()) && !sent.contains(m.as_str())) {
                 result.push_str(&format!("\n{EXPOSED}: {marker} (which the statement did not send)"));
@@ -256,8 +326,15 @@ impl Runner<'_> {
         }
         if let (Some(watch), Some((before, after))) = (&probe.watch, &observed.watched) {
             let verdict = if before == after { "unchanged" } else { "CHANGED" };
+            let by = match viewer {
+                Some((role, orgs)) => {
+                    let claims: Vec<String> = orgs.iter().map(|o| format!("{}'s claim", o.name())).collect();
+                    format!("{role} with {}", claims.join(", then "))
+                }
+                None => "the connecting role".to_owned(),
+            };
             result.push_str(&format!(
-                "\n{}: {} before, {} after ({verdict}; checked as the connecting role: {})",
+                "\n{}: {} before, {} after ({verdict}; checked as {by}: {})",
                 watch.label,
                 rows(before.rows),
                 rows(after.rows),
@@ -267,28 +344,105 @@ impl Runner<'_> {
         (Evidence { sql: shown.join("\n"), result }, observed)
     }
 
-    fn observe(&self, conn: &mut PgConnection, probe: &Probe<'_>, as_app: &[String]) -> Observed {
-        let setup_failed = |err: DieselError| Observed {
-            answer: Answer::Failed(Failure {
-                message: crate::error::first_line(&err.to_string()),
-                detail: None,
-                kind: FailureKind::Setup,
-                constraint: None,
-            }),
-            watched: None,
+    /// Who reads a probe's watched rows on Citus: the role that runs its statement (the app
+    /// role, or the role its prelude switches to), under the claim of the organization whose
+    /// rows they are. `None`: the connecting role reads them (not Citus, or an owner's probe).
+    fn viewer(&self, probe: &Probe<'_>) -> Option<(String, Vec<Org>)> {
+        let watch = probe.watch.as_ref()?;
+        if !self.citus || matches!(probe.who, As::Owner) {
+            return None;
+        }
+        let switched = probe.prelude.iter().rev().find_map(|p| p.strip_prefix("SET LOCAL ROLE ")).map(str::to_owned);
+        let role = switched.unwrap_or_else(|| ident(&self.schema.settings.app_role));
+        Some((role, watch.org.map_or(vec![Org::A, Org::B], |org| vec![org])))
+    }
+
+    /// The watched rows' fingerprint, read by the connecting role or the probe's viewer (under
+    /// each of its claims in turn, the fingerprints joined).
+    fn watched(
+        &self,
+        conn: &mut PgConnection,
+        watch: &Watch,
+        viewer: Option<&(String, Vec<Org>)>,
+    ) -> Result<Fingerprint, DieselError> {
+        let Some((role, orgs)) = viewer else { return fingerprint(conn, watch) };
+        let mut joined = Fingerprint { rows: 0, versions: String::new() };
+        conn.batch_execute(&format!("SET LOCAL ROLE {role}"))?;
+        for org in orgs {
+            conn.batch_execute(&self.claim_sql(&self.orgs[org.index()]))?;
+            let read = fingerprint(conn, watch)?;
+            joined.rows += read.rows;
+            joined.versions.push_str(&read.versions);
+        }
+        conn.batch_execute("RESET ROLE")?;
+        Ok(joined)
+    }
+
+    /// What the probe did, and who read its watched rows (`None`: the connecting role).
+    fn observe(
+        &self,
+        conn: &mut PgConnection,
+        probe: &Probe<'_>,
+        as_app: &[String],
+    ) -> (Observed, Option<(String, Vec<Org>)>) {
+        let failed = |kind: FailureKind, err: DieselError| {
+            (
+                Observed {
+                    answer: Answer::Failed(Failure {
+                        message: crate::error::first_line(&err.to_string()),
+                        detail: None,
+                        kind,
+                        constraint: None,
+                    }),
+                    watched: None,
+                },
+                None,
+            )
         };
         for statement in &probe.setup {
             if let Err(err) = conn.batch_execute(statement) {
-                return setup_failed(err);
+                return failed(FailureKind::Setup, err);
             }
         }
-        let before = match probe.watch.as_ref().map(|w| fingerprint(conn, w)).transpose() {
+        for (org, sql) in &probe.rows {
+            let made = match self.citus {
+                true => each(
+                    conn,
+                    &[
+                        &format!("SET LOCAL ROLE {}", ident(&self.schema.settings.app_role)),
+                        &self.claim_sql(&self.orgs[org.index()]),
+                        sql,
+                        "RESET ROLE",
+                    ],
+                ),
+                false => conn.batch_execute(sql),
+            };
+            if let Err(err) = made {
+                return failed(FailureKind::Setup, err);
+            }
+        }
+        let mut viewer = self.viewer(probe);
+        if let (Some(watch), Some(_)) = (&probe.watch, &viewer) {
+            // A role that may not read the rows leaves them to the connecting role (which can
+            // read them afterwards only if the statement wrote nothing: else the cell is an error).
+            let _ = conn.batch_execute("SAVEPOINT tenancy_viewer");
+            match self.watched(conn, watch, viewer.as_ref()) {
+                Ok(_) => {
+                    let _ = conn.batch_execute("RELEASE SAVEPOINT tenancy_viewer");
+                }
+                Err(_) => {
+                    let _ = each(conn, &["ROLLBACK TO SAVEPOINT tenancy_viewer", "RELEASE SAVEPOINT tenancy_viewer"]);
+                    viewer = None;
+                }
+            }
+        }
+        let before = match probe.watch.as_ref().map(|w| self.watched(conn, w, viewer.as_ref())).transpose() {
             Ok(before) => before,
-            Err(err) => return setup_failed(err),
+            Err(err) => return failed(FailureKind::Setup, err),
         };
         for statement in as_app.iter().chain(&probe.prelude) {
             if let Err(err) = conn.batch_execute(statement) {
-                return setup_failed(err);
+                return failed(FailureKind::Setup, err);
             }
         }
         let _ = conn.batch_execute("SAVEPOINT tenancy_probe");
@@ -303,10 +457,25 @@ impl Runner<'_> {
             let _ = conn.batch_execute("ROLLBACK TO SAVEPOINT tenancy_probe");
             Answer::Failed(failure(&err))
         });
-        let _ = conn.batch_execute("RELEASE SAVEPOINT tenancy_probe; RESET ROLE");
-        let after = probe.watch.as_ref().and_then(|w| fingerprint(conn, w).ok());
-        Observed { answer, watched: before.zip(after) }
+        let _ = each(conn, &["RELEASE SAVEPOINT tenancy_probe", "RESET ROLE"]);
+        let after = match probe.watch.as_ref().map(|w| self.watched(conn, w, viewer.as_ref())).transpose() {
+            Ok(after) => after,
+            // Unknown is not "unchanged": the cell cannot be judged.
+            Err(err) => return failed(FailureKind::Unjudged, err),
+        };
+        (Observed { answer, watched: before.zip(after) }, viewer)
     }
+}
+
+/// `sql`'s rows as JSON text (column `row`). The `OFFSET 0` keeps the query below from being
+/// pushed down to Citus's shards whole, which loses its column names (`{"f1": ...}`).
+fn as_json(sql: &str) -> String {
+    format!("SELECT to_jsonb(q)::text AS row FROM (SELECT * FROM ({sql}) i OFFSET 0) q")
+}
+
+/// Statements one at a time: Citus runs a write sent in one string with others twice.
+fn each(conn: &mut PgConnection, statements: &[&str]) -> Result<(), DieselError> {
+    statements.iter().try_for_each(|statement| conn.batch_execute(statement))
 }
 
 fn fingerprint(conn: &mut PgConnection, watch: &Watch) -> Result<Fingerprint, DieselError> {
@@ -367,7 +536,7 @@ pub fn execute_kept(conn: &mut PgConnection, sql: &str) -> Result<(), String> {
         conn.batch_execute("RELEASE SAVEPOINT tenancy_sample")
     })();
     result.map_err(|err| {
-        let _ = conn.batch_execute("ROLLBACK TO SAVEPOINT tenancy_sample; RELEASE SAVEPOINT tenancy_sample");
+        let _ = each(conn, &["ROLLBACK TO SAVEPOINT tenancy_sample", "RELEASE SAVEPOINT tenancy_sample"]);
         crate::error::first_line(&err.to_string())
     })
 }

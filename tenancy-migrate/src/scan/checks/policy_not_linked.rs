@@ -71,8 +71,14 @@ fn through_function(cx: &Context<'_>, expression: &str, shape: &LinkShape<'_>) -
         let schema = format!("{}.", ident(&cx.schema.settings.schema));
         let key = format!("{}.{}", ident(shape.table), ident(shape.key));
         let body = f.source.replace(&schema, "").replace(" = key ", &format!(" = {key} "));
+        let body = body.replace(" = $1 ", &format!(" = {key} "));
         let body = body.trim();
+        // `SELECT <condition>` (SQL) or `BEGIN RETURN <condition>; END` (PL/pgSQL).
         let condition = body.strip_prefix("SELECT ").unwrap_or(body);
+        let condition = match condition.strip_prefix("BEGIN RETURN ").and_then(|c| c.strip_suffix("END")) {
+            Some(returned) => returned.trim().trim_end_matches(';').trim(),
+            None => condition,
+        };
         f.volatility != tenancy_codegen::catalog::Volatility::Volatile && policy::linked(condition, shape)
     })
 }

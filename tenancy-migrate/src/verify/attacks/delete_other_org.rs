@@ -12,6 +12,6 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     }
     let row = x.row(Org::B, Org::A, None)?;
     let delete = format!("DELETE FROM {} WHERE {}", x.t(), x.key_is(&row.key));
-    let (evidence, observed) = x.probe(&Probe::write(x.claim_a(), delete, x.watch(Org::B)).setup(row.sql()));
+    let (evidence, observed) = x.probe(&Probe::write(x.claim_a(), delete, x.watch(Org::B)).row(Org::B, row.sql()));
     Ok((evidence, judge_other(&observed)))
 }

@@ -11,6 +11,6 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     }
     let row = x.row(Org::A, Org::B, None)?;
     let delete = format!("DELETE FROM {} WHERE {}", x.t(), x.key_is(&row.key));
-    let (evidence, observed) = x.probe(&Probe::write(x.claim_a(), delete, x.watch(Org::A)).setup(row.sql()));
+    let (evidence, observed) = x.probe(&Probe::write(x.claim_a(), delete, x.watch(Org::A)).row(Org::A, row.sql()));
     Ok((evidence, judge_own(&observed)))
 }

@@ -203,12 +203,15 @@ impl<'r> Target<'_, 'r> {
     /// The rows of `org` in this table (every row of a global table), watched by write probes.
     fn watch(&self, org: Org) -> Watch {
         match self.table.scope {
-            Scope::Global | Scope::Internal => {
-                Watch { label: format!("the rows of {}", self.table.name), from: format!("FROM {}", self.t()) }
-            }
+            Scope::Global | Scope::Internal => Watch {
+                label: format!("the rows of {}", self.table.name),
+                from: format!("FROM {}", self.t()),
+                org: None,
+            },
             _ => Watch {
                 label: format!("{}'s rows of {}", org.name(), self.table.name),
                 from: format!("FROM {} WHERE {}", self.t(), self.belongs(org)),
+                org: Some(org),
             },
         }
     }
@@ -244,6 +247,23 @@ impl<'r> Target<'_, 'r> {
     /// does not read the table (so the SELECT policies stay out of the way).
     fn constant(&self, json: &str, column: &str) -> String {
         format!("(jsonb_populate_record(NULL::{}, {}::jsonb)).{}", self.t(), literal(json), ident(column))
+    }
+
+    /// `INSERT INTO t (columns) OVERRIDING SYSTEM VALUE VALUES (...)` of the row in `json` (an
+    /// object of column values), each value typed like its column. A `VALUES` list, not
+    /// `INSERT ... SELECT` from a function: Citus routes the one and turns the other into a
+    /// COPY, which row-level security refuses — the probe would fail for Citus's reason.
+    fn insert_json(&self, json: &str) -> Result<String, String> {
+        let row: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let columns: Vec<&String> = row.as_object().ok_or("the row is not a JSON object")?.keys().collect();
+        let names: Vec<String> = columns.iter().map(|c| ident(c)).collect();
+        let values: Vec<String> = columns.iter().map(|c| self.constant(json, c)).collect();
+        Ok(format!(
+            "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({})",
+            self.t(),
+            names.join(", "),
+            values.join(", ")
+        ))
     }
 
     /// A column an UPDATE can set without reading the table or breaking a key: not a key, not
@@ -282,9 +302,14 @@ impl<'r> Target<'_, 'r> {
     }
 
     /// `SET LOCAL session_replication_role = replica` when the connecting role may: foreign-key
-    /// and other triggers stay out of a probe, so that only row-level security decides it.
+    /// and other triggers stay out of a probe, so that only row-level security decides it. Not
+    /// on Citus, which would pass the setting on to the app role's connections to the workers.
     fn without_triggers(&self, probe: Probe<'r>) -> Probe<'r> {
-        if self.runner.superuser { probe.setup("SET LOCAL session_replication_role = replica") } else { probe }
+        if self.runner.superuser && !self.runner.citus {
+            probe.setup("SET LOCAL session_replication_role = replica")
+        } else {
+            probe
+        }
     }
 }
 

@@ -12,7 +12,7 @@
 use super::{Target, Verdict};
 use crate::verify::Org;
 use crate::verify::probe::{FailureKind, Probe};
-use tenancy_codegen::sql::{ident, literal};
+use tenancy_codegen::sql::ident;
 use tenancy_schema::report::{Evidence, Outcome};
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
@@ -33,16 +33,12 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
                 x.samples.key(&reference.table, Org::A).map_or(serde_json::Value::Null, Into::into);
         }
     }
-    let t = x.t();
     let mut evidence = Evidence { sql: String::new(), result: String::new() };
     let mut declared_global = Vec::new();
     // A key declared global refuses B's value by design: noted, then the copy gets fresh values
     // there and is tried again, so an undeclared oracle behind it is still found.
     let failure = loop {
-        let sql = format!(
-            "INSERT INTO {t} OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_record(NULL::{t}, {}::jsonb)",
-            literal(&copy.to_string())
-        );
+        let sql = x.insert_json(&copy.to_string())?;
         let (found, observed) = x.probe(&Probe::write(x.claim_a(), sql, x.watch(Org::A)));
         evidence.sql.push_str(&found.sql);
         evidence.result.push_str(&found.result);

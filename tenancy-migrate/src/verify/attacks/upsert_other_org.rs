@@ -5,7 +5,7 @@
 use super::{Target, Verdict, judge_other};
 use crate::verify::Org;
 use crate::verify::probe::Probe;
-use tenancy_codegen::sql::{ident, literal};
+use tenancy_codegen::sql::ident;
 
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     x.per_org()?;
@@ -13,10 +13,9 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     let conflict: Vec<String> = primary.columns.iter().map(|c| ident(c)).collect();
     let column = x.free_column().unwrap_or(&x.table.key().name).to_owned();
     let json = x.sample_json(Org::B)?;
-    let t = x.t();
     let sql = format!(
-        "INSERT INTO {t} OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_record(NULL::{t}, {}::jsonb) ON CONFLICT ({}) DO UPDATE SET {c} = EXCLUDED.{c}",
-        literal(&json),
+        "{} ON CONFLICT ({}) DO UPDATE SET {c} = EXCLUDED.{c}",
+        x.insert_json(&json)?,
         conflict.join(", "),
         c = ident(&column),
     );

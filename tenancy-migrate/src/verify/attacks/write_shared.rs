@@ -16,7 +16,7 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
         return Err("the app role writes this table by design (the other attacks judge those writes)".to_owned());
     }
     let t = x.t();
-    let everything = || Watch { label: format!("every row of {}", x.table.name), from: format!("FROM {t}") };
+    let everything = || Watch { label: format!("every row of {}", x.table.name), from: format!("FROM {t}"), org: None };
     let column = x.free_column().unwrap_or(&x.table.key().name).to_owned();
     let json = x.sample_json(Org::B)?;
     let row = x.row(Org::B, Org::B, None)?;

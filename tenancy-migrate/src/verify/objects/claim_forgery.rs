@@ -53,7 +53,7 @@ pub fn run(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
         x.runner.run(x.conn, &Probe::query(crate::verify::probe::As::App(None), sql.clone()));
     let (base_b, base_visible) = (field(&baseline.answer, "b_rows"), field(&baseline.answer, "visible"));
     for (attack, token) in cases {
-        let rewrite = format!("SELECT set_config({}, {}, true)", literal(&setting), literal(&token));
+        let rewrite = rewrite(x, &setting, &token);
         let probe = Probe::query(x.claim_a(), sql.clone()).prelude(rewrite);
         let (mut evidence, observed) = x.runner.run(x.conn, &probe);
         let b_seen = field(&observed.answer, "b_rows");
@@ -78,10 +78,11 @@ pub fn run(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
     // A forged token does not let A write into B either.
     if let Some(table) = isolated.iter().find(|t| t.is_tenant()).copied() {
         let row = x.samples_row(table)?;
-        let rewrite = format!("SELECT set_config({}, {}, true)", literal(&setting), literal(&forged));
+        let rewrite = rewrite(x, &setting, &forged);
         let watch = Watch {
             label: format!("B's rows of {}", table.name),
             from: format!("FROM {} WHERE {}", ident(&table.name), x.belongs(table, Org::B)),
+            org: Some(Org::B),
         };
         let probe = Probe::write(x.claim_a(), row, watch).prelude(rewrite);
         let (evidence, observed) = x.runner.run(x.conn, &probe);
@@ -97,4 +98,13 @@ pub fn run(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
     let cell = Cell { attack: "claim_key_read".to_owned(), expected: Outcome::Blocked, outcome, evidence };
     objects.push(VerifiedObject { object, cell });
     Ok(objects)
+}
+
+/// The claim rewritten by SQL. On Citus only `SET LOCAL` reaches the workers, where the
+/// policies run: a rewrite with `set_config()` would leave them A's valid token, and test nothing.
+fn rewrite(x: &Around<'_, '_>, setting: &str, token: &str) -> String {
+    match x.runner.citus {
+        true => format!("SET LOCAL {setting} = {}", literal(token)),
+        false => format!("SELECT set_config({}, {}, true)", literal(setting), literal(token)),
+    }
 }

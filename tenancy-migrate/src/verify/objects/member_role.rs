@@ -58,10 +58,11 @@ fn write(x: &mut Around<'_, '_>, role: &str) -> Option<Cell> {
     let watch = Watch {
         label: "B's rows of every isolated table".to_owned(),
         from: format!("FROM ({}) b", watched.join(" UNION ALL ")),
+        org: Some(Org::B),
     };
     let mut probe = Probe::write(x.claim_a(), format!("DO $tenancy$ BEGIN {} END $tenancy$", deletes.join(" ")), watch)
         .prelude(format!("SET LOCAL ROLE {}", ident(role)));
-    if x.runner.superuser {
+    if x.runner.superuser && !x.runner.citus {
         probe = probe.setup("SET LOCAL session_replication_role = replica");
     }
     let (evidence, observed) = x.runner.run(x.conn, &probe);
