@@ -108,6 +108,9 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
             hint: "keep the old shape and add a new table or column instead, or write that migration by hand"
                 .to_owned(),
         };
+        if before.schema != table.schema {
+            return Err(unsupported("moving a table to another schema"));
+        }
         let shareable = |scope: Scope| matches!(scope, Scope::Global | Scope::Shared | Scope::Internal);
         if before.scope != table.scope && !(shareable(before.scope) && shareable(table.scope)) {
             return Err(unsupported("changing a table's scope other than between global, shared and internal"));
@@ -199,13 +202,8 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
     }
     let name = migration_name(next_number, &summary);
     Ok(vec![Migration {
-        up: file(&desired.settings.schema, &name, &up, true),
-        down: file(
-            &desired.settings.schema,
-            &format!("{name} (down)"),
-            &down.into_iter().rev().flatten().collect::<Vec<_>>(),
-            true,
-        ),
+        up: file(desired, &name, &up, true),
+        down: file(desired, &format!("{name} (down)"), &down.into_iter().rev().flatten().collect::<Vec<_>>(), true),
         name,
         run_in_transaction: true,
         snapshot: desired.clone(),
@@ -253,7 +251,7 @@ pub fn parse_snapshot(text: &str) -> Result<Schema, serde_json::Error> {
 fn initial(schema: &Schema, number: usize) -> Migration {
     let settings = &schema.settings;
     let tables = schema.tables_in_dependency_order();
-    let mut up = sql::ensure_app_role(settings);
+    let mut up = sql::ensure_app_role(schema);
     if settings.claim.is_signed() {
         up.extend(sql::claim_keys());
     }
@@ -272,12 +270,12 @@ fn initial(schema: &Schema, number: usize) -> Migration {
         down.extend(sql::drop_claim_keys());
     }
     // The role is cluster-wide and may serve other databases, so revert keeps it.
-    down.extend(sql::drop_app_role_grants(settings));
+    down.extend(sql::drop_app_role_grants(schema));
 
     let name = migration_name(number, &["initial".to_owned()]);
     Migration {
-        up: file(&settings.schema, &name, &up, true),
-        down: file(&settings.schema, &format!("{name} (down)"), &down, true),
+        up: file(schema, &name, &up, true),
+        down: file(schema, &format!("{name} (down)"), &down, true),
         name,
         run_in_transaction: true,
         snapshot: schema.clone(),
@@ -306,8 +304,8 @@ fn claim_change(current: &Schema, desired: &Schema, number: usize) -> Migration 
     };
     let name = migration_name(number, &[format!("claim_{preset}")]);
     Migration {
-        up: file(&desired.settings.schema, &name, &switch(old, new), true),
-        down: file(&desired.settings.schema, &format!("{name} (down)"), &switch(new, old), true),
+        up: file(desired, &name, &switch(old, new), true),
+        down: file(desired, &format!("{name} (down)"), &switch(new, old), true),
         name,
         run_in_transaction: true,
         snapshot: desired.clone(),
@@ -353,8 +351,8 @@ fn migration_name(number: usize, summary: &[String]) -> String {
     format!("{number:04}_{text}")
 }
 
-fn file(schema: &str, title: &str, statements: &[Ddl], in_transaction: bool) -> String {
-    let mut out = sql::header(sql::BY_CODEGEN, title, in_transaction, "5s", "5min", schema);
+fn file(schema: &Schema, title: &str, statements: &[Ddl], in_transaction: bool) -> String {
+    let mut out = sql::header(sql::BY_CODEGEN, title, in_transaction, "5s", "5min", &schema.schemas());
     for statement in statements {
         out.push_str(&format!("\n{statement}\n"));
     }

@@ -145,12 +145,12 @@ pub struct Facts {
 
 pub fn facts(conn: &mut PgConnection, schema: &Schema) -> Result<Facts> {
     let sql = format!(
-        "SELECT CASE WHEN n.nspname = {namespace} THEN c.relname ELSE n.nspname || '.' || c.relname END AS table,
+        "SELECT CASE WHEN n.nspname = ANY (string_to_array({namespaces}, ',')) THEN c.relname ELSE n.nspname || '.' || c.relname END AS table,
                 p.partmethod::text AS method, p.colocationid AS colocation,
                 CASE WHEN p.partmethod = 'h' THEN column_to_column_name(p.logicalrelid, p.partkey) END AS column
            FROM pg_dist_partition p JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
-        namespace = tenancy_codegen::sql::literal(&schema.settings.schema)
+        namespaces = tenancy_codegen::sql::literal(&schema.schemas().join(","))
     );
     let mut cluster = tenancy_codegen::citus::Cluster::default();
     let rows = crate::scan::json_rows(conn, &sql, "reading where tables are on the Citus cluster")?;
@@ -174,7 +174,7 @@ pub fn facts(conn: &mut PgConnection, schema: &Schema) -> Result<Facts> {
 /// Places the declared tables on the cluster (one transaction) and lets the app role's
 /// queries reach the workers; returns the statements run (none when everything already was).
 pub fn distribute(conn: &mut PgConnection, schema: &Schema, log: &mut dyn FnMut(&str)) -> Result<Vec<String>> {
-    let catalog = crate::catalog::load(conn, &schema.settings.schema, &schema.settings.app_role)?;
+    let catalog = crate::catalog::load(conn, &schema.schemas().join(","), &schema.settings.app_role)?;
     let cluster = placements(conn, schema)?;
     let steps = tenancy_codegen::citus::plan(schema, &catalog, &cluster)?;
     for note in &steps.notes {
@@ -184,14 +184,14 @@ pub fn distribute(conn: &mut PgConnection, schema: &Schema, log: &mut dyn FnMut(
     if !texts.is_empty() {
         log(&format!("Citus: placing {} tables on the cluster", schema.tables.len()));
         conn.transaction::<_, Error, _>(|conn| {
-            if schema.settings.schema != "public" {
-                exec(
-                    conn,
-                    &format!(
-                        "SET LOCAL search_path = {}, public",
-                        tenancy_codegen::sql::ident(&schema.settings.schema)
-                    ),
-                )?;
+            // Every schema of the declaration: the statements name tables unqualified.
+            let schemas = schema.schemas();
+            if schemas != ["public"] {
+                let mut path: Vec<String> = schemas.iter().map(|s| tenancy_codegen::sql::ident(s)).collect();
+                if !schemas.contains(&"public") {
+                    path.push("public".to_owned());
+                }
+                exec(conn, &format!("SET LOCAL search_path = {}", path.join(", ")))?;
             }
             for text in &texts {
                 conn.batch_execute(text).map_err(|e| Error::MigrationFailed {

@@ -169,7 +169,7 @@ pub enum Command {
     Import {
         #[command(flatten)]
         connection: Connection,
-        /// PostgreSQL schema to read
+        /// PostgreSQL schema to read, or several comma-separated (the first is the declaration's own)
         #[arg(long, default_value = "public")]
         schema: String,
         /// Where to write the declaration
@@ -302,13 +302,19 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
     }
 }
 
-/// The schema a command works in: `--schema`, else the declaration's. The declaration is told,
-/// so everything after (the catalog, the search path, the files) agrees.
-fn in_schema(declaration: &mut tenancy_schema::Schema, flag: Option<String>) -> String {
+/// The schemas a command works in: `--schema`, else the declaration's own, then the other
+/// schemas its tables name (comma-separated, as the catalog queries take them). The
+/// declaration is told, so everything after (the catalog, the search path, the files) agrees.
+fn in_schema(declaration: &mut tenancy_schema::Schema, flag: Option<String>) -> crate::Result<String> {
     if let Some(schema) = flag {
+        if schema.contains(',') {
+            return Err(crate::Error::Declaration(format!(
+                "--schema {schema}: name one schema, the declaration's own; a table in another one says so itself (#[tenancy(tenant, schema = \"billing\")])"
+            )));
+        }
         declaration.settings.schema = schema;
     }
-    declaration.settings.schema.clone()
+    Ok(declaration.schemas().join(","))
 }
 
 /// Runs one parsed command; `main` and `cargo xtask` both come through here. Returns the exit
@@ -319,7 +325,7 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
     match command {
         Command::Scan { connection, declaration, schema, format, output, fail_on, ignore, no_data } => {
             let mut declaration = crate::declaration::load(declaration.as_deref())?;
-            let schema = in_schema(&mut declaration, schema);
+            let schema = in_schema(&mut declaration, schema)?;
             let ignore = match &ignore {
                 Some(path) => read_ignore_file(path)?,
                 None => BTreeSet::new(),
@@ -355,7 +361,7 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
         }
         Command::Verify { connection, declaration, schema, format, output, app_database_url } => {
             let mut declaration = crate::declaration::load(declaration.as_deref())?;
-            let schema = in_schema(&mut declaration, schema);
+            let schema = in_schema(&mut declaration, schema)?;
             let mut conn = db::connect(&connection.database_url)?;
             log(&format!("verifying {} tenant tables as {}", declaration.tables.len(), declaration.settings.app_role));
             let options = scan::Options { schema: schema.clone(), ..scan::Options::default() };
@@ -394,7 +400,7 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
         Command::Plan { connection, declaration, schema, out: dir, dry_run, batch_size, lock_timeout, target } => {
             let embedded = declaration.is_none();
             let mut declaration = crate::declaration::load(declaration.as_deref())?;
-            let schema = in_schema(&mut declaration, schema);
+            let schema = in_schema(&mut declaration, schema)?;
             let mut conn = db::connect(&connection.database_url)?;
             // The workspace's migrations lead to the embedded declaration: a conversion to it
             // records them as applied, so later ones apply to it as to a fresh database.

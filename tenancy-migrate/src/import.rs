@@ -92,7 +92,9 @@ pub fn render(catalog: &Catalog, enums: &BTreeSet<String>, app_role: &str) -> St
          //! Review every line marked REVIEW, then scan, or plan the conversion:\n\
          //!   tenancy-migrate scan --declaration <this file> --database-url ... --schema {}\n\
          //!   tenancy-migrate plan --declaration <this file> --database-url ... --out conversion/\n",
-        catalog.session.database, catalog.schema, catalog.schema
+        catalog.session.database,
+        catalog.schema,
+        catalog.schema.split(',').next().unwrap_or("public")
     );
     match &root {
         Some(root) => {
@@ -107,7 +109,9 @@ pub fn render(catalog: &Catalog, enums: &BTreeSet<String>, app_role: &str) -> St
             );
         }
     }
-    let in_schema = if catalog.schema == "public" { String::new() } else { format!(", schema = {:?}", catalog.schema) };
+    // `--schema a,b`: the first is the declaration's own, tables of the others name theirs.
+    let own = catalog.schema.split(',').next().unwrap_or("public");
+    let in_schema = if own == "public" { String::new() } else { format!(", schema = {own:?}") };
     let _ = writeln!(out, "#![tenancy(org_column = {org:?}, app_role = {app_role:?}{in_schema})]");
     let _ = writeln!(
         out,
@@ -328,6 +332,10 @@ fn write_table(
     }
     let scope = guess.scope.name();
     let mut attributes = vec![scope.to_owned(), format!("table = {name:?}")];
+    let namespace = catalog.table(name).map(|t| t.schema.as_str()).unwrap_or_default();
+    if !namespace.is_empty() && Some(namespace) != catalog.schema.split(',').next() {
+        attributes.push(format!("schema = {namespace:?}"));
+    }
     attributes.extend(per_org.iter().filter(|u| u.len() > 1).map(|u| format!("unique({})", u.join(", "))));
     attributes.extend(global.iter().filter(|u| u.len() > 1).map(|u| format!("unique_global({})", u.join(", "))));
     attributes.extend(expressions);
@@ -406,7 +414,7 @@ fn reference(
     let target = fk.ref_table.as_deref()?;
     let at = fk.columns.iter().position(|c| c == column)?;
     let target_column = fk.ref_columns.get(at)?;
-    let outside = fk.ref_schema.as_deref().is_some_and(|s| s != catalog.schema);
+    let outside = fk.ref_schema.as_deref().is_some_and(|s| !catalog.schema.split(',').any(|n| n == s));
     let Some(target_guess) = guesses.get(target).filter(|_| !outside) else {
         let shown = match fk.ref_schema.as_deref() {
             Some(namespace) if outside => format!("{namespace}.{target}"),

@@ -62,7 +62,7 @@ pub fn apply(conn: &mut PgConnection, wait: Wait, dry_run: bool, log: &mut dyn F
         if crate::citus::is_citus(conn)? {
             let schema = crate::declaration::load(None)?;
             if dry_run {
-                let catalog = crate::catalog::load(conn, &schema.settings.schema, &schema.settings.app_role)?;
+                let catalog = crate::catalog::load(conn, &schema.schemas().join(","), &schema.settings.app_role)?;
                 let cluster = crate::citus::placements(conn, &schema)?;
                 let steps = tenancy_codegen::citus::plan(&schema, &catalog, &cluster)?;
                 outcome.sql.push(steps.statements.iter().map(|s| format!("{s}\n")).collect());

@@ -164,6 +164,9 @@ pub struct Link {
 pub struct Table {
     /// SQL name of the table.
     pub name: String,
+    /// Its PostgreSQL schema when not the declaration's (`#[tenancy(tenant, schema = "billing")]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     /// Rust name of the row struct (the declaration's struct name).
     pub struct_name: String,
     pub scope: Scope,
@@ -223,6 +226,7 @@ impl UniqueExpression {
 impl PartialEq for Table {
     fn eq(&self, other: &Table) -> bool {
         self.name == other.name
+            && self.schema == other.schema
             && self.struct_name == other.struct_name
             && self.scope == other.scope
             && self.columns == other.columns

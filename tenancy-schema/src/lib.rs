@@ -97,6 +97,29 @@ pub fn workspace_declaration_dir() -> std::path::PathBuf {
 #[cfg(test)]
 mod tests;
 
+impl Schema {
+    /// Every schema the declared tables live in: the declaration's own first, then each other
+    /// one (`#[tenancy(tenant, schema = "billing")]`) in the order its first table appears.
+    /// Table names are unique across them, so with all of them on the search path every
+    /// unqualified name means one declared table.
+    pub fn schemas(&self) -> Vec<&str> {
+        let mut out = vec![self.settings.schema.as_str()];
+        for namespace in self.tables.iter().filter_map(|t| t.schema.as_deref()) {
+            if !out.contains(&namespace) {
+                out.push(namespace);
+            }
+        }
+        out
+    }
+}
+
+impl Table {
+    /// The schema this table lives in.
+    pub fn schema_in<'s>(&'s self, settings: &'s Settings) -> &'s str {
+        self.schema.as_deref().unwrap_or(&settings.schema)
+    }
+}
+
 /// `SocialPlatformConnection` → `social_platform_connection`: Rust names to SQL ones (enum
 /// labels, generated function names).
 pub fn snake_case(name: &str) -> String {

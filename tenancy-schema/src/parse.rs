@@ -75,7 +75,7 @@ pub(crate) fn parse_file(file: &str, source: &str, errors: &mut Vec<Diagnostic>)
 }
 
 const SETTINGS_HINT: &str = "settings are `#![tenancy(org_column = \"org_id\", app_role = \"app_user\", claim = \"app.org_id\" | postgrest | signed, default_org = \"<uuid>\", schema = \"public\")]`";
-const TABLE_HINT: &str = "write `#[tenancy(root | tenant | global | shared(through = \"link.column\") | internal, table = \"name\", unique(col, ...), unique_global(col, ...), unique(expr = \"lower(email)\"))]`";
+const TABLE_HINT: &str = "write `#[tenancy(root | tenant | global | shared(through = \"link.column\") | internal, table = \"name\", schema = \"name\", unique(col, ...), unique_global(col, ...), unique(expr = \"lower(email)\"))]`";
 const COLUMN_HINT: &str = "column attributes are #[key], #[unique], #[unique(global)], #[references(table)], #[references(table.column)], #[default(\"sql\")]";
 const BACKFILL_HINT: &str = "write #[backfill(default_org)], #[backfill(via = \"col -> table.org_column\")], #[backfill(from_parent = \"col\")] or #[backfill(sql = \"expr\")]";
 
@@ -126,6 +126,7 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
     let struct_name = item.ident.unraw().to_string();
     let mut scope = None;
     let mut table_name = None;
+    let mut table_schema = None;
     let mut uniques = Vec::new();
     let mut global_uniques = Vec::new();
     let mut unique_expressions = Vec::new();
@@ -155,6 +156,7 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
                         });
                     }
                     "table" => table_name = Some(meta.value()?.parse::<LitStr>()?.value()),
+                    "schema" => table_schema = Some(meta.value()?.parse::<LitStr>()?.value()),
                     "unique" | "unique_global" => {
                         let mut columns = Vec::new();
                         let mut expression = None;
@@ -222,6 +224,7 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
     let columns = fields.named.iter().filter_map(|field| parse_column(file, field, errors)).collect();
     Some(Table {
         name: table_name.unwrap_or_else(|| default_table_name(&struct_name)),
+        schema: table_schema,
         struct_name,
         scope,
         columns,

@@ -65,7 +65,7 @@ fn unknown_table_attribute() {
         &format!("{ROOT}#[tenancy(tenant, sharded)]\nstruct Lead {{ #[key] id: i64 }}\n"),
         r#"
 decl.rs:3:19: error: unknown table attribute `sharded`
-  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", unique(col, ...), unique_global(col, ...), unique(expr = "lower(email)"))]`"#,
+  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", schema = "name", unique(col, ...), unique_global(col, ...), unique(expr = "lower(email)"))]`"#,
     );
 }
 
@@ -114,7 +114,7 @@ fn a_shared_table_without_its_link() {
         &format!("{ROOT}#[tenancy(shared)]\nstruct User {{ #[key] id: Uuid }}\n"),
         r#"
 decl.rs:3:11: error: shared needs the link: `shared(through = "link_table.column")`
-  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", unique(col, ...), unique_global(col, ...), unique(expr = "lower(email)"))]`"#,
+  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", schema = "name", unique(col, ...), unique_global(col, ...), unique(expr = "lower(email)"))]`"#,
     );
 }
 
@@ -402,7 +402,7 @@ fn expression_unique_keys() {
         ),
         r#"
 decl.rs:3:19: error: write an expression key alone: unique(expr = "lower(email)")
-  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", unique(col, ...), unique_global(col, ...), unique(expr = "lower(email)"))]`"#,
+  hint: write `#[tenancy(root | tenant | global | shared(through = "link.column") | internal, table = "name", schema = "name", unique(col, ...), unique_global(col, ...), unique(expr = "lower(email)"))]`"#,
     );
 }
 

@@ -13,6 +13,11 @@ pub(crate) fn validate(schema: &mut Schema, settings_span: &Span, errors: &mut V
     if let Some(key) = root_key.filter(|k| k.ty.is_org_key()) {
         schema.settings.org_key = key.ty.clone();
     }
+    // A table in the declaration's own schema is written like any other.
+    let own = schema.settings.schema.clone();
+    for table in &mut schema.tables {
+        table.schema = table.schema.take().filter(|namespace| *namespace != own);
+    }
     check_settings(schema, settings_span, errors);
     check_roots(schema, errors);
     check_names(schema, errors);
@@ -91,6 +96,9 @@ fn check_names(schema: &Schema, errors: &mut Vec<Diagnostic>) {
     let mut structs: HashMap<&str, &Table> = HashMap::new();
     for table in &schema.tables {
         check_identifier("table name", &table.name, &table.span, errors);
+        if let Some(namespace) = &table.schema {
+            check_identifier("schema name", namespace, &table.span, errors);
+        }
         if let Some(first) = tables.insert(&table.name, table) {
             errors.push(
                 Diagnostic::new(table.span.clone(), format!("duplicate table `{}`", table.name))

@@ -14,6 +14,9 @@ pub struct Session {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Table {
     pub name: String,
+    /// Its schema (the catalog reads one or several).
+    #[serde(default)]
+    pub schema: String,
     pub owner: String,
     pub rls_enabled: bool,
     pub rls_forced: bool,

@@ -1,4 +1,4 @@
-//! The catalog queries: `$1` the schema, `$2` one object's name or NULL for all, `$3` the
+//! The catalog queries: `$1` the schemas (comma-separated), `$2` one object's name or NULL for all, `$3` the
 //! app role. Every value is bound, never formatted into the SQL; only `pg_catalog` is read.
 
 use serde::{Deserialize, Serialize};
@@ -81,8 +81,9 @@ const TABLES_SQL: &str = "SELECT c.relname AS name, pg_catalog.pg_get_userbyid(c
        pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable,
        CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $3)
             THEN pg_catalog.pg_has_role($3, c.relowner, 'USAGE') END AS app_role_owns
+       , n.nspname AS schema
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+WHERE n.nspname = ANY (string_to_array($1, ',')) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND ($2::text IS NULL OR c.relname = $2)
 ORDER BY c.relname";
 
@@ -93,7 +94,7 @@ FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+WHERE n.nspname = ANY (string_to_array($1, ',')) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND a.attnum > 0 AND NOT a.attisdropped AND ($2::text IS NULL OR c.relname = $2)
 ORDER BY c.relname, a.attnum";
 
@@ -103,7 +104,7 @@ ORDER BY c.relname, a.attnum";
 const CONSTRAINTS_SQL: &str = "WITH att AS (SELECT a.attrelid, array_agg(a.attname::text ORDER BY a.attnum) AS names
   FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class r ON r.oid = a.attrelid
   JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
-  WHERE rn.nspname = $1 AND r.relkind IN ('r', 'p') AND a.attnum > 0 GROUP BY a.attrelid)
+  WHERE rn.nspname = ANY (string_to_array($1, ',')) AND r.relkind IN ('r', 'p') AND a.attnum > 0 GROUP BY a.attrelid)
 SELECT c.relname AS table, k.conname AS name, k.contype::text AS kind,
        ARRAY(SELECT ca.names[u.num] FROM unnest(k.conkey) WITH ORDINALITY u(num, i) ORDER BY u.i) AS columns,
        f.relname AS ref_table,
@@ -118,14 +119,14 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN att ca ON ca.attrelid = k.conrelid
 LEFT JOIN pg_catalog.pg_class f ON f.oid = k.confrelid
 LEFT JOIN att fa ON fa.attrelid = k.confrelid
-WHERE n.nspname = $1 AND k.contype IN ('p', 'u', 'f') AND NOT c.relispartition
+WHERE n.nspname = ANY (string_to_array($1, ',')) AND k.contype IN ('p', 'u', 'f') AND NOT c.relispartition
   AND ($2::text IS NULL OR c.relname = $2)
 ORDER BY c.relname, k.conname";
 
 const INDEXES_SQL: &str = "WITH att AS (SELECT a.attrelid, array_agg(a.attname::text ORDER BY a.attnum) AS names
   FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class r ON r.oid = a.attrelid
   JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
-  WHERE rn.nspname = $1 AND r.relkind IN ('r', 'p') AND a.attnum > 0 GROUP BY a.attrelid)
+  WHERE rn.nspname = ANY (string_to_array($1, ',')) AND r.relkind IN ('r', 'p') AND a.attnum > 0 GROUP BY a.attrelid)
 SELECT c.relname AS table, i.relname AS name, x.indisunique AS unique, x.indisprimary AS primary,
        x.indisvalid AS valid, x.indpred IS NOT NULL AS partial,
        ARRAY(SELECT coalesce(ca.names[u.num], '(' || pg_catalog.pg_get_indexdef(x.indexrelid, u.i::int, true) || ')')
@@ -136,7 +137,7 @@ JOIN pg_catalog.pg_class c ON c.oid = x.indrelid
 JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN att ca ON ca.attrelid = x.indrelid
-WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+WHERE n.nspname = ANY (string_to_array($1, ',')) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND ($2::text IS NULL OR c.relname = $2)
 ORDER BY c.relname, i.relname";
 
@@ -149,7 +150,7 @@ const POLICIES_SQL: &str =
 FROM pg_catalog.pg_policy p
 JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = $1 AND ($2::text IS NULL OR c.relname = $2)
+WHERE n.nspname = ANY (string_to_array($1, ',')) AND ($2::text IS NULL OR c.relname = $2)
 ORDER BY c.relname, p.polname";
 
 const TRIGGERS_SQL: &str =
@@ -161,7 +162,7 @@ FROM pg_catalog.pg_trigger t
 JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
-WHERE n.nspname = $1 AND NOT t.tgisinternal AND ($2::text IS NULL OR c.relname = $2)
+WHERE n.nspname = ANY (string_to_array($1, ',')) AND NOT t.tgisinternal AND ($2::text IS NULL OR c.relname = $2)
 ORDER BY c.relname, t.tgname";
 
 const FUNCTIONS_SQL: &str =
@@ -174,7 +175,7 @@ const FUNCTIONS_SQL: &str =
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-WHERE n.nspname = $1 AND p.prokind IN ('f', 'p') AND ($2::text IS NULL OR p.proname = $2)
+WHERE n.nspname = ANY (string_to_array($1, ',')) AND p.prokind IN ('f', 'p') AND ($2::text IS NULL OR p.proname = $2)
   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass
                   AND d.objid = p.oid AND d.deptype = 'e')
 ORDER BY p.proname, 2";
@@ -189,7 +190,7 @@ const VIEWS_SQL: &str = "SELECT v.relname AS name, v.relkind::text AS kind, coal
        CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $3)
             THEN pg_catalog.has_table_privilege($3, v.oid, 'SELECT') END AS app_role_can_select
 FROM pg_catalog.pg_class v JOIN pg_catalog.pg_namespace n ON n.oid = v.relnamespace
-WHERE n.nspname = $1 AND v.relkind IN ('v', 'm') AND ($2::text IS NULL OR v.relname = $2)
+WHERE n.nspname = ANY (string_to_array($1, ',')) AND v.relkind IN ('v', 'm') AND ($2::text IS NULL OR v.relname = $2)
 ORDER BY v.relname";
 
 const ROLES_SQL: &str =
@@ -208,7 +209,7 @@ SELECT * FROM (
          ARRAY(SELECT p FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p
                WHERE pg_catalog.has_table_privilege($3, c.oid, p)) AS privileges
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition AND EXISTS (SELECT FROM app)
+  WHERE n.nspname = ANY (string_to_array($1, ',')) AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition AND EXISTS (SELECT FROM app)
   UNION ALL
   SELECT 'schema', n.nspname,
          ARRAY(SELECT p FROM unnest(ARRAY['USAGE', 'CREATE']) p WHERE pg_catalog.has_schema_privilege($3, n.oid, p))
@@ -228,7 +229,7 @@ SELECT * FROM (
   SELECT 'member_of', r.rolname::text,
          ARRAY(SELECT a FROM unnest(ARRAY[CASE WHEN r.rolsuper THEN 'SUPERUSER' END, CASE WHEN r.rolbypassrls THEN 'BYPASSRLS' END,
                                          CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                                                           WHERE n.nspname = $1 AND c.relowner = r.oid AND c.relkind IN ('r', 'p'))
+                                                           WHERE n.nspname = ANY (string_to_array($1, ',')) AND c.relowner = r.oid AND c.relkind IN ('r', 'p'))
                                               THEN 'OWNS TABLES' END]) a WHERE a IS NOT NULL)
   FROM members m JOIN pg_catalog.pg_roles r ON r.oid = m.roleid
   UNION ALL

@@ -16,7 +16,16 @@ fn header(step: &Step, options: &Options, down: bool) -> String {
         _ => "6h",
     };
     let title = format!("{}{}", step.name, if down { " (down)" } else { "" });
-    sql::header(sql::BY_PLAN, &title, step.mode == Mode::Transaction, &options.lock_timeout, statement_timeout, schema)
+    // `Options::schema` lists a declaration's schemas comma-separated, its own first.
+    let schemas: Vec<&str> = schema.split(',').collect();
+    sql::header(
+        sql::BY_PLAN,
+        &title,
+        step.mode == Mode::Transaction,
+        &options.lock_timeout,
+        statement_timeout,
+        &schemas,
+    )
 }
 
 /// The files of one step: `up.sql`, `down.sql`, `metadata.toml`.

@@ -74,7 +74,7 @@ pub(super) fn prepare(p: &mut Planner<'_>) -> Result<(), PlanError> {
     // The role when it is missing; USAGE on the schemas whatever it had (a GRANT it already
     // has changes nothing; revert leaves it, as it may have been there before).
     let missing = p.catalog.app_role().is_none();
-    for statement in sql::ensure_app_role(settings) {
+    for statement in sql::ensure_app_role(p.schema) {
         if missing || matches!(statement, Ddl::GrantSchemaUsage { .. }) {
             p.up_locking(statement, lock::NONE, None);
         }

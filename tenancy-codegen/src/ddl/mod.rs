@@ -34,6 +34,8 @@ pub enum Ddl {
     },
     CreateTable {
         table: String,
+        /// Its schema when not the first on the search path (a declaration's other schemas).
+        schema: Option<String>,
         elements: Vec<Element>,
     },
     DropTables {

@@ -61,8 +61,12 @@ impl Display for Ddl {
             Ddl::RevokeExecute { function, from } => {
                 write!(f, "REVOKE EXECUTE ON FUNCTION {function} FROM {};", list(from))
             }
-            Ddl::CreateTable { table, elements } => {
-                write!(f, "CREATE TABLE {} (\n  {}\n);", ident(table), elements.iter().map(ToString::to_string).collect::<Vec<_>>().join(",\n  "))
+            Ddl::CreateTable { table, schema, elements } => {
+                let name = match schema {
+                    Some(namespace) => format!("{}.{}", ident(namespace), ident(table)),
+                    None => ident(table),
+                };
+                write!(f, "CREATE TABLE {name} (\n  {}\n);", elements.iter().map(ToString::to_string).collect::<Vec<_>>().join(",\n  "))
             }
             Ddl::DropTables { tables, if_exists: yes } => write!(f, "DROP TABLE{} {};", if_exists(*yes), idents(tables)),
             Ddl::AddColumn { table, column, if_not_exists } => write!(

@@ -169,12 +169,18 @@ fn table_macro(schema: &Schema, table: &Table) -> TokenStream {
             use super::super::sql_types as custom_types;
         )
     });
+    // A table in another schema than the declaration's is named with it (`billing.invoices`);
+    // the declaration's own schema comes from the search path, as in the migrations.
+    let namespace = table.schema.as_deref().map(|s| {
+        let s = rust_ident(s);
+        quote!(#s.)
+    });
     quote! {
         diesel::table! {
             use diesel::sql_types::*;
             #custom
             #sql_name
-            #name #primary_key {
+            #namespace #name #primary_key {
                 #org_column
                 #(#columns)*
             }

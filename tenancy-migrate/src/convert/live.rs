@@ -40,7 +40,7 @@ pub fn load(conn: &mut PgConnection, schema: &Schema, namespace: &str) -> Result
         "reading constraint definitions",
         "SELECT c.relname::text AS owner, k.conname::text AS name, pg_catalog.pg_get_constraintdef(k.oid) AS definition
          FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND $2 IS NOT NULL",
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY (string_to_array($1, ',')) AND $2 IS NOT NULL",
     )?);
     let trigger_definitions = by_owner(definitions(
         conn,
@@ -48,7 +48,7 @@ pub fn load(conn: &mut PgConnection, schema: &Schema, namespace: &str) -> Result
         "SELECT c.relname::text AS owner, t.tgname::text AS name, pg_catalog.pg_get_triggerdef(t.oid) AS definition
          FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = $1 AND NOT t.tgisinternal AND $2 IS NOT NULL",
+         WHERE n.nspname = ANY (string_to_array($1, ',')) AND NOT t.tgisinternal AND $2 IS NOT NULL",
     )?);
     let function = definitions(
         conn,
@@ -56,7 +56,7 @@ pub fn load(conn: &mut PgConnection, schema: &Schema, namespace: &str) -> Result
         "SELECT pg_catalog.format_type(p.prorettype, NULL) AS owner, p.proname::text AS name,
                 pg_catalog.pg_get_functiondef(p.oid) AS definition
          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE n.nspname = $1 AND p.proname = 'auth_org_id' AND p.pronargs = 0 AND $2 IS NOT NULL",
+         WHERE n.nspname = split_part($1, ',', 1) AND p.proname = 'auth_org_id' AND p.pronargs = 0 AND $2 IS NOT NULL",
     )?;
     let privileges = definitions(
         conn,
@@ -64,7 +64,7 @@ pub fn load(conn: &mut PgConnection, schema: &Schema, namespace: &str) -> Result
         "SELECT c.relname::text AS owner, p.privilege AS name, '' AS definition
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
          CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p(privilege)
-         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+         WHERE n.nspname = ANY (string_to_array($1, ',')) AND c.relkind IN ('r', 'p')
            AND EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $2)
            AND pg_catalog.has_table_privilege($2, c.oid, p.privilege)",
     )?;

@@ -21,8 +21,9 @@ use tenancy_schema::Schema;
 /// Reads schema `namespace` of the database and plans its conversion to `schema`.
 pub fn plan_database(conn: &mut PgConnection, schema: &Schema, namespace: &str, options: &Options) -> Result<Plan> {
     // The schema converted is the one read: the files and backfills run there.
+    // `namespace` lists the declaration's schemas comma-separated, its own first.
     let mut schema = schema.clone();
-    schema.settings.schema = namespace.to_owned();
+    schema.settings.schema = namespace.split(',').next().unwrap_or(namespace).to_owned();
     let catalog = crate::catalog::load(conn, namespace, &schema.settings.app_role)?;
     let live = live::load(conn, &schema, namespace)?;
     Ok(plan(&catalog, &live, &schema, options)?)

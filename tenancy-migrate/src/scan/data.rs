@@ -83,8 +83,8 @@ struct Plan<'a> {
     table: &'a Table,
     org: String,
     key: String,
-    /// The quoted schema name.
-    schema: String,
+    /// The parents' qualified names, parallel to `parents`.
+    parents_from: Vec<String>,
     from: String,
     root: Option<(String, String)>,
     parents: Vec<(String, String, String)>,
@@ -151,9 +151,8 @@ pub fn run(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog) -> Resul
                 .map(|table| {
                     // One row is enough: any organization's row is readable by every other one.
                     let sql = format!(
-                        "SELECT EXISTS (SELECT FROM {}.{} WHERE {} IS NOT NULL) AS holds_rows",
-                        ident(&catalog.schema),
-                        ident(table),
+                        "SELECT EXISTS (SELECT FROM {} WHERE {} IS NOT NULL) AS holds_rows",
+                        qualified(schema, table),
                         ident(org_column)
                     );
                     let rows = json_rows(conn, &sql, &format!("looking into the undeclared table {table}"))?;
@@ -246,7 +245,7 @@ fn guaranteed(catalog: &Catalog, table: &str, parent: &str, pairs: &[(&str, &str
 /// org column, a validated FK to the root, validated composite FKs to parents). None when the
 /// constraints guarantee all of it.
 fn plan<'a>(schema: &'a Schema, catalog: &Catalog, table: &'a Table) -> Option<Plan<'a>> {
-    let qualified = |name: &str| format!("{}.{}", ident(&catalog.schema), ident(name));
+    let qualified = |name: &str| qualified(schema, name);
     let org_column = &schema.settings.org_column;
     let root = schema.root();
     let root_key = &root.key().name;
@@ -283,7 +282,7 @@ fn plan<'a>(schema: &'a Schema, catalog: &Catalog, table: &'a Table) -> Option<P
         table,
         org: ident(org_column),
         key,
-        schema: ident(&catalog.schema),
+        parents_from: parents.iter().map(|(_, parent, _)| qualified(parent)).collect(),
         from: qualified(&table.name),
         root,
         parents,
@@ -305,7 +304,7 @@ fn count_sql(plan: &Plan<'_>) -> String {
     let org = &plan.org;
     let mut grouped = vec![format!("t.{org} AS org"), "count(*) AS n".to_owned()];
     let mut joins = String::new();
-    for (i, (column, parent, target)) in plan.parents.iter().enumerate() {
+    for (i, (column, _, target)) in plan.parents.iter().enumerate() {
         let p = format!("p{i}");
         grouped.push(format!(
             "count(*) FILTER (WHERE t.{col} IS NOT NULL AND {p}.{target} IS NULL) AS {p}",
@@ -313,9 +312,8 @@ fn count_sql(plan: &Plan<'_>) -> String {
             target = ident(target),
         ));
         joins.push_str(&format!(
-            "\n    LEFT JOIN {}.{} {p} ON {p}.{} = t.{} AND {p}.{org} = t.{org}",
-            plan.schema,
-            ident(parent),
+            "\n    LEFT JOIN {} {p} ON {p}.{} = t.{} AND {p}.{org} = t.{org}",
+            plan.parents_from[i],
             ident(target),
             ident(column),
         ));
@@ -387,12 +385,12 @@ fn execute(conn: &mut PgConnection, plan: &Plan<'_>, result: String) -> Result<T
         _ => None,
     };
     let mut parents = Vec::new();
-    for (column, parent, target) in &plan.parents {
+    for ((column, parent, target), parent_from) in plan.parents.iter().zip(&plan.parents_from) {
         let rows = counts.parents.get(&outside_key(column)).copied().unwrap_or(0);
         let condition = format!(
             "t.{col} IS NOT NULL AND NOT EXISTS (SELECT FROM {parent} p WHERE p.{target} = t.{col} AND p.{org} = t.{org})",
             col = ident(column),
-            parent = format_args!("{}.{}", plan.schema, ident(parent)),
+            parent = parent_from,
             target = ident(target),
         );
         let problem = problem(conn, plan, rows, &condition)?;
@@ -436,6 +434,13 @@ struct Counts {
     orphan_org: Option<i64>,
     #[serde(flatten)]
     parents: std::collections::BTreeMap<String, i64>,
+}
+
+/// `schema.table`: a declared table in the schema it names (or the declaration's own), an
+/// undeclared one in the declaration's own schema.
+fn qualified(schema: &Schema, name: &str) -> String {
+    let namespace = schema.table(name).map_or(schema.settings.schema.as_str(), |t| t.schema_in(&schema.settings));
+    format!("{}.{}", ident(namespace), ident(name))
 }
 
 #[cfg(test)]

@@ -253,6 +253,17 @@ pub fn global_expression<'t>(
 /// Every statement runs in a READ ONLY transaction: the catalog in one, the data checks in as
 /// many as keep each within `max_locks_per_transaction` (`data.rs`).
 pub fn scan(conn: &mut PgConnection, declaration: &Schema, options: &Options) -> Result<Report> {
+    // The schema scanned (`Options::schema`, its first name) is the declaration's own for this run.
+    let own = options.schema.split(',').next().unwrap_or_default();
+    let moved;
+    let declaration = if own != declaration.settings.schema {
+        let mut copy = declaration.clone();
+        copy.settings.schema = own.to_owned();
+        moved = copy;
+        &moved
+    } else {
+        declaration
+    };
     let catalog = conn.build_transaction().read_only().run(|conn| {
         // The catalog queries are short; compiling them (JIT, on by default) costs more than it
         // saves once a schema has thousands of constraints.

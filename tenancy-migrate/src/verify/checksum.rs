@@ -17,29 +17,29 @@ pub fn checksum(conn: &mut PgConnection, schema: &Schema) -> Result<String> {
          SELECT md5(string_agg(v, ',' ORDER BY v)) FROM (
            SELECT c.relname || ':' || c.relkind::text || ':' || c.relrowsecurity || c.relforcerowsecurity || ':' || coalesce(c.relacl::text, '')
                   || ':' || pg_catalog.pg_get_userbyid(c.relowner)
-             FROM pg_catalog.pg_class c WHERE c.relnamespace = {namespace}::regnamespace
+             FROM pg_catalog.pg_class c WHERE c.relnamespace  IN {namespaces}
            UNION ALL SELECT conrelid::regclass::text || conname || pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint
-             WHERE connamespace = {namespace}::regnamespace
+             WHERE connamespace  IN {namespaces}
            UNION ALL SELECT polrelid::regclass::text || polname || polcmd::text || polpermissive || polroles::text
                   || coalesce(pg_catalog.pg_get_expr(polqual, polrelid), '') || coalesce(pg_catalog.pg_get_expr(polwithcheck, polrelid), '')
              FROM pg_catalog.pg_policy
            UNION ALL SELECT tgrelid::regclass::text || tgname || tgenabled::text FROM pg_catalog.pg_trigger WHERE NOT tgisinternal
            UNION ALL SELECT p.oid::regprocedure::text || md5(p.prosrc) || coalesce(p.proacl::text, '') FROM pg_catalog.pg_proc p
-             WHERE p.pronamespace = {namespace}::regnamespace
+             WHERE p.pronamespace  IN {namespaces}
            UNION ALL SELECT 'schema:' || nspname || coalesce(nspacl::text, '') FROM pg_catalog.pg_namespace
            UNION ALL SELECT rolname || rolsuper || rolbypassrls || rolinherit FROM pg_catalog.pg_roles WHERE rolname = {role}
            UNION ALL SELECT 'member of:' || m.roleid::regrole::text FROM members m
            UNION ALL SELECT 'sequence:' || schemaname || '.' || sequencename || ':' || coalesce(last_value::text, 'unused')
              FROM pg_catalog.pg_sequences WHERE schemaname <> 'pg_catalog') x(v))",
         role = literal(&schema.settings.app_role),
-        namespace = literal(&ident(&schema.settings.schema)),
+        namespaces = namespaces(schema),
     )];
     // Tables that do not exist would fail the query: only existing ones are summed.
     let existing: Vec<String> = crate::scan::json_rows(
         conn,
         &format!(
-            "SELECT c.relname AS name FROM pg_catalog.pg_class c WHERE c.relnamespace = {}::regnamespace AND c.relkind IN ('r', 'p')",
-            literal(&ident(&schema.settings.schema))
+            "SELECT c.relname AS name FROM pg_catalog.pg_class c WHERE c.relnamespace IN {} AND c.relkind IN ('r', 'p')",
+            namespaces(schema)
         ),
         "listing tables for the checksum",
     )?;
@@ -73,4 +73,10 @@ pub fn checksum(conn: &mut PgConnection, schema: &Schema) -> Result<String> {
         .map_err(|e| Error::query("computing the verify checksum", e))?;
     let value: serde_json::Value = serde_json::from_str(&row.row).unwrap_or_default();
     Ok(value["checksum"].as_str().unwrap_or_default().to_owned())
+}
+
+/// `(SELECT oid ...)` of every schema of the declaration.
+fn namespaces(schema: &Schema) -> String {
+    let names: Vec<String> = schema.schemas().iter().map(|s| literal(s)).collect();
+    format!("(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname IN ({}))", names.join(", "))
 }

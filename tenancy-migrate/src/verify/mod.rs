@@ -65,12 +65,17 @@ impl Org {
 
 /// Runs every attack; the database is left as it was found.
 pub fn verify(conn: &mut PgConnection, schema: &Schema) -> Result<Verification> {
-    if schema.settings.schema == "public" {
+    let schemas = schema.schemas();
+    if schemas == ["public"] {
         return verify_on_search_path(conn, schema);
     }
-    // The declaration's schema first on the search path for this run, then as it was.
+    // The declaration's schemas first on the search path for this run, then as it was.
     let old = search_path(conn, None)?;
-    search_path(conn, Some(&format!("{}, public", ident(&schema.settings.schema))))?;
+    let mut path: Vec<String> = schemas.iter().map(|s| ident(s)).collect();
+    if !schemas.contains(&"public") {
+        path.push("public".to_owned());
+    }
+    search_path(conn, Some(&path.join(", ")))?;
     let result = verify_on_search_path(conn, schema);
     search_path(conn, Some(&old))?;
     result
@@ -92,8 +97,8 @@ fn external_references(
                 continue;
             };
             let declared_plain = table.column(column).is_some_and(|c| c.references.is_none());
-            let outside =
-                fk.ref_schema.as_deref() != Some(schema.settings.schema.as_str()) || schema.table(target).is_none();
+            let outside = !fk.ref_schema.as_deref().is_some_and(|n| schema.schemas().contains(&n))
+                || schema.table(target).is_none();
             if fk.kind == crate::catalog::ConstraintKind::ForeignKey && declared_plain && outside {
                 let qualified = match &fk.ref_schema {
                     Some(namespace) => format!("{}.{}", ident(namespace), ident(target)),
@@ -369,7 +374,7 @@ struct Prepared<'s> {
 /// sequence moves); a table that cannot have them is skipped with the database's reason (its
 /// children too).
 fn prepare<'s>(conn: &mut PgConnection, schema: &'s Schema, superuser: bool, citus: bool) -> Result<Prepared<'s>> {
-    let catalog = crate::catalog::load(conn, &schema.settings.schema, &schema.settings.app_role)?;
+    let catalog = crate::catalog::load(conn, &schema.schemas().join(","), &schema.settings.app_role)?;
     let run_id: String = uuid::Uuid::new_v4().simple().to_string().chars().take(8).collect();
     let orgs = sample::organization_keys(&schema.settings.org_key, &run_id);
     let key = claim_key(conn, schema, &run_id)?;

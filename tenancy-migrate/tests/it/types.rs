@@ -78,6 +78,10 @@ fn every_column_type_round_trips_through_the_models() {
                 .filter(mood.eq(types::Mood("busy".into())))
                 .select(every_type::rows::Thing::as_select())
                 .first(tx.conn())?;
+            // A table in another schema, through the models (`ledger.entries`).
+            tx.insert_entry(inserts::NewEntry { id: Some(1), thing_id: 1, note: "n".into() })?;
+            let entries: i64 = tx.entries().count().get_result(tx.conn())?;
+            assert_eq!(entries, 1);
             Ok((inserted, found))
         })
         .unwrap();

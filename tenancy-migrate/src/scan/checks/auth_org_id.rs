@@ -22,7 +22,10 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     let Some(f) = found.first() else {
         out.push(MISSING.finding(
             on,
-            format!("function {}.{AUTH_ORG_ID}() does not exist; the organization policies need it", cx.catalog.schema),
+            format!(
+                "function {}.{AUTH_ORG_ID}() does not exist; the organization policies need it",
+                cx.schema.settings.schema
+            ),
             "apply the migrations (`tenancy-migrate apply`); they create it",
             evidence(),
         ));

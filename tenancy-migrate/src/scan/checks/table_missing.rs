@@ -14,7 +14,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         }
         out.push(CODE.finding(
             On::table(&table.name),
-            format!("declared table {} does not exist in schema {}", table.name, cx.catalog.schema),
+            format!("declared table {} does not exist in schema {}", table.name, table.schema_in(&cx.schema.settings)),
             "apply the migrations (`tenancy-migrate apply`), or plan them for this database (`tenancy-migrate plan`)",
             cx.catalog.evidence(&TABLES, Some(&table.name)),
         ));

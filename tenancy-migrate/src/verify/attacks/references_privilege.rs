@@ -15,7 +15,7 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
         columns.push(format!("{} {}", ident(name), column.ty));
     }
     let keys: Vec<String> = primary.columns.iter().map(|c| ident(c)).collect();
-    let scratch = format!("{}.tenancy_verify_references", ident(&x.catalog.schema));
+    let scratch = format!("{}.tenancy_verify_references", ident(x.table.schema_in(&x.runner.schema.settings)));
     let app = ident(&x.runner.schema.settings.app_role);
     let sql = format!("ALTER TABLE {scratch} ADD FOREIGN KEY ({k}) REFERENCES {} ({k})", x.t(), k = keys.join(", "));
     let probe = Probe::statement(x.claim_a(), sql)

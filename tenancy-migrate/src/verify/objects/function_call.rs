@@ -13,13 +13,13 @@ pub fn run(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
     let functions = x.read(
         "listing the SECURITY DEFINER functions the app role can call",
         &format!(
-            "SELECT p.proname AS name, p.oid::regprocedure::text AS signature,
+            "SELECT p.pronamespace::regnamespace::text AS schema, p.proname AS name, p.oid::regprocedure::text AS signature,
                     ARRAY(SELECT pg_catalog.format_type(t, NULL) FROM unnest(p.proargtypes) t) AS types
              FROM pg_catalog.pg_proc p
-             WHERE p.pronamespace = {}::regnamespace AND p.prosecdef AND p.prokind = 'f'
+             WHERE p.pronamespace IN {} AND p.prosecdef AND p.prokind = 'f'
                AND p.prorettype <> 'pg_catalog.trigger'::regtype AND p.proname <> 'auth_org_id'
                AND pg_catalog.has_function_privilege({app}, p.oid, 'EXECUTE') ORDER BY 2",
-            quoted(&ident(&x.catalog.schema))
+            x.namespaces()
         ),
     )?;
     let mut objects = Vec::new();
@@ -32,7 +32,9 @@ pub fn run(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
             .flatten()
             .map(|t| format!("NULL::{}", t.as_str().unwrap_or("text")))
             .collect();
-        let call = format!("{}.{}({})", ident(&x.catalog.schema), ident(name), arguments.join(", "));
+        // `regnamespace::text` is already an identifier as SQL writes it.
+        let namespace = function["schema"].as_str().unwrap_or_default();
+        let call = format!("{namespace}.{}({})", ident(name), arguments.join(", "));
         let select = format!("SELECT to_jsonb(f) AS r FROM {call} f");
         objects.push(x.differential(format!("function {signature}"), "function_call", &[], &select));
     }

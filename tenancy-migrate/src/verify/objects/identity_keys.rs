@@ -16,10 +16,10 @@ pub fn run(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
     let sql = format!(
         "SELECT c.relname AS table, a.attname AS key FROM pg_catalog.pg_attribute a
          JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-         WHERE c.relnamespace = {schema}::regnamespace AND c.relname IN ({tables}) AND a.attnum > 0 AND NOT a.attisdropped
+         WHERE c.relnamespace IN {schemas} AND c.relname IN ({tables}) AND a.attnum > 0 AND NOT a.attisdropped
            AND (a.attidentity <> '' OR pg_catalog.pg_get_serial_sequence(c.oid::regclass::text, a.attname) IS NOT NULL)
          ORDER BY 1",
-        schema = quoted(&tenancy_codegen::sql::ident(&x.catalog.schema)),
+        schemas = x.namespaces(),
         tables = tables.join(", ")
     );
     let (mut evidence, observed) = x.runner.run(x.conn, &Probe::query(x.claim_a(), sql));

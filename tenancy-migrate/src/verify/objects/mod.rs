@@ -102,6 +102,14 @@ impl<'r> Around<'_, 'r> {
             .unwrap_or_else(|| "true".to_owned())
     }
 
+    /// `(SELECT oid ...)`: the namespaces of every schema of the declaration (catalog filters).
+    pub fn namespaces(&self) -> String {
+        format!(
+            "(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ANY (string_to_array({}, ',')))",
+            literal(&self.catalog.schema)
+        )
+    }
+
     /// Rows of organizations other than A in every isolated table, as one number `other`.
     pub fn other_rows_sql(&self) -> String {
         let counts: Vec<String> = self

@@ -23,11 +23,11 @@ pub fn run(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
              JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
                   AND d.refclassid = 'pg_catalog.pg_class'::regclass
              JOIN pg_catalog.pg_class t ON t.oid = d.refobjid AND t.oid <> v.oid
-             WHERE v.relkind IN ('v', 'm') AND t.relnamespace = {schema}::regnamespace AND t.relname IN ({tables})
+             WHERE v.relkind IN ('v', 'm') AND t.relnamespace IN {schemas} AND t.relname IN ({tables})
                AND pg_catalog.has_schema_privilege({app}, n.oid, 'USAGE')
                AND pg_catalog.has_table_privilege({app}, v.oid, 'SELECT')
              ORDER BY 1, 2",
-            schema = quoted(&ident(&x.catalog.schema)),
+            schemas = x.namespaces(),
             tables = isolated.join(", "),
             app = quoted(&x.runner.schema.settings.app_role),
         ),
@@ -36,7 +36,8 @@ pub fn run(x: &mut Around<'_, '_>) -> Result<Vec<VerifiedObject>> {
     for view in views {
         let (schema, name) = (view["schema"].as_str().unwrap_or_default(), view["name"].as_str().unwrap_or_default());
         let qualified = format!("{}.{}", ident(schema), ident(name));
-        let shown = if schema == x.catalog.schema { name.to_owned() } else { format!("{schema}.{name}") };
+        let shown =
+            if schema == x.runner.schema.settings.schema { name.to_owned() } else { format!("{schema}.{name}") };
         let (setup, what) = match view["kind"].as_str() {
             Some("m") => (vec![format!("REFRESH MATERIALIZED VIEW {qualified}")], "materialized view"),
             _ => (Vec::new(), "view"),
