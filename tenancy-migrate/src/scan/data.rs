@@ -152,7 +152,7 @@ pub fn run(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog) -> Resul
                     // One row is enough: any organization's row is readable by every other one.
                     let sql = format!(
                         "SELECT EXISTS (SELECT FROM {} WHERE {} IS NOT NULL) AS holds_rows",
-                        qualified(schema, table),
+                        qualified(schema, catalog, table),
                         ident(org_column)
                     );
                     let rows = json_rows(conn, &sql, &format!("looking into the undeclared table {table}"))?;
@@ -245,7 +245,7 @@ fn guaranteed(catalog: &Catalog, table: &str, parent: &str, pairs: &[(&str, &str
 /// org column, a validated FK to the root, validated composite FKs to parents). None when the
 /// constraints guarantee all of it.
 fn plan<'a>(schema: &'a Schema, catalog: &Catalog, table: &'a Table) -> Option<Plan<'a>> {
-    let qualified = |name: &str| qualified(schema, name);
+    let qualified = |name: &str| qualified(schema, catalog, name);
     let org_column = &schema.settings.org_column;
     let root = schema.root();
     let root_key = &root.key().name;
@@ -437,9 +437,16 @@ struct Counts {
 }
 
 /// `schema.table`: a declared table in the schema it names (or the declaration's own), an
-/// undeclared one in the declaration's own schema.
-fn qualified(schema: &Schema, name: &str) -> String {
-    let namespace = schema.table(name).map_or(schema.settings.schema.as_str(), |t| t.schema_in(&schema.settings));
+/// undeclared one in the schema the catalog found it in.
+fn qualified(schema: &Schema, catalog: &Catalog, name: &str) -> String {
+    let namespace = match schema.table(name) {
+        Some(table) => table.schema_in(&schema.settings),
+        None => catalog
+            .table(name)
+            .map(|t| t.schema.as_str())
+            .filter(|s| !s.is_empty())
+            .unwrap_or(schema.settings.schema.as_str()),
+    };
     format!("{}.{}", ident(namespace), ident(name))
 }
 

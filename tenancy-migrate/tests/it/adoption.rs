@@ -431,6 +431,23 @@ struct Note { #[key] id: i64, #[references(invoices)] invoice_id: Option<i64>, b
     assert_eq!(imported.schemas(), ["app", "catalog", "billing"], "{text}");
     assert_eq!(drift(&scan(&db, &imported, &imported.schemas().join(","))), Vec::<String>::new(), "{text}");
 
+    // An undeclared copy of tenant rows in billing, readable by the app: found where it is.
+    conn.batch_execute(
+        "CREATE TABLE billing.invoice_copies AS SELECT * FROM billing.invoices;
+         GRANT SELECT ON billing.invoice_copies TO app_user;",
+    )
+    .unwrap();
+    let report = scan(&db, &schema, &schema.schemas().join(","));
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.code.starts_with("undeclared-table-readable") && f.table.as_deref() == Some("invoice_copies")),
+        "{:#?}",
+        report.findings
+    );
+    conn.batch_execute("DROP TABLE billing.invoice_copies").unwrap();
+
     // Broken in billing: caught there, by both.
     conn.batch_execute("ALTER POLICY invoices_org_isolation ON billing.invoices USING (true)").unwrap();
     let report = scan(&db, &schema, &schema.schemas().join(","));
