@@ -69,6 +69,16 @@ decl.rs:3:19: error: unknown table attribute `sharded`
     );
 }
 
+#[test]
+fn a_schema_name_with_a_comma() {
+    check_err(
+        &format!("{ROOT}#[tenancy(tenant, schema = \"a,b\")]\nstruct Lead {{ #[key] id: i64 }}\n"),
+        r#"
+decl.rs:4:8: error: schema name `a,b` contains a comma
+  hint: tenancy lists a declaration's schemas separated by commas; rename the schema"#,
+    );
+}
+
 const MEMBERS: &str = "#[tenancy(tenant)]\nstruct Membership { #[key] id: i64, #[references(users)] user_id: Uuid, #[references(plans)] plan_id: Option<i64> }\n#[tenancy(global)]\nstruct Plan { #[key] id: i64 }\n";
 
 #[test]

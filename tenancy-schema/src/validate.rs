@@ -33,11 +33,10 @@ pub(crate) fn validate(schema: &mut Schema, settings_span: &Span, errors: &mut V
 
 fn check_settings(schema: &Schema, span: &Span, errors: &mut Vec<Diagnostic>) {
     let settings = &schema.settings;
-    for (what, value) in
-        [("org_column", &settings.org_column), ("app_role", &settings.app_role), ("schema", &settings.schema)]
-    {
+    for (what, value) in [("org_column", &settings.org_column), ("app_role", &settings.app_role)] {
         check_identifier(what, value, span, errors);
     }
+    check_schema_name(&settings.schema, span, errors);
     let key = schema.tables.iter().find(|t| t.scope == Scope::Root).and_then(|r| r.columns.iter().find(|c| c.key));
     if let (Some(org), Some(key)) = (&settings.default_org, key) {
         let fits = match key.ty {
@@ -97,7 +96,7 @@ fn check_names(schema: &Schema, errors: &mut Vec<Diagnostic>) {
     for table in &schema.tables {
         check_identifier("table name", &table.name, &table.span, errors);
         if let Some(namespace) = &table.schema {
-            check_identifier("schema name", namespace, &table.span, errors);
+            check_schema_name(namespace, &table.span, errors);
         }
         if let Some(first) = tables.insert(&table.name, table) {
             errors.push(
@@ -404,6 +403,18 @@ fn find_cycle<'a>(
         path.pop();
     }
     None
+}
+
+/// A schema name: an identifier, and no comma (the tools pass a declaration's schemas as one
+/// comma-separated list).
+fn check_schema_name(name: &str, span: &Span, errors: &mut Vec<Diagnostic>) {
+    check_identifier("schema name", name, span, errors);
+    if name.contains(',') {
+        errors.push(
+            Diagnostic::new(span.clone(), format!("schema name `{name}` contains a comma"))
+                .hint("tenancy lists a declaration's schemas separated by commas; rename the schema"),
+        );
+    }
 }
 
 fn check_identifier(what: &str, name: &str, span: &Span, errors: &mut Vec<Diagnostic>) {

@@ -135,41 +135,21 @@ pub struct Probe<'a> {
 }
 
 impl<'a> Probe<'a> {
+    fn new(who: As<'a>, sql: String, query: bool, watch: Option<Watch>) -> Probe<'a> {
+        Probe { who, setup: Vec::new(), rows: Vec::new(), prelude: Vec::new(), sql, query, watch }
+    }
+
     pub fn query(who: As<'a>, sql: impl Into<String>) -> Probe<'a> {
-        Probe {
-            who,
-            setup: Vec::new(),
-            rows: Vec::new(),
-            prelude: Vec::new(),
-            sql: sql.into(),
-            query: true,
-            watch: None,
-        }
+        Probe::new(who, sql.into(), true, None)
     }
 
     pub fn write(who: As<'a>, sql: impl Into<String>, watch: Watch) -> Probe<'a> {
-        Probe {
-            who,
-            setup: Vec::new(),
-            rows: Vec::new(),
-            prelude: Vec::new(),
-            sql: sql.into(),
-            query: false,
-            watch: Some(watch),
-        }
+        Probe::new(who, sql.into(), false, Some(watch))
     }
 
     /// A statement judged by whether it worked (DDL).
     pub fn statement(who: As<'a>, sql: impl Into<String>) -> Probe<'a> {
-        Probe {
-            who,
-            setup: Vec::new(),
-            rows: Vec::new(),
-            prelude: Vec::new(),
-            sql: sql.into(),
-            query: false,
-            watch: None,
-        }
+        Probe::new(who, sql.into(), false, None)
     }
 
     pub fn setup(mut self, sql: impl Into<String>) -> Probe<'a> {
