@@ -322,8 +322,7 @@ pub fn create_table(schema: &Schema, table: &Table, created: &[&str]) -> (Vec<Dd
         }));
     }
     elements.extend(table.columns.iter().map(|c| Element::Column(column_definition(c))));
-    let key = table.key();
-    let key_columns: Vec<&str> = if tenant { vec![org, &key.name] } else { vec![&key.name] };
+    let key_columns: Vec<&str> = tenant.then_some(org).into_iter().chain(table.key_names()).collect();
     elements.push(Element::Constraint(Constraint::PrimaryKey {
         name: names::primary_key(&table.name),
         columns: owned(&key_columns),
@@ -554,13 +553,11 @@ pub fn indexes(settings: &Settings, table: &Table) -> Vec<Vec<String>> {
 }
 
 fn column_definition(column: &Column) -> ColumnDef {
-    let default = match (&column.default, column.key) {
-        (Some(default), _) => Some(ColumnDefault::Expression(default.clone())),
-        (None, true) if column.ty.is_integer() => Some(ColumnDefault::Identity),
-        (None, true) if column.ty == ColumnType::Uuid => {
-            Some(ColumnDefault::Expression("gen_random_uuid()".to_owned()))
-        }
-        _ => None,
+    let default = match &column.default {
+        Some(default) => Some(ColumnDefault::Expression(default.clone())),
+        None if column.generated_key() && column.ty.is_integer() => Some(ColumnDefault::Identity),
+        None if column.generated_key() => Some(ColumnDefault::Expression("gen_random_uuid()".to_owned())),
+        None => None,
     };
     ColumnDef { name: column.name.clone(), ty: column.ty.sql_name(), not_null: !column.nullable, default }
 }

@@ -178,10 +178,16 @@ fn find_root(catalog: &Catalog, declarable: &[&str]) -> Option<Root> {
     Some(Root { table: (*table).to_owned(), org, reason: format!("named {table}") })
 }
 
-/// The one column of a table's primary key.
+/// The one column of a table's primary key (what a root needs).
 fn single_key(catalog: &Catalog, table: &str) -> Option<String> {
     let pk = catalog.primary_key(table)?;
     (pk.columns.len() == 1).then(|| pk.columns[0].clone())
+}
+
+/// A table's primary key without the tenant column: what the declaration marks #[key].
+fn declared_key(catalog: &Catalog, table: &str, tenant: bool, org: &str) -> Vec<String> {
+    let pk = catalog.primary_key(table).map(|pk| pk.columns.clone()).unwrap_or_default();
+    pk.into_iter().filter(|c| !(tenant && c == org)).collect()
 }
 
 fn classify<'a>(catalog: &Catalog, declarable: &[&'a str], root: Option<&Root>) -> BTreeMap<&'a str, Guess> {
@@ -270,17 +276,17 @@ fn write_table(
     let tenant = guess.scope == Scope::Tenant;
     let columns: Vec<&Column> = catalog.columns_of(name).map(|c| &c.fact).collect();
     let declared = |column: &str| !(tenant && column == org);
-    // The key: the primary key without the tenant column.
-    let pk: Vec<&str> = catalog
-        .primary_key(name)
-        .map(|pk| pk.columns.iter().map(String::as_str).filter(|c| declared(c)).collect())
-        .unwrap_or_default();
-    let key = match pk.as_slice() {
-        [one] => (*one).to_owned(),
+    // The key: the primary key without the tenant column (one column or several); a root
+    // or shared table's key is one column.
+    let pk = declared_key(catalog, name, tenant, org);
+    let single = matches!(guess.scope, Scope::Root | Scope::Shared);
+    let key: Vec<String> = match pk.as_slice() {
+        [_] => pk.clone(),
+        [_, _, ..] if !single => pk.clone(),
         _ => {
             let chosen = pk
                 .first()
-                .copied()
+                .map(String::as_str)
                 .or_else(|| columns.iter().find(|c| c.not_null && declared(&c.name)).map(|c| c.name.as_str()))
                 .or_else(|| columns.iter().find(|c| declared(&c.name)).map(|c| c.name.as_str()))
                 .unwrap_or("id")
@@ -288,13 +294,10 @@ fn write_table(
             let why = if pk.is_empty() {
                 "no primary key".to_owned()
             } else {
-                format!("a primary key of several columns ({})", pk.join(", "))
+                format!("a primary key of several columns ({}) on the {} table", pk.join(", "), guess.scope.name())
             };
-            let _ = writeln!(
-                out,
-                "// REVIEW: {why}; {chosen} is declared the key. tenancy keys a table by one column (plus {org} on tenant tables)."
-            );
-            chosen
+            let _ = writeln!(out, "// REVIEW: {why}; {chosen} is declared the key (what its references point at).");
+            vec![chosen]
         }
     };
     // Unique keys (constraints and plain unique indexes), with or without the tenant column.
@@ -322,7 +325,7 @@ fn write_table(
         }
         let has_org = tenant && index.columns.iter().any(|c| c == org);
         let rest: Vec<&str> = index.columns.iter().map(String::as_str).filter(|c| declared(c)).collect();
-        if rest.is_empty() || (rest.len() == 1 && rest[0] == key) {
+        if rest.is_empty() || rest == key {
             continue;
         }
         let list = if has_org || !tenant { &mut per_org } else { &mut global };
@@ -359,7 +362,7 @@ fn write_table(
     let _ = writeln!(out, "struct {} {{", struct_name(name));
     for column in columns.iter().filter(|c| declared(&c.name)) {
         let column_name = column.name.as_str();
-        let is_key = column_name == key;
+        let is_key = key.iter().any(|k| k == column_name);
         let ty = column_type(&column.ty, enums);
         if is_key {
             let _ = writeln!(out, "    #[key]");
@@ -403,14 +406,24 @@ fn reference(
     guesses: &BTreeMap<&str, Guess>,
     ty: &ColumnType,
 ) -> Option<String> {
-    let fk = catalog.constraints_of(table).find(|fk| {
-        fk.kind == ConstraintKind::ForeignKey
-            && (fk.columns == [column]
-                || (tenant
-                    && fk.columns.len() == 2
-                    && fk.columns.iter().any(|c| c == org)
-                    && fk.columns.iter().any(|c| c == column)))
-    })?;
+    let fks = || catalog.constraints_of(table).filter(|fk| fk.kind == ConstraintKind::ForeignKey);
+    let found = fks().find(|fk| {
+        fk.columns == [column]
+            || (tenant
+                && fk.columns.len() == 2
+                && fk.columns.iter().any(|c| c == org)
+                && fk.columns.iter().any(|c| c == column))
+    });
+    let Some(fk) = found else {
+        // A foreign key of several columns besides the tenant column: not one reference.
+        let wide = fks().find(|fk| fk.columns.iter().any(|c| c == column))?;
+        return Some(format!(
+            "// REVIEW: part of the foreign key {} ({}) -> {}; a reference is one column, so it stays a plain column.",
+            wide.name,
+            wide.columns.join(", "),
+            wide.ref_table.as_deref().unwrap_or("?")
+        ));
+    };
     let target = fk.ref_table.as_deref()?;
     let at = fk.columns.iter().position(|c| c == column)?;
     let target_column = fk.ref_columns.get(at)?;
@@ -438,8 +451,20 @@ fn reference(
             scope.name()
         ));
     }
-    let is_key = single_key(catalog, target).as_deref() == Some(target_column.as_str());
-    Some(if is_key { format!("#[references({target})]") } else { format!("#[references({target}.{target_column})]") })
+    let key = declared_key(catalog, target, target_guess.scope == Scope::Tenant, org);
+    let unique = catalog.indexes_of(target).any(|i| {
+        let rest: Vec<&String> =
+            i.columns.iter().filter(|c| !(target_guess.scope == Scope::Tenant && *c == org)).collect();
+        i.unique && i.valid && !i.partial && rest == [target_column]
+    });
+    Some(match key.as_slice() {
+        [one] if one == target_column => format!("#[references({target})]"),
+        _ if unique => format!("#[references({target}.{target_column})]"),
+        _ => format!(
+            "// REVIEW: references {target}.{target_column}, part of {target}'s key ({}); a reference is one column, so it stays a plain column.",
+            key.join(", ")
+        ),
+    })
 }
 
 /// A column's type as the declaration writes it: a named type, an enum, or `Sql<"...">`.

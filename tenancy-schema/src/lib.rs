@@ -5,6 +5,7 @@
 //! and builds for `wasm32-unknown-unknown` so the report viewer can share its types. The parser
 //! (syn) is the default feature `parser`; the report viewer builds without it.
 
+mod column_type;
 mod diagnostic;
 pub mod ir;
 #[cfg(feature = "parser")]

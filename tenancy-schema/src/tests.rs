@@ -434,3 +434,45 @@ decl.rs:3:6: error: enum `Mood` has no #[tenancy(enum)]
   hint: declare an enum type as `#[tenancy(enum)] enum Mood { Calm, Busy }` (labels: snake_case, or #[value("...")])"#,
     );
 }
+
+#[test]
+fn a_key_of_several_columns() {
+    let schema = parse_str(
+        "decl.rs",
+        &format!(
+            "{ROOT}#[tenancy(tenant)]\nstruct Project {{ #[key] id: i64, name: String }}\n\
+             #[tenancy(tenant)]\nstruct ProjectMember {{ #[key] #[references(projects)] project_id: i64, #[key] user_id: i64, #[unique] badge: String }}\n\
+             #[tenancy(tenant)]\nstruct Badge {{ #[key] id: i64, #[references(project_members.badge)] badge: String }}\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(schema.table("project_members").unwrap().key_names(), ["project_id", "user_id"]);
+}
+
+#[test]
+fn a_reference_to_a_key_of_several_columns() {
+    let members = "#[tenancy(tenant)]\nstruct ProjectMember { #[key] project_id: i64, #[key] user_id: i64 }\n";
+    check_err(
+        &format!(
+            "{ROOT}{members}#[tenancy(tenant)]\nstruct Vote {{ #[key] id: i64, #[references(project_members)] member: i64 }}\n"
+        ),
+        "decl.rs:6:62: error: `member` references `project_members`, whose key has several columns (project_id, user_id)\n  \
+         hint: a reference is one column: reference a #[unique] column, #[references(project_members.column)]",
+    );
+    check_err(
+        &format!(
+            "{ROOT}{members}#[tenancy(tenant)]\nstruct Vote {{ #[key] id: i64, #[references(project_members.user_id)] member: i64 }}\n"
+        ),
+        "decl.rs:6:70: error: `project_members.user_id` is one column of a key of several (project_id, user_id), not unique by itself\n  \
+         hint: reference a #[unique] column of that table, or mark this one #[unique] if it is",
+    );
+}
+
+#[test]
+fn the_root_key_is_one_column() {
+    check_err(
+        "#[tenancy(root)]\nstruct Organization { #[key] id: Uuid, #[key] region: String }\n",
+        "decl.rs:2:47: error: second #[key] column in root table `organizations`\n  \
+         hint: the root table's key is one column (what every org column and claim points at); use #[tenancy(unique(a, b))] for other keys",
+    );
+}

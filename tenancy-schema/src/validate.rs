@@ -137,23 +137,34 @@ fn check_names(schema: &Schema, errors: &mut Vec<Diagnostic>) {
 fn check_keys(schema: &Schema, errors: &mut Vec<Diagnostic>) {
     for table in &schema.tables {
         let keys: Vec<_> = table.columns.iter().filter(|c| c.key).collect();
-        match keys.as_slice() {
-            [key] if key.nullable => errors.push(
-                Diagnostic::new(key.span.clone(), format!("key column `{}` cannot be Option", key.name))
-                    .hint("a key identifies a row; remove the Option<...>"),
-            ),
-            [_] => {}
-            [] => errors.push(
+        if keys.is_empty() {
+            errors.push(
                 Diagnostic::new(table.span.clone(), format!("table `{}` has no #[key] column", table.name))
                     .hint("mark its identifier: `#[key] id: i64` (tenant tables get the key (org_id, id))"),
-            ),
-            [_, extra @ ..] => {
-                for column in extra {
-                    errors.push(
-                        Diagnostic::new(column.span.clone(), format!("second #[key] column in `{}`", table.name))
-                            .hint("declare one key column; use #[tenancy(unique(a, b))] for other keys"),
-                    );
-                }
+            );
+        }
+        for key in keys.iter().filter(|k| k.nullable) {
+            errors.push(
+                Diagnostic::new(key.span.clone(), format!("key column `{}` cannot be Option", key.name))
+                    .hint("a key identifies a row; remove the Option<...>"),
+            );
+        }
+        // A key of several columns (`(project_id, user_id)`) is fine where nothing needs one
+        // column to name a row: the root's key is what claims carry, and a shared table's key
+        // is what its link points at.
+        if matches!(table.scope, Scope::Root | Scope::Shared) {
+            for column in keys.iter().skip(1) {
+                errors.push(
+                    Diagnostic::new(
+                        column.span.clone(),
+                        format!("second #[key] column in {} table `{}`", table.scope.name(), table.name),
+                    )
+                    .hint(format!(
+                        "the {} table's key is one column (what {} points at); use #[tenancy(unique(a, b))] for other keys",
+                        table.scope.name(),
+                        if table.scope == Scope::Root { "every org column and claim" } else { "its link" }
+                    )),
+                );
             }
         }
     }
@@ -180,9 +191,28 @@ fn resolve_references(schema: &mut Schema, errors: &mut Vec<Diagnostic>) {
                 continue;
             };
             if reference.column.is_empty() {
-                match target.columns.iter().find(|c| c.key) {
-                    Some(key) => reference.column = key.name.clone(),
-                    None => continue, // reported by check_keys
+                match target.keys().as_slice() {
+                    [key] => reference.column = key.name.clone(),
+                    [] => continue, // reported by check_keys
+                    several => {
+                        let names: Vec<&str> = several.iter().map(|c| c.name.as_str()).collect();
+                        errors.push(
+                            Diagnostic::new(
+                                column.span.clone(),
+                                format!(
+                                    "`{}` references `{}`, whose key has several columns ({})",
+                                    column.name,
+                                    target.name,
+                                    names.join(", ")
+                                ),
+                            )
+                            .hint(format!(
+                                "a reference is one column: reference a #[unique] column, #[references({}.column)]",
+                                target.name
+                            )),
+                        );
+                        continue;
+                    }
                 }
             }
             let Some(target_column) = target.column(&reference.column) else {
@@ -198,7 +228,20 @@ fn resolve_references(schema: &mut Schema, errors: &mut Vec<Diagnostic>) {
                 );
                 continue;
             };
-            if !(target_column.key || target_column.unique) {
+            if target_column.key && !target_column.unique && target.keys().len() > 1 {
+                errors.push(
+                    Diagnostic::new(
+                        column.span.clone(),
+                        format!(
+                            "`{}.{}` is one column of a key of several ({}), not unique by itself",
+                            target.name,
+                            target_column.name,
+                            target.key_names().join(", ")
+                        ),
+                    )
+                    .hint("reference a #[unique] column of that table, or mark this one #[unique] if it is"),
+                );
+            } else if !(target_column.key || target_column.unique) {
                 errors.push(
                     Diagnostic::new(
                         column.span.clone(),

@@ -44,10 +44,14 @@ pub const MARKER: &str = "-- tenancy-backfill: ";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Spec {
     pub table: String,
-    /// A single-column key with a unique index: the batching order.
-    pub key: String,
-    /// The key's SQL type, for casting the bound last key.
-    pub key_type: String,
+    /// The columns of a unique index covering the declared key (the key, or the org column and
+    /// the key as the `(company_id, id)` primary keys have it), in the index's order: the
+    /// batching order. Plans written before keys of several columns held one name.
+    #[serde(deserialize_with = "one_or_many")]
+    pub key: Vec<String>,
+    /// The key columns' SQL types, for casting the bound last key.
+    #[serde(deserialize_with = "one_or_many")]
+    pub key_type: Vec<String>,
     /// The org column being filled.
     pub column: String,
     /// The strategy, in words (for messages).
@@ -67,20 +71,49 @@ fn public_schema() -> String {
     "public".to_owned()
 }
 
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
+}
+
 impl Spec {
     /// The backfill of `table` according to its `#[backfill(...)]`.
     pub fn new(schema: &Schema, table: &Table, catalog: &Catalog) -> Result<Spec, PlanError> {
         let org = &schema.settings.org_column;
         let refuse =
             |message: String, hint: &str| PlanError::conversion(format!("table {}", table.name), message, hint);
-        let key = &table.key().name;
-        let usable =
-            catalog.indexes_of(&table.name).any(|i| i.unique && i.valid && !i.partial && i.columns == [key.as_str()]);
-        let key_type = catalog.column(&table.name, key).map(|c| c.ty.clone());
-        let (true, Some(key_type)) = (usable, key_type) else {
+        // A unique index on the key columns, alone or after the org column, in any order.
+        let declared = table.key_names();
+        let covers = |columns: &[String]| {
+            let rest: Vec<&str> = columns.iter().map(String::as_str).filter(|c| c != org).collect();
+            rest.len() == declared.len() && declared.iter().all(|k| rest.contains(k))
+        };
+        let batching = catalog
+            .indexes_of(&table.name)
+            .filter(|i| i.unique && i.valid && !i.partial && covers(&i.columns))
+            .min_by_key(|i| i.columns.len())
+            .and_then(|i| {
+                let types = i.columns.iter().map(|c| catalog.column(&table.name, c).map(|c| c.ty.clone()));
+                Some((i.columns.clone(), types.collect::<Option<Vec<String>>>()?))
+            });
+        let Some((key, key_type)) = batching else {
             return Err(refuse(
-                format!("its rows need an organization, but its key {key} has no unique index to batch by"),
-                "add a primary key or unique index on the key column (CREATE UNIQUE INDEX CONCURRENTLY), then plan again",
+                format!(
+                    "its rows need an organization, but its key {} has no unique index to batch by",
+                    match declared.as_slice() {
+                        [one] => (*one).to_owned(),
+                        several => format!("({})", several.join(", ")),
+                    }
+                ),
+                "add a primary key or unique index on the key columns (CREATE UNIQUE INDEX CONCURRENTLY), then plan again",
             ));
         };
         let Some(backfill) = &table.backfill else {
@@ -106,7 +139,9 @@ impl Spec {
                 };
                 // Through a key (users.id) the lookup finds one row. Otherwise (a membership
                 // table) it may find several organizations, and then places nothing.
-                let unique = schema.table(via).and_then(|v| v.column(&join)).is_some_and(|c| c.key || c.unique);
+                let unique = schema
+                    .table(via)
+                    .is_some_and(|v| v.key_names() == [join.as_str()] || v.column(&join).is_some_and(|c| c.unique));
                 let column_sql = ident(target);
                 let lookup = format!("FROM {} l WHERE l.{} = {}", ident(via), ident(&join), t(column));
                 let value = if unique {
@@ -135,7 +170,7 @@ impl Spec {
         let root = schema.root();
         Ok(Spec {
             table: table.name.clone(),
-            key: key.clone(),
+            key,
             key_type,
             column: org.clone(),
             strategy,
@@ -180,41 +215,63 @@ impl Spec {
         )
     }
 
-    /// One batch: `$1` the last key done (text, NULL to start), `$2` the batch size. Returns the
-    /// batch's last key, how many rows it read, filled, and filled that had an unknown org. The
-    /// strategy is evaluated once per row, and only for rows without an organization.
+    /// One batch: `$1` the last key done (a JSON array of the key's values as text, NULL to
+    /// start), `$2` the batch size. Returns the batch's last key, how many rows it read, filled,
+    /// and filled that had an unknown org. Keys of several columns compare as a row, in the
+    /// order of their unique index. The strategy is evaluated once per row, and only for rows
+    /// without an organization.
     pub fn batch_sql(&self) -> String {
+        let list = |f: &dyn Fn(usize, &str) -> String, sep: &str| {
+            self.key.iter().enumerate().map(|(i, k)| f(i, k)).collect::<Vec<_>>().join(sep)
+        };
+        let selected = list(&|i, k| format!("t.{} AS tenancy_key{i}", ident(k)), ", ");
+        let row = list(&|_, k| format!("t.{}", ident(k)), ", ");
+        let after = list(&|i, _| format!("($1::jsonb->>{i})::{}", self.key_type[i]), ", ");
+        let same = list(&|i, k| format!("t.{} = batch.tenancy_key{i}", ident(k)), " AND ");
+        let last = list(&|i, _| format!("b.tenancy_key{i}"), ", ");
+        let descending = list(&|i, _| format!("b.tenancy_key{i} DESC"), ", ");
         format!(
             "WITH batch AS (\n\
-             \x20 SELECT t.{key} AS tenancy_key, t.{col} AS tenancy_old,\n\
+             \x20 SELECT {selected}, t.{col} AS tenancy_old,\n\
              \x20        CASE WHEN {unplaced} THEN {value} END AS tenancy_new\n\
-             \x20 FROM {table} t WHERE $1::text IS NULL OR t.{key} > $1::{ty} ORDER BY t.{key} LIMIT $2\n\
+             \x20 FROM {table} t WHERE $1::text IS NULL OR ({row}) > ({after}) ORDER BY {row} LIMIT $2\n\
              ), done AS (\n\
              \x20 UPDATE {table} AS t SET {col} = batch.tenancy_new FROM batch\n\
-             \x20 WHERE t.{key} = batch.tenancy_key AND batch.tenancy_new IS NOT NULL\n\
+             \x20 WHERE {same} AND batch.tenancy_new IS NOT NULL\n\
              \x20   AND batch.tenancy_new IS DISTINCT FROM batch.tenancy_old\n\
              \x20   AND t.{col} IS NOT DISTINCT FROM batch.tenancy_old\n\
              \x20 RETURNING batch.tenancy_old IS NOT NULL AS moved\n\
              )\n\
-             SELECT (SELECT b.tenancy_key FROM batch b ORDER BY b.tenancy_key DESC LIMIT 1)::text AS last,\n\
+             SELECT (SELECT jsonb_build_array({last}) FROM batch b ORDER BY {descending} LIMIT 1)::text AS last,\n\
              \x20      (SELECT count(*) FROM batch) AS scanned, (SELECT count(*) FROM done) AS filled,\n\
              \x20      (SELECT count(*) FROM done WHERE moved) AS moved",
-            key = ident(&self.key),
             col = ident(&self.column),
             table = ident(&self.table),
-            ty = self.key_type,
             value = self.new_value(),
             unplaced = self.unplaced("t"),
         )
     }
 
+    /// The key as a reader sees one: `id`, or `(company_id, id)`.
+    pub fn key_label(&self) -> String {
+        match self.key.as_slice() {
+            [one] => one.clone(),
+            several => format!("({})", several.join(", ")),
+        }
+    }
+
     /// Rows still without an organization: the count and up to five keys.
     pub fn unplaced_sql(&self) -> String {
+        let row: Vec<String> = self.key.iter().map(|k| format!("t.{}", ident(k))).collect();
+        let key = match row.as_slice() {
+            [one] => format!("{one}::text"),
+            several => format!("ROW({})::text", several.join(", ")),
+        };
         format!(
-            "SELECT count(*) OVER () AS count, t.{key}::text AS key FROM {table} t WHERE {unplaced} ORDER BY t.{key} LIMIT 5",
-            key = ident(&self.key),
+            "SELECT count(*) OVER () AS count, {key} AS key FROM {table} t WHERE {unplaced} ORDER BY {order} LIMIT 5",
             table = ident(&self.table),
-            unplaced = self.unplaced("t")
+            unplaced = self.unplaced("t"),
+            order = row.join(", ")
         )
     }
 

@@ -12,12 +12,12 @@ pub(super) fn org_keys(p: &mut Planner<'_>) {
     p.step("org_keys", Mode::Statements);
     for table in p.existing_tenants() {
         let t = table.name.as_str();
-        let key = table.key().name.as_str();
+        let key: Vec<&str> = std::iter::once(org).chain(table.key_names()).collect();
         // The (org, key) primary key, built as a unique index first: it is the target of the
         // composite foreign keys, and becomes the primary key in `primary_keys`.
-        if p.catalog.primary_key(t).is_none_or(|pk| pk.columns != [org, key]) {
+        if p.catalog.primary_key(t).is_none_or(|pk| pk.columns != key) {
             let index = names::primary_key_replacement(t);
-            p.up_and_undo(create_index(index, t, &[org, key], true), Some(t));
+            p.up_and_undo(create_index(index, t, &key, true), Some(t));
         }
         // The org foreign key, ON DELETE CASCADE.
         match p.org_fk(t) {
@@ -112,9 +112,9 @@ pub(super) fn primary_keys(p: &mut Planner<'_>) {
     p.step("primary_keys", Mode::Statements);
     for table in p.existing_tenants() {
         let t = table.name.as_str();
-        let key = table.key().name.as_str();
+        let key: Vec<&str> = std::iter::once(org).chain(table.key_names()).collect();
         let old = p.catalog.primary_key(t);
-        if old.is_some_and(|pk| pk.columns == [org, key]) {
+        if old.is_some_and(|pk| pk.columns == key) {
             continue;
         }
         let name = names::primary_key(t);

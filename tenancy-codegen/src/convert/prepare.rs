@@ -33,7 +33,6 @@ pub(super) fn refusals(p: &Planner<'_>) -> Result<(), PlanError> {
     }
     let root = p.schema.root();
     for table in p.existing() {
-        let key = table.key();
         if table.scope == Scope::Tenant
             && let Some(column) = p.catalog.column(&table.name, org)
             && column.ty != key_type
@@ -46,13 +45,15 @@ pub(super) fn refusals(p: &Planner<'_>) -> Result<(), PlanError> {
                 ),
             ));
         }
-        if table.is_tenant() && p.catalog.column(&table.name, &key.name).is_none() {
+        let missing = table.keys().into_iter().find(|k| p.catalog.column(&table.name, &k.name).is_none());
+        if let Some(key) = missing.filter(|_| table.is_tenant()) {
             return Err(PlanError::conversion(
                 format!("table {}", table.name),
                 format!("its declared key column {} does not exist", key.name),
                 "declare the table's real key column with #[key]",
             ));
         }
+        let key = table.keys()[0];
         if table.scope == Scope::Root
             && let Some(column) = p.catalog.column(&table.name, &key.name)
             && !key.ty.matches_sql(&column.ty)

@@ -151,8 +151,8 @@ fn table_macro(schema: &Schema, table: &Table) -> TokenStream {
     let name = rust_ident(&table.name);
     let sql_name = sql_name_attr(&table.name);
     let org = rust_ident(&schema.settings.org_column);
-    let key = rust_ident(&table.key().name);
-    let primary_key = if table.is_tenant() { quote!((#org, #key)) } else { quote!((#key)) };
+    let keys = table.keys().into_iter().map(|k| rust_ident(&k.name));
+    let primary_key = if table.is_tenant() { quote!((#org, #(#keys),*)) } else { quote!((#(#keys),*)) };
     let org_type = sql_type(&schema.settings.org_key);
     let org_column = table.is_tenant().then(|| quote! { #org -> #org_type, });
     let columns = table.columns.iter().filter_map(|c| {
@@ -201,7 +201,7 @@ fn joinables(schema: &Schema) -> Vec<TokenStream> {
             };
             let parent = schema.table(&reference.table).expect("validated reference");
             let composite = table.is_tenant() && parent.is_tenant();
-            if composite || parent.key().name != reference.column || parent.name == table.name {
+            if composite || parent.key_names() != [reference.column.as_str()] || parent.name == table.name {
                 continue;
             }
             if !seen.insert((table.name.as_str(), parent.name.as_str())) {
@@ -260,8 +260,8 @@ fn row_struct(schema: &Schema, table: &Table) -> TokenStream {
     let name = format_ident!("{}", table.struct_name);
     let table_ident = rust_ident(&table.name);
     let org = rust_ident(&schema.settings.org_column);
-    let key = rust_ident(&table.key().name);
-    let primary_key = if table.is_tenant() { quote!(#org, #key) } else { quote!(#key) };
+    let keys = table.keys().into_iter().map(|k| rust_ident(&k.name));
+    let primary_key = if table.is_tenant() { quote!(#org, #(#keys),*) } else { quote!(#(#keys),*) };
     let org_field = table.is_tenant().then(|| quote! { pub #org: OrgId, });
     let fields = table.columns.iter().filter_map(|c| {
         let ident = rust_ident(&c.name);
@@ -302,7 +302,7 @@ fn insert_struct(table: &Table) -> TokenStream {
     let fields = table.columns.iter().filter_map(|c| {
         let ident = rust_ident(&c.name);
         let ty = if table.scope == Scope::Root && c.key { quote!(OrgId) } else { rust_type(&c.ty)? };
-        let has_default = c.default.is_some() || (c.key && (c.ty.is_integer() || c.ty == ColumnType::Uuid));
+        let has_default = c.default.is_some() || c.generated_key();
         let ty = if c.nullable || has_default { quote!(Option<#ty>) } else { ty };
         Some(quote! { pub #ident: #ty, })
     });

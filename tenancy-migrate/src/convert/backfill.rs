@@ -137,7 +137,7 @@ fn run_on_search_path(
         return Err(Error::Unplaced {
             what: format!("{}.{} {}", spec.table, spec.column, spec.strategy),
             count: first.count,
-            keys: format!("{} {}{more}", spec.key, keys.join(", ")),
+            keys: format!("{} {}{more}", spec.key_label(), keys.join(", ")),
         });
     }
     Ok(filled)

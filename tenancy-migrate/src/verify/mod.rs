@@ -34,7 +34,7 @@ use crate::catalog::{JsonRow, as_json};
 use crate::error::{Error, Result};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use probe::Runner;
-use sample::Samples;
+use sample::{Samples, key_is};
 use std::collections::HashMap;
 use tenancy_codegen::claim::{ClaimKey, bytea_hex};
 use tenancy_codegen::sql::{ident, literal, names};
@@ -325,16 +325,10 @@ fn claim_key(conn: &mut PgConnection, schema: &Schema, run_id: &str) -> Result<O
 fn markers(conn: &mut PgConnection, schema: &Schema, samples: &Samples, orgs: &[String; 2]) -> Vec<String> {
     let mut values = [std::collections::BTreeSet::new(), std::collections::BTreeSet::new()];
     for table in &schema.tables {
-        let key = table.key();
         for org in [Org::A, Org::B] {
             let Some(sample) = samples.key(&table.name, org) else { continue };
-            let sql = format!(
-                "SELECT to_jsonb(t) AS row FROM {} t WHERE {} = {}::{}",
-                ident(&table.name),
-                ident(&key.name),
-                literal(sample),
-                key.ty.sql_name()
-            );
+            let sql =
+                format!("SELECT to_jsonb(t) AS row FROM {} t WHERE {}", ident(&table.name), key_is(table, sample));
             for row in probe::read(conn, &sql).unwrap_or_default() {
                 let row: serde_json::Value = serde_json::from_str(&row).unwrap_or_default();
                 let Some(columns) = row["row"].as_object() else { continue };
@@ -408,7 +402,6 @@ fn prepare<'s>(conn: &mut PgConnection, schema: &'s Schema, superuser: bool, cit
                 }
             }
         }
-        let column = table.key();
         for (org, sample) in [Org::A, Org::B].into_iter().zip(&keys) {
             let Some(sample) = sample else { continue };
             // With the org column where there is one: one shard on Citus.
@@ -416,13 +409,7 @@ fn prepare<'s>(conn: &mut PgConnection, schema: &'s Schema, superuser: bool, cit
                 true => format!(" AND {} = {}", ident(&schema.settings.org_column), runner.org_literal(org)),
                 false => String::new(),
             };
-            removal.push(format!(
-                "DELETE FROM {} WHERE {} = {}::{}{of_org}",
-                ident(&table.name),
-                ident(&column.name),
-                literal(sample),
-                column.ty.sql_name()
-            ));
+            removal.push(format!("DELETE FROM {} WHERE {}{of_org}", ident(&table.name), key_is(table, sample)));
         }
         samples.keys.insert(table.name.clone(), keys);
     }

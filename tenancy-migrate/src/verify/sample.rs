@@ -6,11 +6,21 @@ use std::collections::HashMap;
 use tenancy_codegen::sql::{ident, literal};
 use tenancy_schema::{Column, ColumnType, Schema, Scope, Table};
 
-/// The sample rows made so far: table → key (as text) per organization (A, B). Shared tables
-/// have two rows too (any organization may use either).
+/// A row's key: the values of its table's key columns as text, in declaration order.
+pub type Key = Vec<String>;
+
+/// `a = '<a>'::type AND b = ...`: the condition naming the row of `table` with `key`.
+pub fn key_is(table: &Table, key: &[String]) -> String {
+    let columns = table.keys().into_iter().zip(key);
+    let each = columns.map(|(c, v)| format!("{} = {}::{}", ident(&c.name), literal(v), c.ty.sql_name()));
+    each.collect::<Vec<_>>().join(" AND ")
+}
+
+/// The sample rows made so far: table → key per organization (A, B). Shared tables have two
+/// rows too (any organization may use either).
 #[derive(Debug, Default)]
 pub struct Samples {
-    pub keys: HashMap<String, [Option<String>; 2]>,
+    pub keys: HashMap<String, [Option<Key>; 2]>,
     /// Tables whose rows could not be made, with the reason.
     pub skipped: HashMap<String, String>,
     counter: u64,
@@ -36,8 +46,13 @@ impl Samples {
         Samples { run: run.to_owned(), counter: 0, ..Samples::default() }
     }
 
-    pub fn key(&self, table: &str, org: Org) -> Option<&str> {
+    pub fn key(&self, table: &str, org: Org) -> Option<&[String]> {
         self.keys.get(table).and_then(|keys| keys[org.index()].as_deref())
+    }
+
+    /// The key of a table a reference points at by its key: one column (validated).
+    pub fn single_key(&self, table: &str, org: Org) -> Option<&str> {
+        self.key(table, org).and_then(|k| k.first()).map(String::as_str)
     }
 
     fn next(&mut self) -> u64 {
@@ -45,7 +60,7 @@ impl Samples {
         self.counter
     }
 
-    /// A value for `column` in a row of `org`, or why there is none.
+    /// A value for `column` in a row of `org` (an SQL expression), or why there is none.
     fn value(
         &mut self,
         column: &Column,
@@ -54,32 +69,11 @@ impl Samples {
         global: Org,
         schema: &Schema,
     ) -> Result<String, String> {
-        if let Some(reference) = &column.references {
-            let target = schema.table(&reference.table).expect("validated reference");
-            // Tenant parents of the given org (the attacks point at the other one); shared rows
-            // as told (a fresh row uses the other shared row, so org-scoped unique keys that
-            // include the reference cannot collide with the sample row).
-            let owner = match target.scope {
-                Scope::Tenant => references_org.unwrap_or(org),
-                Scope::Root => org,
-                Scope::Global | Scope::Shared | Scope::Internal => global,
-            };
-            let key_column = target.key();
-            if reference.column != key_column.name {
-                return Err(format!(
-                    "{} references {}.{}, not its key",
-                    column.name, reference.table, reference.column
-                ));
-            }
-            return match self.key(&reference.table, owner) {
-                Some(key) => Ok(format!("{}::{}", literal(key), key_column.ty.sql_name())),
-                None if column.nullable => Ok("NULL".to_owned()),
-                None => Err(format!(
-                    "it needs a row of {} ({})",
-                    reference.table,
-                    self.skipped.get(&reference.table).map_or("not sampled", String::as_str)
-                )),
-            };
+        if column.references.is_some() {
+            return Ok(match self.reference(column, org, references_org, global, schema)? {
+                Some(key) => format!("{}::{}", literal(&key), column.ty.sql_name()),
+                None => "NULL".to_owned(),
+            });
         }
         let n = self.next();
         let tag = format!("tenancy verify {} {} {n}", self.run, org.name());
@@ -92,6 +86,41 @@ impl Samples {
         })
     }
 
+    /// The parent key a reference column takes in a row of `org` (None: NULL), or why there is
+    /// none: tenant parents of `references_org` (else `org`), the root row of `org`, other
+    /// parents' row of `global`.
+    fn reference(
+        &self,
+        column: &Column,
+        org: Org,
+        references_org: Option<Org>,
+        global: Org,
+        schema: &Schema,
+    ) -> Result<Option<String>, String> {
+        let reference = column.references.as_ref().expect("a reference column");
+        let target = schema.table(&reference.table).expect("validated reference");
+        // Tenant parents of the given org (the attacks point at the other one); shared rows
+        // as told (a fresh row uses the other shared row, so org-scoped unique keys that
+        // include the reference cannot collide with the sample row).
+        let owner = match target.scope {
+            Scope::Tenant => references_org.unwrap_or(org),
+            Scope::Root => org,
+            Scope::Global | Scope::Shared | Scope::Internal => global,
+        };
+        if target.key_names() != [reference.column.as_str()] {
+            return Err(format!("{} references {}.{}, not its key", column.name, reference.table, reference.column));
+        }
+        match self.single_key(&reference.table, owner) {
+            Some(key) => Ok(Some(key.to_owned())),
+            None if column.nullable => Ok(None),
+            None => Err(format!(
+                "it needs a row of {} ({})",
+                reference.table,
+                self.skipped.get(&reference.table).map_or("not sampled", String::as_str)
+            )),
+        }
+    }
+
     /// A key nothing else has: explicit (verify never calls `nextval`, so no sequence moves),
     /// from the top of the type's range for integers, a fresh uuid, or a tagged text.
     pub fn fresh_key(&mut self, column: &Column, org: Org) -> String {
@@ -101,6 +130,20 @@ impl Samples {
             ColumnType::Int => format!("{}", 2_140_000_000 + n),
             ColumnType::BigInt => format!("{}", 9_200_000_000_000_000_000_i64 + n as i64),
             ColumnType::Uuid => uuid::Uuid::new_v4().to_string(),
+            // Keys of several columns have dates, times and others in them (`(ad_id, day)`):
+            // values far from real data, distinct per `n`.
+            ColumnType::Date => format!("{}-01-01", 3000 + n),
+            ColumnType::Timestamp | ColumnType::Timestamptz => format!("{}-01-01 00:00:00+00", 3000 + n),
+            ColumnType::Time => format!("{:02}:{:02}:{:02}", (n / 3600) % 24, (n / 60) % 60, n % 60),
+            ColumnType::Numeric(Some((precision, scale))) => {
+                format!("{}", n % 10_u64.pow(precision.saturating_sub(*scale).min(9)))
+            }
+            ColumnType::Numeric(None) => format!("{}", 900_000_000 + n),
+            ColumnType::Inet => format!("10.{}.{}.{}", 200 + (n >> 16) % 50, (n >> 8) & 255, n & 255),
+            ColumnType::Varchar(Some(len)) | ColumnType::Char(len) => {
+                let tag = format!("tenancy verify {} {} {n}", self.run, org.name());
+                tag.chars().rev().take(*len as usize).collect::<Vec<_>>().into_iter().rev().collect()
+            }
             _ => format!("tenancy verify {} {} {n}", self.run, org.name()),
         }
     }
@@ -124,8 +167,12 @@ impl Samples {
             columns.push(ident(org_column));
             values.push(format!("{}::{}", literal(&orgs[org.index()]), schema.settings.org_key.sql_name()));
         }
-        let mut key = String::new();
+        let mut key = Key::new();
         for column in &table.columns {
+            let towards = match references {
+                Some((name, other)) if name == column.name => Some(other),
+                _ => None,
+            };
             let external = self.external.get_mut(&(table.name.clone(), column.name.clone()));
             let external = external.filter(|_| column.references.is_none());
             if let Some(external) = external {
@@ -142,16 +189,25 @@ impl Samples {
                 };
                 if column.key {
                     external.used += 1;
-                    key = value.clone();
+                    key.push(value.clone());
                 }
                 columns.push(ident(&column.name));
                 values.push(format!("{}::{}", literal(&value), column.ty.sql_name()));
                 continue;
             }
             if column.key {
-                key = if table.scope == Scope::Root { orgs[org.index()].clone() } else { self.fresh_key(column, org) };
+                // A key column that references a parent (`(project_id, user_id)`) takes the
+                // parent's key; the others a fresh one.
+                let value = match () {
+                    _ if table.scope == Scope::Root => orgs[org.index()].clone(),
+                    _ if column.references.is_some() => self
+                        .reference(column, org, towards, global, schema)?
+                        .ok_or_else(|| format!("key column {} has no row to reference", column.name))?,
+                    _ => self.fresh_key(column, org),
+                };
                 columns.push(ident(&column.name));
-                values.push(format!("{}::{}", literal(&key), column.ty.sql_name()));
+                values.push(format!("{}::{}", literal(&value), column.ty.sql_name()));
+                key.push(value);
                 continue;
             }
             // Optional columns with defaults are left to them.
@@ -164,10 +220,6 @@ impl Samples {
                 }
                 return Err(format!("{} references its own table and is required", column.name));
             }
-            let towards = match references {
-                Some((name, other)) if name == column.name => Some(other),
-                _ => None,
-            };
             columns.push(ident(&column.name));
             values.push(self.value(column, org, towards, global, schema)?);
         }
@@ -182,8 +234,8 @@ pub struct Insert {
     /// Quoted column names, parallel to `values`.
     columns: Vec<String>,
     values: Vec<String>,
-    /// The row's key, as text.
-    pub key: String,
+    /// The row's key.
+    pub key: Key,
 }
 
 impl Insert {

@@ -62,7 +62,7 @@ const ADS: Shape = Shape {
     schema: "public",
     root: "companies",
     org_column: "company_id",
-    tenants: &["ads", "campaigns", "clicks", "impressions"],
+    tenants: &["ad_stats", "ads", "campaigns", "clicks", "impressions"],
     globals: &[],
 };
 
@@ -73,6 +73,10 @@ fn a_bigint_tenant_key_with_composite_keys() {
     // (company_id, campaign_id) → campaigns (company_id, id) is tenancy's own composite reference.
     let ads = imported.table("ads").unwrap();
     assert_eq!(ads.column("campaign_id").unwrap().references.as_ref().unwrap().table, "campaigns");
+    // (company_id, ad_id, day): a key of two columns besides the tenant column, one a reference.
+    let stats = imported.table("ad_stats").unwrap();
+    assert_eq!(stats.key_names(), ["ad_id", "day"], "{text}");
+    assert_eq!(stats.column("ad_id").unwrap().references.as_ref().unwrap().table, "ads");
     assert!(
         text.contains("user_ip: Inet")
             && text.contains("Option<Numeric<20, 10>>")
@@ -98,6 +102,8 @@ struct Click { #[key] id: i64, #[references(ads)] ad_id: i64, clicked_at: Timest
 #[tenancy(tenant)]
 struct Impression { #[key] id: i64, #[references(ads)] ad_id: i64, seen_at: Timestamp, site_url: String,
     cost_per_impression_usd: Option<Numeric<20, 10>>, user_ip: Inet, user_data: Jsonb }
+#[tenancy(tenant)]
+struct AdStat { #[key] #[references(ads)] ad_id: i64, #[key] day: Date, #[default("0")] impressions: i64 }
 "#,
     )
     .unwrap();

@@ -7,6 +7,7 @@ mod catalog;
 mod citus;
 mod claims;
 mod compile_fail;
+mod composite_keys;
 mod convert;
 mod errors;
 mod fuzz;

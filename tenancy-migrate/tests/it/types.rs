@@ -82,6 +82,15 @@ fn every_column_type_round_trips_through_the_models() {
             tx.insert_entry(inserts::NewEntry { id: Some(1), thing_id: 1, note: "n".into() })?;
             let entries: i64 = tx.entries().count().get_result(tx.conn())?;
             assert_eq!(entries, 1);
+            // A key of several columns: the models' primary key is (company_id, thing_id, day).
+            let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+            tx.insert_reading(inserts::NewReading { thing_id: 1, day, value: 0.5 })?;
+            let reading = tx
+                .readings()
+                .find((org, 1_i64, day))
+                .select(every_type::rows::Reading::as_select())
+                .first(tx.conn())?;
+            assert_eq!((reading.thing_id, reading.day, reading.value), (1, day, 0.5));
             Ok((inserted, found))
         })
         .unwrap();

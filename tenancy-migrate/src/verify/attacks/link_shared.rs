@@ -19,11 +19,12 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     let schema = x.runner.schema;
     let link_table = schema.table(&link.table).ok_or("its link table is not declared")?;
     let b_key = x.sample_key(Org::B);
+    let b_single = b_key.first().ok_or("B has no sample row")?;
     let key = x.table.key();
     let link_row = x
         .samples
         .row(schema, link_table, Org::A, &x.runner.orgs, Org::A, None)?
-        .with(&link.column, format!("{}::{}", literal(&b_key), key.ty.sql_name()));
+        .with(&link.column, format!("{}::{}", literal(b_single), key.ty.sql_name()));
     let sql = format!("SELECT count(*) AS seen FROM {} WHERE {}", x.t(), x.key_is(&b_key));
     let (mut evidence, observed) = x.probe(&Probe::query(x.claim_a(), sql).prelude(link_row.sql()));
     let outcome = match observed.answer.failed() {

@@ -35,7 +35,7 @@ mod write_shared;
 
 use super::Org;
 use super::probe::{As, Observed, Probe, Runner, Watch};
-use super::sample::{Insert, Samples};
+use super::sample::{Insert, Key, Samples};
 use crate::catalog::Catalog;
 use diesel::PgConnection;
 use tenancy_codegen::sql::{ident, literal, scope_column};
@@ -189,15 +189,14 @@ impl<'r> Target<'_, 'r> {
         As::App(Some(&runner.orgs[Org::A.index()]))
     }
 
-    /// `key = '<key>'::type`.
-    fn key_is(&self, key: &str) -> String {
-        let column = self.table.key();
-        format!("{} = {}::{}", ident(&column.name), literal(key), column.ty.sql_name())
+    /// `key = '<key>'::type` (each key column).
+    fn key_is(&self, key: &[String]) -> String {
+        super::sample::key_is(self.table, key)
     }
 
     /// The key of `org`'s sample row.
-    fn sample_key(&self, org: Org) -> String {
-        self.samples.key(&self.table.name, org).unwrap_or_default().to_owned()
+    fn sample_key(&self, org: Org) -> Key {
+        self.samples.key(&self.table.name, org).unwrap_or_default().to_vec()
     }
 
     /// The rows of `org` in this table (every row of a global table), watched by write probes.
@@ -292,7 +291,7 @@ impl<'r> Target<'_, 'r> {
             let parent = schema.table(&reference.table).expect("validated reference");
             if parent.is_tenant()
                 && reference.table != self.table.name
-                && let Some(key) = self.samples.key(&reference.table, Org::B)
+                && let Some(key) = self.samples.single_key(&reference.table, Org::B)
             {
                 set.push(format!("{} = {}::{}", ident(&column.name), literal(key), parent.key().ty.sql_name()));
             }

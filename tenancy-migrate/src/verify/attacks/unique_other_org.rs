@@ -30,7 +30,7 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
             copy[column.name.as_str()] = serde_json::Value::Null;
         } else if parent.is_tenant() || parent.scope == tenancy_schema::Scope::Root {
             copy[column.name.as_str()] =
-                x.samples.key(&reference.table, Org::A).map_or(serde_json::Value::Null, Into::into);
+                x.samples.single_key(&reference.table, Org::A).map_or(serde_json::Value::Null, Into::into);
         }
     }
     let mut evidence = Evidence { sql: String::new(), result: String::new() };

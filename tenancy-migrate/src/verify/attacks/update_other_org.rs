@@ -9,7 +9,7 @@ use tenancy_codegen::sql::ident;
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     x.per_org()?;
     let key = x.sample_key(Org::B);
-    let column = x.free_column().unwrap_or(&x.table.key().name).to_owned();
+    let column = x.free_column().unwrap_or(x.table.key_names()[0]).to_owned();
     let json = x.sample_json(Org::A)?;
     let sql =
         format!("UPDATE {} SET {} = {} WHERE {}", x.t(), ident(&column), x.constant(&json, &column), x.key_is(&key));

@@ -7,7 +7,7 @@ use crate::verify::probe::Probe;
 pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     x.writable()?;
     let key = x.sample_key(Org::A);
-    let column = x.free_column().unwrap_or(&x.table.key().name).to_owned();
+    let column = x.free_column().unwrap_or(x.table.key_names()[0]).to_owned();
     let json = x.sample_json(Org::A)?;
     let sql = format!(
         "UPDATE {} SET {} = {} WHERE {}",

@@ -11,7 +11,7 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     x.per_org()?;
     let primary = x.catalog.primary_key(&x.table.name).ok_or("no primary key to conflict on")?;
     let conflict: Vec<String> = primary.columns.iter().map(|c| ident(c)).collect();
-    let column = x.free_column().unwrap_or(&x.table.key().name).to_owned();
+    let column = x.free_column().unwrap_or(x.table.key_names()[0]).to_owned();
     let json = x.sample_json(Org::B)?;
     let sql = format!(
         "{} ON CONFLICT ({}) DO UPDATE SET {c} = EXCLUDED.{c}",

@@ -17,7 +17,7 @@ pub fn run(x: &mut Target<'_, '_>) -> Verdict {
     }
     let t = x.t();
     let everything = || Watch { label: format!("every row of {}", x.table.name), from: format!("FROM {t}"), org: None };
-    let column = x.free_column().unwrap_or(&x.table.key().name).to_owned();
+    let column = x.free_column().unwrap_or(x.table.key_names()[0]).to_owned();
     let json = x.sample_json(Org::B)?;
     let row = x.row(Org::B, Org::B, None)?;
     let probes = [
