@@ -18,14 +18,22 @@ fn header(step: &Step, options: &Options, down: bool) -> String {
     let title = format!("{}{}", step.name, if down { " (down)" } else { "" });
     // `Options::schema` lists a declaration's schemas comma-separated, its own first.
     let schemas: Vec<&str> = schema.split(',').collect();
-    sql::header(
+    // The baseline writes diesel's `__diesel_schema_migrations` where a plain connection looks
+    // for it (the search path's default), not in the declaration's schema an earlier step's
+    // session-wide `SET` left first: otherwise `status` shows the migrations as pending.
+    let baseline = step.up.iter().any(|s| matches!(s.ddl, crate::ddl::Ddl::CreateMigrationsTable));
+    let mut header = sql::header(
         sql::BY_PLAN,
         &title,
         step.mode == Mode::Transaction,
         &options.lock_timeout,
         statement_timeout,
-        &schemas,
-    )
+        if baseline { &[] } else { &schemas },
+    );
+    if baseline {
+        header.push_str("SET LOCAL search_path TO DEFAULT;\n");
+    }
+    header
 }
 
 /// The files of one step: `up.sql`, `down.sql`, `metadata.toml`.

@@ -116,6 +116,18 @@ pub struct Live {
     /// Whether the signed claim's key table exists.
     #[serde(default)]
     pub claim_keys_exist: bool,
+    /// table → the sequences its columns' defaults draw from (`serial` keys; identity columns
+    /// need none).
+    #[serde(default)]
+    pub sequences: BTreeMap<String, Vec<LiveSequence>>,
+}
+
+/// A sequence a column default draws from, and whether the app role may use it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveSequence {
+    pub schema: String,
+    pub name: String,
+    pub app_usage: bool,
 }
 
 impl Live {

@@ -6,7 +6,7 @@
 
 use super::{Mode, Planner};
 use crate::catalog::{self, ViewKind};
-use crate::ddl::{self, Condition, Ddl, FunctionRef, Grantee, Owner, Privilege};
+use crate::ddl::{self, Condition, Ddl, FunctionRef, Grantee, Owner, Privilege, QualifiedName};
 use crate::sql;
 use tenancy_schema::{Scope, Table};
 
@@ -100,9 +100,18 @@ fn hand_back(p: &mut Planner<'_>, table: &str) {
     p.down(Ddl::SetOwner { table: table.to_owned(), owner: Owner::Role(role) });
 }
 
-/// The declared grants, and revoking what the app role may do beyond them.
+/// The declared grants, and revoking what the app role may do beyond them. Where it may
+/// insert, USAGE on the sequences the table's defaults draw from (a `serial` key: without it
+/// every INSERT is refused).
 fn grants(p: &mut Planner<'_>, table: &Table, wanted: &[Privilege]) {
     let role = p.schema.settings.app_role.clone();
+    if wanted.contains(&Privilege::Insert) {
+        let sequences = p.live.sequences.get(&table.name).cloned().unwrap_or_default();
+        for sequence in sequences.into_iter().filter(|s| !s.app_usage) {
+            let sequence = QualifiedName { schema: sequence.schema, name: sequence.name };
+            p.up_and_undo(Ddl::GrantSequenceUsage { sequence, role: role.clone() }, None);
+        }
+    }
     let held: Vec<Privilege> = p.live.app_privileges.get(&table.name).cloned().unwrap_or_default();
     let t = table.name.clone();
     let missing: Vec<Privilege> = wanted.iter().copied().filter(|w| !held.contains(w)).collect();

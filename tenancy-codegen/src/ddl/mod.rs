@@ -19,6 +19,15 @@ pub enum Ddl {
         schema: String,
         role: String,
     },
+    /// USAGE on a sequence a column's default draws from (`serial` keys): what INSERT needs.
+    GrantSequenceUsage {
+        sequence: QualifiedName,
+        role: String,
+    },
+    RevokeSequenceUsage {
+        sequence: QualifiedName,
+        role: String,
+    },
     CreateFunction(Function),
     DropFunction {
         function: FunctionRef,
@@ -248,6 +257,13 @@ pub struct Function {
     pub arguments: String,
 }
 
+/// An object named with its schema (`"basejump"."accounts_id_seq"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QualifiedName {
+    pub schema: String,
+    pub name: String,
+}
+
 /// A function by name and identity arguments (as `pg_get_function_identity_arguments` prints them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionRef {
@@ -430,6 +446,8 @@ impl Ddl {
             Ddl::EnsureAppRole { .. }
             | Ddl::GrantSchemaUsage { .. }
             | Ddl::RevokeSchemaUsage { .. }
+            | Ddl::GrantSequenceUsage { .. }
+            | Ddl::RevokeSequenceUsage { .. }
             | Ddl::CreateFunction(_)
             | Ddl::DropFunction { .. }
             | Ddl::GrantExecute { .. }
@@ -523,6 +541,9 @@ impl Ddl {
             Ddl::Grant { privileges, table, role } => {
                 Ddl::Revoke { privileges: privileges.clone(), table: table.clone(), role: role.clone() }
             }
+            Ddl::GrantSequenceUsage { sequence, role } => {
+                Ddl::RevokeSequenceUsage { sequence: sequence.clone(), role: role.clone() }
+            }
             Ddl::Revoke { privileges, table, role } => {
                 Ddl::Grant { privileges: privileges.clone(), table: table.clone(), role: role.clone() }
             }
@@ -537,49 +558,4 @@ impl Ddl {
 mod render;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn undo_of_each_reversible_statement_names_the_same_object() {
-        let policy = Ddl::CreatePolicy(Policy {
-            name: "p".into(),
-            table: "t".into(),
-            permissive: true,
-            command: "ALL",
-            roles: vec![Grantee::Role("app".into())],
-            using: Some("x".into()),
-            with_check: None,
-        });
-        assert_eq!(policy.undo().unwrap().to_string(), r#"DROP POLICY IF EXISTS "p" ON "t";"#);
-        assert_eq!(policy.to_string(), "CREATE POLICY \"p\" ON \"t\" AS PERMISSIVE FOR ALL TO \"app\"\n  USING (x);");
-        assert_eq!(format!("{policy:#}"), "CREATE POLICY \"p\" ON \"t\" AS PERMISSIVE FOR ALL TO \"app\" USING (x);");
-        let index = Ddl::CreateIndex {
-            name: "i".into(),
-            table: "t".into(),
-            columns: vec!["a".into(), "b".into()],
-            unique: true,
-            concurrently: true,
-            if_not_exists: true,
-        };
-        assert_eq!(index.to_string(), r#"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "i" ON "t" ("a", "b");"#);
-        assert_eq!(index.lock(), lock::CONCURRENTLY);
-        assert_eq!(index.undo().unwrap().to_string(), r#"DROP INDEX CONCURRENTLY IF EXISTS "i";"#);
-        let grant = Ddl::Grant { privileges: vec![Privilege::Select], table: "t".into(), role: "r".into() };
-        assert_eq!(grant.undo().unwrap().undo(), Some(grant));
-    }
-
-    #[test]
-    fn hostile_names_are_quoted_everywhere() {
-        let drop = Ddl::DropConstraint { table: "a\"b".into(), name: "c'd".into(), if_exists: true, cascade: true };
-        assert_eq!(drop.to_string(), r#"ALTER TABLE "a""b" DROP CONSTRAINT IF EXISTS "c'd" CASCADE;"#);
-        let guarded = Ddl::Guarded {
-            condition: Condition::Not(Box::new(Condition::ConstraintExists {
-                table: "it's".into(),
-                name: "n'".into(),
-            })),
-            statement: Box::new(drop),
-        };
-        assert!(guarded.to_string().contains(r#"conrelid = '"it''s"'::regclass AND conname = 'n'''"#));
-    }
-}
+mod tests;

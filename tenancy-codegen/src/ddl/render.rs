@@ -47,6 +47,12 @@ impl Display for Ddl {
             Ddl::RevokeSchemaUsage { schema, role } => {
                 write!(f, "REVOKE USAGE ON SCHEMA {} FROM {};", ident_or_public(schema), ident(role))
             }
+            Ddl::GrantSequenceUsage { sequence, role } => {
+                write!(f, "GRANT USAGE ON SEQUENCE {}.{} TO {};", ident(&sequence.schema), ident(&sequence.name), ident(role))
+            }
+            Ddl::RevokeSequenceUsage { sequence, role } => {
+                write!(f, "REVOKE USAGE ON SEQUENCE {}.{} FROM {};", ident(&sequence.schema), ident(&sequence.name), ident(role))
+            }
             Ddl::CreateFunction(Function { name, or_replace, returns, language, body, arguments }) => write!(
                 f,
                 "CREATE {replace}FUNCTION {name}({arguments}) RETURNS {returns}\n\

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use diesel::sql_types::Text;
 use diesel::{PgConnection, RunQueryDsl};
 use std::collections::BTreeMap;
-use tenancy_codegen::convert::Live;
+use tenancy_codegen::convert::{Live, LiveSequence};
 use tenancy_codegen::ddl::Privilege;
 use tenancy_codegen::sql::{ident, names};
 use tenancy_schema::Schema;
@@ -68,6 +68,40 @@ pub fn load(conn: &mut PgConnection, schema: &Schema, namespace: &str) -> Result
            AND EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $2)
            AND pg_catalog.has_table_privilege($2, c.oid, p.privilege)",
     )?;
+    // Sequences a column default draws from (`nextval`), through the default's dependency.
+    #[derive(diesel::QueryableByName)]
+    struct SequenceRow {
+        #[diesel(sql_type = Text)]
+        table: String,
+        #[diesel(sql_type = Text)]
+        schema: String,
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        app_usage: bool,
+    }
+    let sequence_rows = diesel::sql_query(
+        "SELECT c.relname::text AS table, sn.nspname::text AS schema, s.relname::text AS name,
+                coalesce(EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $2)
+                         AND pg_catalog.has_sequence_privilege($2, s.oid, 'USAGE'), false) AS app_usage
+         FROM pg_catalog.pg_attrdef ad JOIN pg_catalog.pg_class c ON c.oid = ad.adrelid
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = ad.oid
+              AND d.refclassid = 'pg_catalog.pg_class'::regclass
+         JOIN pg_catalog.pg_class s ON s.oid = d.refobjid AND s.relkind = 'S'
+         JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+         WHERE n.nspname = ANY (string_to_array($1, ','))
+         ORDER BY 1, 2, 3",
+    )
+    .bind::<Text, _>(namespace)
+    .bind::<Text, _>(&schema.settings.app_role)
+    .load::<SequenceRow>(conn)
+    .map_err(|e| Error::query("reading the sequences of column defaults".to_owned(), e))?;
+    let mut sequences: BTreeMap<String, Vec<LiveSequence>> = BTreeMap::new();
+    for row in sequence_rows {
+        let sequence = LiveSequence { schema: row.schema, name: row.name, app_usage: row.app_usage };
+        sequences.entry(row.table).or_default().push(sequence);
+    }
     let mut app_privileges: BTreeMap<String, Vec<Privilege>> = BTreeMap::new();
     for row in privileges {
         app_privileges.entry(row.owner).or_default().extend(Privilege::from_sql(&row.name));
@@ -108,5 +142,6 @@ pub fn load(conn: &mut PgConnection, schema: &Schema, namespace: &str) -> Result
         app_privileges,
         default_org_exists,
         claim_keys_exist,
+        sequences,
     })
 }

@@ -84,9 +84,12 @@ fn a_bigint_tenant_key_with_composite_keys() {
         "{text}"
     );
     assert_eq!(drift(&scan(&db, &imported, "public")), Vec::<String>::new(), "{text}");
-    let reviewed = tenancy_schema::parse_str(
-        "ads.rs",
-        r#"#![tenancy(org_column = "company_id")]
+    let reviewed = tenancy_schema::parse_str("ads.rs", ADS_REVIEWED).unwrap();
+    assert_eq!(drift(&scan(&db, &reviewed, "public")), Vec::<String>::new());
+}
+
+/// The ads shape's declaration after review.
+const ADS_REVIEWED: &str = r#"#![tenancy(org_column = "company_id")]
 #[tenancy(root)]
 struct Company { #[key] id: i64, name: String, image_url: Option<String>, created_at: Timestamp, updated_at: Timestamp }
 #[tenancy(tenant)]
@@ -104,10 +107,51 @@ struct Impression { #[key] id: i64, #[references(ads)] ad_id: i64, seen_at: Time
     cost_per_impression_usd: Option<Numeric<20, 10>>, user_ip: Inet, user_data: Jsonb }
 #[tenancy(tenant)]
 struct AdStat { #[key] #[references(ads)] ad_id: i64, #[key] day: Date, #[default("0")] impressions: i64 }
-"#,
-    )
-    .unwrap();
-    assert_eq!(drift(&scan(&db, &reviewed, "public")), Vec::<String>::new());
+"#;
+
+/// The ads shape converted: the plan grants the app role its tables and the sequences of their
+/// `bigserial` keys, so the application inserts as before (ids from the sequence).
+#[test]
+fn a_bigint_tenant_with_serial_keys_converts_and_the_app_inserts() {
+    use tenancy_migrate::convert::{self, run};
+    let db = TestDb::new("adoption_ads_convert");
+    db.admin().batch_execute(ADS.sql).unwrap();
+    let declaration = tenancy_schema::parse_str("ads.rs", ADS_REVIEWED).unwrap();
+    let options = convert::Options::default();
+    let plan = convert::plan_database(&mut db.admin(), &declaration, "public", &options).expect("plan");
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("adoption_ads");
+    let _ = std::fs::remove_dir_all(&dir);
+    convert::write(&plan, &options, &dir).unwrap();
+    let security =
+        std::fs::read_dir(&dir).unwrap().flatten().find(|e| e.file_name().to_string_lossy().ends_with("_security"));
+    let security = std::fs::read_to_string(security.expect("a security step").path().join("up.sql")).unwrap();
+    assert!(security.contains(r#"GRANT USAGE ON SEQUENCE "public"."campaigns_id_seq" TO "app_user";"#), "{security}");
+    run::apply_dir(&mut db.admin(), &dir, run::RunOptions::default(), &mut |_| {})
+        .unwrap_or_else(|e| panic!("apply: {e}"));
+    let unusable: i64 = {
+        use diesel::prelude::*;
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM (SELECT oid FROM pg_class WHERE relkind = 'S' AND relname <> 'companies_id_seq' OFFSET 0) s WHERE NOT has_sequence_privilege('app_user', s.oid, 'USAGE'))",
+        ))
+        .get_result(&mut db.admin())
+        .unwrap()
+    };
+    assert_eq!(unusable, 0, "every key sequence usable by the app (which does not insert companies)");
+    // As the application: a campaign, an ad in it and a click on it, keys from the sequences.
+    db.app()
+        .batch_execute(
+            "BEGIN;
+             SELECT set_config('app.org_id', '1', true);
+             INSERT INTO campaigns (name, cost_model, state, created_at, updated_at) VALUES ('new', 'cpc', 'running', now(), now());
+             INSERT INTO ads (campaign_id, name, created_at, updated_at) SELECT max(id), 'new ad', now(), now() FROM campaigns;
+             INSERT INTO clicks (ad_id, clicked_at, site_url, user_ip, user_data) SELECT max(id), now(), 'z.example', '10.0.0.9', '{}' FROM ads;
+             INSERT INTO impressions (ad_id, seen_at, site_url, user_ip, user_data) SELECT max(id), now(), 'z.example', '10.0.0.9', '{}' FROM ads;
+             INSERT INTO ad_stats (ad_id, day) SELECT max(id), current_date FROM ads;
+             COMMIT;",
+        )
+        .unwrap_or_else(|e| panic!("the app inserts: {e}"));
+    let report = scan(&db, &declaration, "public");
+    assert_eq!(crate::support::scan_errors(&report), Vec::<String>::new());
 }
 
 const AWS: Shape = Shape {
@@ -327,7 +371,12 @@ struct Invitation { #[key] id: Uuid, account_role: Enum<"basejump.account_role">
     // runs in schema basejump.
     db.admin().batch_execute("ALTER TABLE basejump.billing_subscriptions DROP COLUMN account_id").unwrap();
     let before = count(&db);
-    let options = convert::Options { schema: "basejump".to_owned(), ..convert::Options::default() };
+    // With a baseline (the workspace's migrations recorded as applied), as `plan` writes one.
+    let options = convert::Options {
+        schema: "basejump".to_owned(),
+        baseline: tenancy_migrate::migrate::versions().unwrap(),
+        ..convert::Options::default()
+    };
     let plan = convert::plan_database(&mut db.admin(), &declaration, "basejump", &options).expect("plan");
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("adoption_basejump");
     let _ = std::fs::remove_dir_all(&dir);
@@ -335,6 +384,16 @@ struct Invitation { #[key] id: Uuid, account_role: Enum<"basejump.account_role">
     run::apply_dir(&mut db.admin(), &dir, run::RunOptions::default(), &mut |_| {})
         .unwrap_or_else(|e| panic!("apply: {e}"));
     assert_eq!(count(&db), before, "every row kept");
+    // The baseline is where a plain connection finds it: status is clean, a plain apply a no-op.
+    use tenancy_migrate::migrate;
+    let status = migrate::status(&mut db.admin()).unwrap();
+    assert!(
+        !status.is_empty() && status.iter().all(|m| m.applied),
+        "{:?}",
+        status.iter().map(|m| (&m.name, m.applied)).collect::<Vec<_>>()
+    );
+    let outcome = migrate::apply(&mut db.admin(), migrate::Wait::NoWait, false, &mut |_| {}).unwrap();
+    assert_eq!(outcome.migrations, Vec::<String>::new(), "nothing pending after a conversion");
     let placed: i64 = {
         use diesel::prelude::*;
         diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
