@@ -1,16 +1,18 @@
 //! The data checks' queries: per tenant table, ONE counting pass answers all three questions —
 //! rows with a NULL organization, rows whose organization does not exist, and rows whose parent
 //! (through each declared reference to another tenant table) belongs to another organization.
-//! Up to five sample keys are fetched only for a question whose count is not zero. A question
-//! a validated constraint already answers (NOT NULL, a validated foreign key) is not asked, and a
-//! table whose constraints answer all three is not read at all.
+//! Up to five sample keys are fetched only for a question whose count is not zero. A NOT NULL
+//! org column answers the first question (PostgreSQL enforces it always). A foreign key marked
+//! validated answers nothing: rows restored with triggers disabled (`pg_restore
+//! --disable-triggers`, `session_replication_role = replica`) break it while the catalog still
+//! says `convalidated`, so orphans and cross-organization parents are always counted.
 //!
 //! Runs with `row_security = off`: if the scanning role were subject to a table's row-level
 //! security, PostgreSQL raises an error instead of silently returning filtered counts. Tables
 //! where that would happen are not queried; `data-unverified` reports them.
 
 use super::json_rows;
-use crate::catalog::{Catalog, ConstraintKind};
+use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use diesel::{PgConnection, RunQueryDsl};
 use serde::Deserialize;
@@ -232,29 +234,16 @@ pub fn readable_copies<'c>(schema: &Schema, catalog: &'c Catalog) -> Vec<&'c str
 
 /// Whether a validated foreign key of `table` maps each `(column, target)` pair onto `parent`:
 /// PostgreSQL then guarantees every row satisfies it, and no query is needed.
-fn guaranteed(catalog: &Catalog, table: &str, parent: &str, pairs: &[(&str, &str)]) -> bool {
-    catalog.constraints_of(table).any(|k| {
-        k.kind == ConstraintKind::ForeignKey
-            && k.validated
-            && k.ref_table.as_deref() == Some(parent)
-            && pairs.iter().all(|(c, t)| k.columns.iter().zip(&k.ref_columns).any(|(kc, kt)| kc == c && kt == t))
-    })
-}
-
-/// What to count in one table: only what its constraints do not already guarantee (a NOT NULL
-/// org column, a validated FK to the root, validated composite FKs to parents). None when the
-/// constraints guarantee all of it.
+/// What to count in one table: NULL organizations unless the org column is NOT NULL; orphan
+/// organizations and parents in another organization always (see the module's note on
+/// validated foreign keys). None when there is nothing to ask.
 fn plan<'a>(schema: &'a Schema, catalog: &Catalog, table: &'a Table) -> Option<Plan<'a>> {
     let qualified = |name: &str| qualified(schema, catalog, name);
     let org_column = &schema.settings.org_column;
     let root = schema.root();
     let root_key = &root.key().name;
     let nullable = catalog.column(&table.name, org_column).is_some_and(|c| !c.not_null);
-    let root = catalog
-        .column(&root.name, root_key)
-        .filter(|_| !guaranteed(catalog, &table.name, &root.name, &[(org_column, root_key)]))
-        .map(|_| (qualified(&root.name), ident(root_key)));
-    // Sample keys: the declared key when it exists, else the physical row address.
+    let root = catalog.column(&root.name, root_key).map(|_| (qualified(&root.name), ident(root_key)));
     // Sample keys: the declared key when it exists (a row of its columns when there are
     // several), else the physical row address.
     let keys = table.key_names();
@@ -271,7 +260,6 @@ fn plan<'a>(schema: &'a Schema, catalog: &Catalog, table: &'a Table) -> Option<P
             schema.table(&r.table).is_some_and(|p| p.scope == Scope::Tenant)
                 && comparable(catalog, (&table.name, &c.name), (&r.table, &r.column))
                 && comparable(catalog, (&table.name, org_column), (&r.table, org_column))
-                && !guaranteed(catalog, &table.name, &r.table, &[(org_column, org_column), (&c.name, &r.column)])
         })
         .map(|(c, r)| (c.name.clone(), r.table.clone(), r.column.clone()))
         .collect::<Vec<_>>();

@@ -1,5 +1,7 @@
-//! `org-id-orphan-rows`: rows whose organization does not exist — possible only without the
-//! foreign key (or with one NOT VALID), and exactly what blocks adding or validating it.
+//! `org-id-orphan-rows`: rows whose organization does not exist — without the foreign key (or
+//! with one NOT VALID), and also behind one PostgreSQL marks validated, when rows were restored
+//! with triggers disabled (`pg_restore --disable-triggers`, `session_replication_role =
+//! replica`): the data pass never trusts the flag.
 
 use crate::scan::{Code, Context, On};
 use tenancy_schema::report::{Finding, Severity};
@@ -41,6 +43,20 @@ mod tests {
              ALTER TABLE agents ADD CONSTRAINT agents_org_id_fkey FOREIGN KEY (org_id) REFERENCES organizations (id) ON DELETE CASCADE",
             // Orphans need the foreign key gone.
             &["org-fk-missing"],
+        );
+    }
+
+    #[test]
+    fn orphans_behind_a_validated_foreign_key_are_found() {
+        // Restored with triggers off: the foreign key stays "validated" and proves nothing.
+        case_also(
+            "data_orphan_org_restored",
+            "org-id-orphan-rows",
+            "SET session_replication_role = replica;
+             INSERT INTO agents (org_id, id, name) VALUES ('0000000c-0000-4000-8000-000000000000', 9, 'ghost');
+             SET session_replication_role = DEFAULT",
+            "DELETE FROM agents WHERE id = 9",
+            &[],
         );
     }
 }

@@ -52,4 +52,19 @@ mod tests {
             &["tenant-fk-without-org", "unique-without-org"],
         );
     }
+
+    #[test]
+    fn a_child_in_another_organization_behind_a_validated_foreign_key_is_found() {
+        // The composite foreign key (org_id, agent_id) is validated, but a row written with
+        // triggers off names B's agent from A: only reading the rows finds it.
+        case_also(
+            "data_parent_org_restored",
+            "parent-org-mismatch",
+            "SET session_replication_role = replica;
+             UPDATE contacts SET agent_id = 2 WHERE id = 1;
+             SET session_replication_role = DEFAULT",
+            "UPDATE contacts SET agent_id = 1 WHERE id = 1",
+            &[],
+        );
+    }
 }
