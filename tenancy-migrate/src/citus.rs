@@ -185,13 +185,8 @@ pub fn distribute(conn: &mut PgConnection, schema: &Schema, log: &mut dyn FnMut(
         log(&format!("Citus: placing {} tables on the cluster", schema.tables.len()));
         conn.transaction::<_, Error, _>(|conn| {
             // Every schema of the declaration: the statements name tables unqualified.
-            let schemas = schema.schemas();
-            if schemas != ["public"] {
-                let mut path: Vec<String> = schemas.iter().map(|s| tenancy_codegen::sql::ident(s)).collect();
-                if !schemas.contains(&"public") {
-                    path.push("public".to_owned());
-                }
-                exec(conn, &format!("SET LOCAL search_path = {}", path.join(", ")))?;
+            if let Some(path) = tenancy_codegen::sql::search_path(&schema.schemas()) {
+                exec(conn, &format!("SET LOCAL search_path = {path}"))?;
             }
             for text in &texts {
                 conn.batch_execute(text).map_err(|e| Error::MigrationFailed {

@@ -16,6 +16,7 @@ pub use live::load as load_live;
 use std::path::Path;
 pub use tenancy_codegen::convert::files::{files, render_dry_run};
 pub use tenancy_codegen::convert::{Live, Mode, Options, Plan, Statement, Step, plan};
+use tenancy_codegen::ddl::Ddl;
 use tenancy_schema::Schema;
 
 /// Reads schema `namespace` of the database and plans its conversion to `schema`.
@@ -26,7 +27,72 @@ pub fn plan_database(conn: &mut PgConnection, schema: &Schema, namespace: &str, 
     schema.settings.schema = namespace.split(',').next().unwrap_or(namespace).to_owned();
     let catalog = crate::catalog::load(conn, namespace, &schema.settings.app_role)?;
     let live = live::load(conn, &schema, namespace)?;
-    Ok(plan(&catalog, &live, &schema, options)?)
+    let plan = plan(&catalog, &live, &schema, options)?;
+    check_backfills(conn, &plan, namespace)?;
+    Ok(plan)
+}
+
+/// Plans every backfill's statement against the live database (`EXPLAIN`, nothing executed)
+/// after the columns the plan adds, in a transaction that is rolled back: a strategy naming a
+/// column or table that does not exist (`via` a column with no such name) is refused now, with
+/// every such table at once, instead of halfway through `apply`. Adding the columns takes each
+/// table's lock for a moment (`lock_timeout` 2 s); nothing stays.
+fn check_backfills(conn: &mut PgConnection, plan: &Plan, namespace: &str) -> Result<()> {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let specs: Vec<&tenancy_codegen::convert::backfill::Spec> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.mode {
+            Mode::Backfill(spec) => Some(&**spec),
+            _ => None,
+        })
+        .collect();
+    if specs.is_empty() {
+        return Ok(());
+    }
+    let added = plan.steps.iter().flat_map(|s| &s.up).filter(|s| matches!(s.ddl, Ddl::AddColumn { .. }));
+    let mut setup = "SET LOCAL lock_timeout = '2s';\n".to_owned();
+    let schemas: Vec<&str> = namespace.split(',').collect();
+    if let Some(path) = tenancy_codegen::sql::search_path(&schemas) {
+        setup.push_str(&format!("SET LOCAL search_path = {path};\n"));
+    }
+    setup.extend(added.map(|s| format!("{}\n", s.ddl)));
+    let mut refused = Vec::new();
+    let outcome = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+        conn.batch_execute(&setup)?;
+        for spec in &specs {
+            conn.batch_execute("SAVEPOINT tenancy_explain")?;
+            match conn.batch_execute(&format!("EXPLAIN {}", spec.whole_table_sql())) {
+                Ok(()) => conn.batch_execute("RELEASE SAVEPOINT tenancy_explain")?,
+                Err(e) => {
+                    refused.push(format!("{} ({}): {}", spec.table, spec.strategy, first_line(&e.to_string())));
+                    conn.batch_execute("ROLLBACK TO SAVEPOINT tenancy_explain")?;
+                }
+            }
+        }
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    match outcome {
+        Err(diesel::result::Error::RollbackTransaction) | Ok(()) => {}
+        Err(e) => return Err(Error::query("checking the backfills against the live database".to_owned(), e)),
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Plan(tenancy_codegen::PlanError::conversion(
+        "#[backfill(...)]",
+        format!("{} cannot run on this database: {}", plural(refused.len()), refused.join("; ")),
+        "fix the strategy of each (a column or table it names that does not exist, a type that does not match), then plan again; nothing was written",
+    )))
+}
+
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or(message)
+}
+
+fn plural(n: usize) -> String {
+    if n == 1 { "1 backfill".to_owned() } else { format!("{n} backfills") }
 }
 
 /// Writes the plan as migration directories under `dir` (created if missing). Refuses a `dir`

@@ -65,17 +65,12 @@ impl Org {
 
 /// Runs every attack; the database is left as it was found.
 pub fn verify(conn: &mut PgConnection, schema: &Schema) -> Result<Verification> {
-    let schemas = schema.schemas();
-    if schemas == ["public"] {
+    let Some(path) = tenancy_codegen::sql::search_path(&schema.schemas()) else {
         return verify_on_search_path(conn, schema);
-    }
+    };
     // The declaration's schemas first on the search path for this run, then as it was.
     let old = search_path(conn, None)?;
-    let mut path: Vec<String> = schemas.iter().map(|s| ident(s)).collect();
-    if !schemas.contains(&"public") {
-        path.push("public".to_owned());
-    }
-    search_path(conn, Some(&path.join(", ")))?;
+    search_path(conn, Some(&path))?;
     let result = verify_on_search_path(conn, schema);
     search_path(conn, Some(&old))?;
     result

@@ -14,6 +14,7 @@ mod fuzz;
 mod harden;
 mod isolation;
 mod models;
+mod plan_checks;
 mod pool;
 mod sabotage;
 mod scan;

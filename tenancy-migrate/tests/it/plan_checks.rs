@@ -1,0 +1,72 @@
+//! What `plan` checks against the live database before it writes anything: every backfill's
+//! statement is planned by PostgreSQL (EXPLAIN, after the columns the plan adds, rolled back),
+//! so a strategy naming a column that does not exist is refused with every such table at once.
+
+use crate::support::TestDb;
+use diesel::connection::SimpleConnection;
+use tenancy_migrate::convert;
+
+const LEGACY: &str = "
+CREATE TABLE organizations (id uuid PRIMARY KEY, slug text UNIQUE NOT NULL);
+INSERT INTO organizations VALUES ('00000000-0000-4000-8000-00000000000a', 'a');
+CREATE TABLE users (id bigint PRIMARY KEY, home text NOT NULL);
+CREATE TABLE notes (id bigint PRIMARY KEY, author_id bigint NOT NULL, body text NOT NULL);
+CREATE TABLE tags (id bigint PRIMARY KEY, team text NOT NULL);
+INSERT INTO users VALUES (1, 'a');
+INSERT INTO notes VALUES (1, 1, 'n');
+INSERT INTO tags VALUES (1, 'a');
+";
+
+fn declaration(notes: &str, tags: &str) -> tenancy_schema::Schema {
+    let text = format!(
+        r#"#[tenancy(root)]
+struct Organization {{ #[key] id: Uuid, #[unique] slug: String }}
+#[tenancy(global)]
+struct User {{ #[key] id: i64, home: String }}
+#[tenancy(tenant)]
+#[backfill({notes})]
+struct Note {{ #[key] id: i64, author_id: i64, body: String }}
+#[tenancy(tenant)]
+#[backfill({tags})]
+struct Tag {{ #[key] id: i64, team: String }}
+"#
+    );
+    tenancy_schema::parse_str("plan_checks.rs", &text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_backfill_that_cannot_run_is_refused_at_plan_time_with_every_table() {
+    let db = TestDb::new("plan_checks_backfill");
+    db.admin().batch_execute(LEGACY).unwrap();
+    let options = convert::Options::default();
+    // Both strategies name columns the database does not have: `users.org_slug`, `t.team_slug`.
+    let broken = declaration(
+        r#"sql = "(SELECT o.id FROM organizations o JOIN users u ON o.slug = u.org_slug WHERE u.id = t.author_id)""#,
+        r#"sql = "(SELECT o.id FROM organizations o WHERE o.slug = t.team_slug)""#,
+    );
+    let err = convert::plan_database(&mut db.admin(), &broken, "public", &options).map(|_| ()).unwrap_err().to_string();
+    assert!(err.contains("2 backfills cannot run on this database"), "{err}");
+    assert!(err.contains("notes (") && err.contains("column u.org_slug does not exist"), "{err}");
+    assert!(err.contains("tags (") && err.contains("column t.team_slug does not exist"), "{err}");
+    // Nothing stayed: the org columns the check added for a moment are gone.
+    let org_columns: i64 = {
+        use diesel::prelude::*;
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM information_schema.columns WHERE column_name = 'org_id')",
+        ))
+        .get_result(&mut db.admin())
+        .unwrap()
+    };
+    assert_eq!(org_columns, 0);
+    // The strategies as they should be: planned, applied, every row placed.
+    let fixed = declaration(
+        r#"sql = "(SELECT o.id FROM organizations o JOIN users u ON o.slug = u.home WHERE u.id = t.author_id)""#,
+        r#"sql = "(SELECT o.id FROM organizations o WHERE o.slug = t.team)""#,
+    );
+    let plan = convert::plan_database(&mut db.admin(), &fixed, "public", &options).unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("plan_checks_backfill");
+    let _ = std::fs::remove_dir_all(&dir);
+    convert::write(&plan, &options, &dir).unwrap();
+    convert::run::apply_dir(&mut db.admin(), &dir, convert::run::RunOptions::default(), &mut |_| {})
+        .unwrap_or_else(|e| panic!("apply: {e}"));
+}
