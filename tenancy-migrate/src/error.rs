@@ -60,10 +60,12 @@ pub enum Error {
     /// verify's transaction is always rolled back; never shown.
     #[error("rolled back")]
     RolledBack,
+    /// Every backfill ran; these tables have rows their strategy could not place.
     #[error(
-        "backfill of {what} could not place {count} rows ({keys}); nothing after the backfill ran (no NOT NULL, no keys): give those rows an organization (or fix the lookup), then rerun apply --dir"
+        "backfill could not place {}; nothing after the backfills ran (no NOT NULL, no keys): give those rows an organization (or fix the lookup), then rerun apply --dir",
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
     )]
-    Unplaced { what: String, count: i64, keys: String },
+    Unplaced(Vec<UnplacedRows>),
     #[error(
         "{doing}: still waiting for its lock after {attempts} attempts (lock_timeout); the table is busy with long transactions: rerun apply later (it resumes here), or plan with a longer --lock-timeout"
     )]
@@ -111,5 +113,20 @@ impl From<tenancy_schema::LoadError> for Error {
 impl From<diesel::result::Error> for Error {
     fn from(err: diesel::result::Error) -> Error {
         Error::query("running the scan transaction", err)
+    }
+}
+
+/// Rows of one table a backfill could not place: how many, and the first keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnplacedRows {
+    /// `table.column strategy`.
+    pub what: String,
+    pub count: i64,
+    pub keys: String,
+}
+
+impl std::fmt::Display for UnplacedRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} rows of {} ({})", self.count, self.what, self.keys)
     }
 }

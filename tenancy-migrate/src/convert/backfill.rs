@@ -3,7 +3,7 @@
 //! place, which stop the run with their keys — before `SET NOT NULL`, never assigned silently.
 
 use super::retry::Retry;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UnplacedRows};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 pub use tenancy_codegen::convert::backfill::{MARKER, Spec};
@@ -134,11 +134,11 @@ fn run_on_search_path(
     if let Some(first) = unplaced.first() {
         let keys: Vec<&str> = unplaced.iter().map(|u| u.key.as_str()).collect();
         let more = if first.count > keys.len() as i64 { ", ..." } else { "" };
-        return Err(Error::Unplaced {
+        return Err(Error::Unplaced(vec![UnplacedRows {
             what: format!("{}.{} {}", spec.table, spec.column, spec.strategy),
             count: first.count,
             keys: format!("{} {}{more}", spec.key_label(), keys.join(", ")),
-        });
+        }]));
     }
     Ok(filled)
 }

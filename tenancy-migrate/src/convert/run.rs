@@ -123,11 +123,18 @@ pub fn apply_dir(
         }
         let done = logged(conn)?;
         let mut outcome = Outcome::default();
+        // Rows the backfills could not place, gathered over the consecutive backfill steps so
+        // one run names every such table; the run stops before the first step after them.
+        let mut unplaced = Vec::new();
         for step in &steps {
             if done.iter().any(|(s, i)| *s == step.name && *i == -1) {
                 continue;
             }
             let up = read(&step.path.join("up.sql"))?;
+            let is_backfill = backfill::Spec::from_sql(&up).is_some();
+            if !unplaced.is_empty() && !is_backfill {
+                break;
+            }
             outcome.migrations.push(step.name.clone());
             outcome.sql.push(up.clone());
             if options.dry_run {
@@ -136,8 +143,19 @@ pub fn apply_dir(
             log(&format!("applying {}", step.name));
             let finished: Vec<i32> = done.iter().filter(|(s, _)| *s == step.name).map(|(_, i)| *i).collect();
             let started = std::time::Instant::now();
-            run_step(conn, step, &up, &finished, options, log)?;
-            log(&format!("applied {} in {:.2} s", step.name, started.elapsed().as_secs_f64()));
+            match run_step(conn, step, &up, &finished, options, log) {
+                Err(Error::Unplaced(rows)) => {
+                    log(&format!("{}: rows left unplaced, the next backfills run before the run stops", step.name));
+                    unplaced.extend(rows);
+                }
+                other => {
+                    other?;
+                    log(&format!("applied {} in {:.2} s", step.name, started.elapsed().as_secs_f64()));
+                }
+            }
+        }
+        if !unplaced.is_empty() {
+            return Err(Error::Unplaced(unplaced));
         }
         Ok(outcome)
     })
