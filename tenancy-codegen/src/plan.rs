@@ -29,7 +29,16 @@ pub fn plan(current: Option<&Schema>, desired: &Schema, next_number: usize) -> R
     let Some(current) = current else {
         return Ok(vec![initial(desired, next_number)]);
     };
-    if current == desired {
+    // How legacy rows find their organization is the conversion's business: a change there
+    // alone is no migration.
+    let without_conversion = |schema: &Schema| {
+        let mut schema = schema.clone();
+        for table in &mut schema.tables {
+            (table.backfill, table.missing_org) = (None, None);
+        }
+        schema
+    };
+    if without_conversion(current) == without_conversion(desired) {
         return Ok(Vec::new());
     }
     let only_claim = tenancy_schema::Settings { claim: desired.settings.claim.clone(), ..current.settings.clone() };

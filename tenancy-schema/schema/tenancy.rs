@@ -241,7 +241,8 @@ struct Lead {
 }
 
 #[tenancy(tenant)]
-#[backfill(from_parent = "agent_id")]
+// Calls of a deleted organization (the legacy app kept them) go where their agent is.
+#[backfill(from_parent = "agent_id", missing_org = "reassign")]
 struct Call {
     #[key]
     id: i64,

@@ -178,6 +178,10 @@ pub struct Table {
     pub uniques: Vec<Vec<String>>,
     /// How legacy rows of this table find their organization.
     pub backfill: Option<Backfill>,
+    /// What the conversion does with rows naming an organization that does not exist
+    /// (`#[backfill(..., missing_org = "reassign")]`); unless declared, they stop it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_org: Option<MissingOrg>,
     /// Shared tables: the link that makes a row visible to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<Link>,
@@ -236,6 +240,7 @@ impl PartialEq for Table {
             && self.global_uniques == other.global_uniques
             && self.unique_expressions == other.unique_expressions
             && self.backfill == other.backfill
+            && self.missing_org == other.missing_org
             && self.link == other.link
     }
 }
@@ -342,6 +347,18 @@ pub enum Backfill {
     FromParent { column: String },
     /// An explicit SQL expression evaluated per row.
     Sql(String),
+}
+
+/// Rows of a legacy table whose organization does not exist (a deleted one, a typo): the
+/// conversion stops with their count and keys unless the declaration says what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingOrg {
+    /// Placed by the table's backfill strategy like rows without an organization (logged with
+    /// their keys).
+    Reassign,
+    /// Deleted before the backfill (logged with their keys; revert does not bring them back).
+    Delete,
 }
 
 /// A location in a declaration file: 1-based line, 1-based column.

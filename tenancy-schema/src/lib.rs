@@ -15,7 +15,7 @@ pub mod report;
 mod validate;
 
 pub use diagnostic::{Diagnostic, Diagnostics, LoadError};
-pub use ir::{Backfill, Claim, Column, ColumnType, Link, Reference, Schema, Scope, Settings, Span, Table};
+pub use ir::{Backfill, Claim, Column, ColumnType, Link, MissingOrg, Reference, Schema, Scope, Settings, Span, Table};
 #[cfg(feature = "parser")]
 pub use parse::default_table_name;
 pub use validate::MAX_IDENTIFIER_BYTES;

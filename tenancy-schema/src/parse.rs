@@ -16,7 +16,7 @@
 //! This module only reads syntax; cross-table rules live in `validate`.
 
 use crate::diagnostic::Diagnostic;
-use crate::ir::{Backfill, Claim, Column, ColumnType, Link, Reference, Scope, Settings, Span, Table};
+use crate::ir::{Backfill, Claim, Column, ColumnType, Link, MissingOrg, Reference, Scope, Settings, Span, Table};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Attribute, Fields, GenericArgument, Ident, Item, LitStr, PathArguments, Token, Type};
@@ -131,6 +131,7 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
     let mut global_uniques = Vec::new();
     let mut unique_expressions = Vec::new();
     let mut backfill = None;
+    let mut missing_org = None;
     let mut link = None;
     for attr in &item.attrs {
         let result = if attr.path().is_ident("tenancy") {
@@ -193,7 +194,9 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
             })
             .map_err(|err| syn_error(file, &err).hint(TABLE_HINT))
         } else if attr.path().is_ident("backfill") {
-            parse_backfill(attr).map(|b| backfill = Some(b)).map_err(|err| syn_error(file, &err).hint(BACKFILL_HINT))
+            parse_backfill(attr)
+                .map(|(b, m)| (backfill, missing_org) = (b, m))
+                .map_err(|err| syn_error(file, &err).hint(BACKFILL_HINT))
         } else if is_doc_or_allow(attr) {
             Ok(())
         } else {
@@ -240,6 +243,7 @@ fn parse_struct(file: &str, item: &syn::ItemStruct, errors: &mut Vec<Diagnostic>
         global_uniques: global_uniques.into_iter().map(|u| u.into_iter().map(|(c, _)| c).collect()).collect(),
         unique_expressions,
         backfill,
+        missing_org,
         link,
         span: span(file, item.ident.span()),
     })
@@ -315,10 +319,26 @@ fn parse_link(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Link> {
     link.ok_or_else(|| meta.error("shared needs the link: `shared(through = \"link_table.column\")`"))
 }
 
-fn parse_backfill(attr: &Attribute) -> syn::Result<Backfill> {
+/// `#[backfill(strategy, missing_org = "reassign" | "delete")]`: either part may be alone.
+fn parse_backfill(attr: &Attribute) -> syn::Result<(Option<Backfill>, Option<MissingOrg>)> {
     let mut backfill = None;
+    let mut missing_org = None;
     attr.parse_nested_meta(|meta| {
         let name = meta_name(&meta.path);
+        if name == "missing_org" {
+            let lit = meta.value()?.parse::<LitStr>()?;
+            missing_org = Some(match lit.value().as_str() {
+                "reassign" => MissingOrg::Reassign,
+                "delete" => MissingOrg::Delete,
+                other => {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        format!("missing_org = \"{other}\": write \"reassign\" (placed by the strategy) or \"delete\""),
+                    ));
+                }
+            });
+            return Ok(());
+        }
         backfill = Some(match name.as_str() {
             "default_org" => Backfill::DefaultOrg,
             "from_parent" => Backfill::FromParent { column: meta.value()?.parse::<LitStr>()?.value() },
@@ -332,7 +352,10 @@ fn parse_backfill(attr: &Attribute) -> syn::Result<Backfill> {
         });
         Ok(())
     })?;
-    backfill.ok_or_else(|| syn::Error::new(attr.span(), "empty #[backfill()]"))
+    if backfill.is_none() && missing_org.is_none() {
+        return Err(syn::Error::new(attr.span(), "empty #[backfill()]"));
+    }
+    Ok((backfill, missing_org))
 }
 
 fn parse_via(text: &str) -> Option<Backfill> {

@@ -476,3 +476,31 @@ fn the_root_key_is_one_column() {
          hint: the root table's key is one column (what every org column and claim points at); use #[tenancy(unique(a, b))] for other keys",
     );
 }
+
+#[test]
+fn what_to_do_with_rows_of_a_missing_organization() {
+    let schema = parse_str(
+        "decl.rs",
+        &format!(
+            "#![tenancy(default_org = \"00000000-0000-4000-8000-000000000001\")]\n{ROOT}\
+             #[tenancy(tenant)]\n#[backfill(default_org, missing_org = \"reassign\")]\nstruct Note {{ #[key] id: i64 }}\n\
+             #[tenancy(tenant)]\n#[backfill(missing_org = \"delete\")]\nstruct Tag {{ #[key] id: i64 }}\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(schema.table("notes").unwrap().missing_org, Some(crate::MissingOrg::Reassign));
+    assert_eq!(schema.table("tags").unwrap().missing_org, Some(crate::MissingOrg::Delete));
+    assert_eq!(schema.table("tags").unwrap().backfill, None);
+    check_err(
+        &format!("{ROOT}#[tenancy(tenant)]\n#[backfill(missing_org = \"move\")]\nstruct Tag {{ #[key] id: i64 }}\n"),
+        "decl.rs:4:26: error: missing_org = \"move\": write \"reassign\" (placed by the strategy) or \"delete\"\n  \
+         hint: write #[backfill(default_org)], #[backfill(via = \"col -> table.org_column\")], #[backfill(from_parent = \"col\")] or #[backfill(sql = \"expr\")]",
+    );
+    check_err(
+        &format!(
+            "{ROOT}#[tenancy(tenant)]\n#[backfill(missing_org = \"reassign\")]\nstruct Tag {{ #[key] id: i64 }}\n"
+        ),
+        "decl.rs:5:8: error: missing_org = \"reassign\" on `tags`, which declares no strategy\n  \
+         hint: reassign places those rows as the strategy says: #[backfill(default_org, missing_org = \"reassign\")]",
+    );
+}

@@ -334,9 +334,9 @@ fn check_uniques(schema: &Schema, errors: &mut Vec<Diagnostic>) {
 
 fn check_backfills(schema: &Schema, errors: &mut Vec<Diagnostic>) {
     for table in &schema.tables {
-        let Some(backfill) = &table.backfill else {
+        if table.backfill.is_none() && table.missing_org.is_none() {
             continue;
-        };
+        }
         let span = table.span.clone();
         if table.scope != Scope::Tenant {
             errors.push(
@@ -345,6 +345,18 @@ fn check_backfills(schema: &Schema, errors: &mut Vec<Diagnostic>) {
             );
             continue;
         }
+        let Some(backfill) = &table.backfill else {
+            if table.missing_org == Some(crate::ir::MissingOrg::Reassign) {
+                errors.push(
+                    Diagnostic::new(
+                        span,
+                        format!("missing_org = \"reassign\" on `{}`, which declares no strategy", table.name),
+                    )
+                    .hint("reassign places those rows as the strategy says: #[backfill(default_org, missing_org = \"reassign\")]"),
+                );
+            }
+            continue;
+        };
         match backfill {
             Backfill::DefaultOrg if schema.settings.default_org.is_none() => errors.push(
                 Diagnostic::new(span, "#[backfill(default_org)] but no default organization is set")

@@ -14,18 +14,65 @@ use crate::ddl::Ddl;
 use crate::error::PlanError;
 use crate::sql::{ident, literal};
 use serde::{Deserialize, Serialize};
-use tenancy_schema::{Backfill, Schema, Table};
+use tenancy_schema::{Backfill, MissingOrg, Schema, Table};
 
-/// A backfill step for every tenant table whose org column may hold NULLs or unknown organizations.
+/// A backfill step for every tenant table whose rows need an organization. Where the rows were
+/// counted when planning ([`super::Live::placement`]): none when every row names an existing
+/// organization (the NOT NULL and foreign key steps check again), and refused — every such
+/// table in one error, with counts and keys — when rows have none and no strategy is declared,
+/// or name an organization that does not exist and the declaration does not say `missing_org`.
 pub(super) fn steps(p: &mut Planner<'_>) -> Result<(), PlanError> {
     let org = p.org();
+    let mut refusals = Vec::new();
     for table in p.existing_tenants() {
         let column = p.catalog.column(&table.name, org);
         let org_fk_valid = p.org_fk(&table.name).is_some_and(|fk| fk.validated);
-        if column.is_some_and(|c| c.not_null) && org_fk_valid {
-            continue;
+        let refuse =
+            |message: String, hint: &str| PlanError::conversion(format!("table {}", table.name), message, hint);
+        match p.live.placement.get(&table.name).filter(|_| column.is_some()) {
+            Some(census) if census.missing_rows > 0 && table.missing_org.is_none() => {
+                refusals.push(refuse(
+                    format!(
+                        "{} name an organization that does not exist ({} {})",
+                        rows(census.missing_rows),
+                        table.key_names().join(", "),
+                        census.missing_keys.join(", ")
+                    ),
+                    "fix those rows, or say what to do with them: #[backfill(..., missing_org = \"reassign\")] places them by the strategy, missing_org = \"delete\" deletes them",
+                ));
+                continue;
+            }
+            Some(census) if census.null_rows > 0 && table.backfill.is_none() => {
+                refusals.push(refuse(
+                    format!(
+                        "{} have no organization ({} {}), and it declares no #[backfill(...)]",
+                        rows(census.null_rows),
+                        table.key_names().join(", "),
+                        census.null_keys.join(", ")
+                    ),
+                    "add #[backfill(default_org)], #[backfill(via = \"col -> table.column\")], #[backfill(from_parent = \"col\")] or #[backfill(sql = \"...\")]",
+                ));
+                continue;
+            }
+            // Every row names an existing organization.
+            Some(census)
+                if census.null_rows == 0
+                    && census.missing_rows == 0
+                    && (table.backfill.is_none() || (column.is_some_and(|c| c.not_null) && org_fk_valid)) =>
+            {
+                continue;
+            }
+            Some(_) => {}
+            None if column.is_some_and(|c| c.not_null) && org_fk_valid => continue,
+            None => {}
         }
-        let mut spec = Spec::new(p.schema, table, p.catalog)?;
+        let mut spec = match Spec::new(p.schema, table, p.catalog) {
+            Ok(spec) => spec,
+            Err(refusal) => {
+                refusals.push(refusal);
+                continue;
+            }
+        };
         spec.batch_size = p.options.batch_size;
         let sql = spec.whole_table_sql();
         p.step(format!("backfill_{}", table.name), Mode::Backfill(Box::new(spec)));
@@ -34,7 +81,19 @@ pub(super) fn steps(p: &mut Planner<'_>) -> Result<(), PlanError> {
             "The {org} values filled in by the backfill are kept (the column itself goes in add_columns' down)."
         )));
     }
-    Ok(())
+    match refusals.len() {
+        0 => Ok(()),
+        1 => Err(refusals.remove(0)),
+        n => Err(PlanError::conversion(
+            format!("{n} tables"),
+            refusals.iter().map(|r| format!("{}: {}", r.subject, r.message)).collect::<Vec<_>>().join("; "),
+            "fix each as its message says, then plan again; nothing was written",
+        )),
+    }
+}
+
+fn rows(n: i64) -> String {
+    if n == 1 { "1 row".to_owned() } else { format!("{n} rows") }
 }
 
 /// The line of a backfill's `up.sql` that carries its [`Spec`] as JSON.
@@ -65,6 +124,10 @@ pub struct Spec {
     /// The PostgreSQL schema of the tables: first on the search path while the backfill runs.
     #[serde(default = "public_schema")]
     pub schema: String,
+    /// Rows naming an organization that does not exist: placed by the strategy, deleted, or
+    /// (None) left, so that they stop the run with their keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_org: Option<MissingOrg>,
 }
 
 fn public_schema() -> String {
@@ -117,6 +180,23 @@ impl Spec {
             ));
         };
         let Some(backfill) = &table.backfill else {
+            if table.missing_org == Some(MissingOrg::Delete) {
+                // Only rows of missing organizations to delete; any row without one stops the run.
+                let root = schema.root();
+                return Ok(Spec {
+                    table: table.name.clone(),
+                    key,
+                    key_type,
+                    column: org.clone(),
+                    strategy: "(no strategy: rows of organizations that do not exist are deleted)".to_owned(),
+                    value: "NULL".to_owned(),
+                    root: root.name.clone(),
+                    root_key: root.key().name.clone(),
+                    batch_size: 1000,
+                    schema: schema.settings.schema.clone(),
+                    missing_org: table.missing_org,
+                });
+            }
             return Err(refuse(
                 format!("its rows need an {org}, and it declares no #[backfill(...)]"),
                 "add #[backfill(default_org)], #[backfill(via = \"col -> table.column\")], #[backfill(from_parent = \"col\")] or #[backfill(sql = \"...\")]",
@@ -179,6 +259,7 @@ impl Spec {
             root_key: root.key().name.clone(),
             batch_size: 1000,
             schema: schema.settings.schema.clone(),
+            missing_org: table.missing_org,
         })
     }
 
@@ -194,24 +275,72 @@ impl Spec {
         )
     }
 
-    /// Rows needing an organization: none, or one that does not exist.
-    fn unplaced(&self, alias: &str) -> String {
+    /// Rows naming an organization that does not exist.
+    fn missing(&self, alias: &str) -> String {
         format!(
-            "({alias}.{col} IS NULL OR NOT EXISTS (SELECT FROM {root} o WHERE o.{rk} = {alias}.{col}))",
+            "{alias}.{col} IS NOT NULL AND NOT EXISTS (SELECT FROM {root} o WHERE o.{rk} = {alias}.{col})",
             col = ident(&self.column),
             root = ident(&self.root),
             rk = ident(&self.root_key)
         )
     }
 
-    /// The whole backfill as one statement, for runners other than tenancy-migrate.
-    pub fn whole_table_sql(&self) -> String {
+    /// Rows not placed: no organization, or one that does not exist.
+    fn unplaced(&self, alias: &str) -> String {
+        format!("({alias}.{} IS NULL OR ({}))", ident(&self.column), self.missing(alias))
+    }
+
+    /// Rows the strategy fills: those without an organization, and with `reassign` those whose
+    /// organization does not exist.
+    fn to_fill(&self, alias: &str) -> String {
+        match self.missing_org {
+            Some(MissingOrg::Reassign) => self.unplaced(alias),
+            _ => format!("{alias}.{} IS NULL", ident(&self.column)),
+        }
+    }
+
+    /// With `missing_org = "delete"`: deletes the rows naming an organization that does not
+    /// exist, returning their keys.
+    pub fn delete_missing_sql(&self) -> Option<String> {
+        (self.missing_org == Some(MissingOrg::Delete)).then(|| {
+            format!(
+                "DELETE FROM {table} AS t WHERE {missing} RETURNING {key} AS key",
+                table = ident(&self.table),
+                missing = self.missing("t"),
+                key = self.key_text()
+            )
+        })
+    }
+
+    /// Up to `limit` keys of rows naming an organization that does not exist (what `reassign`
+    /// moves, logged before it does).
+    pub fn missing_keys_sql(&self, limit: u32) -> String {
         format!(
-            "UPDATE {table} AS t SET {col} = {value}\n  WHERE {unplaced};",
+            "SELECT count(*) OVER () AS count, {key} AS key FROM {table} t WHERE {missing} LIMIT {limit}",
+            key = self.key_text(),
+            table = ident(&self.table),
+            missing = self.missing("t")
+        )
+    }
+
+    /// A row's key as text: `t.id::text`, or `ROW(t.a, t.b)::text`.
+    fn key_text(&self) -> String {
+        let row: Vec<String> = self.key.iter().map(|k| format!("t.{}", ident(k))).collect();
+        match row.as_slice() {
+            [one] => format!("{one}::text"),
+            several => format!("ROW({})::text", several.join(", ")),
+        }
+    }
+
+    /// The whole backfill as statements, for runners other than tenancy-migrate.
+    pub fn whole_table_sql(&self) -> String {
+        let delete = self.delete_missing_sql().map_or(String::new(), |sql| format!("{sql};\n"));
+        format!(
+            "{delete}UPDATE {table} AS t SET {col} = {value}\n  WHERE {fill};",
             table = ident(&self.table),
             col = ident(&self.column),
             value = self.new_value(),
-            unplaced = self.unplaced("t")
+            fill = self.to_fill("t")
         )
     }
 
@@ -233,7 +362,7 @@ impl Spec {
         format!(
             "WITH batch AS (\n\
              \x20 SELECT {selected}, t.{col} AS tenancy_old,\n\
-             \x20        CASE WHEN {unplaced} THEN {value} END AS tenancy_new\n\
+             \x20        CASE WHEN {fill} THEN {value} END AS tenancy_new\n\
              \x20 FROM {table} t WHERE $1::text IS NULL OR ({row}) > ({after}) ORDER BY {row} LIMIT $2\n\
              ), done AS (\n\
              \x20 UPDATE {table} AS t SET {col} = batch.tenancy_new FROM batch\n\
@@ -248,7 +377,7 @@ impl Spec {
             col = ident(&self.column),
             table = ident(&self.table),
             value = self.new_value(),
-            unplaced = self.unplaced("t"),
+            fill = self.to_fill("t"),
         )
     }
 
@@ -262,16 +391,13 @@ impl Spec {
 
     /// Rows still without an organization: the count and up to five keys.
     pub fn unplaced_sql(&self) -> String {
-        let row: Vec<String> = self.key.iter().map(|k| format!("t.{}", ident(k))).collect();
-        let key = match row.as_slice() {
-            [one] => format!("{one}::text"),
-            several => format!("ROW({})::text", several.join(", ")),
-        };
+        let order: Vec<String> = self.key.iter().map(|k| format!("t.{}", ident(k))).collect();
         format!(
             "SELECT count(*) OVER () AS count, {key} AS key FROM {table} t WHERE {unplaced} ORDER BY {order} LIMIT 5",
+            key = self.key_text(),
             table = ident(&self.table),
             unplaced = self.unplaced("t"),
-            order = row.join(", ")
+            order = order.join(", ")
         )
     }
 

@@ -4,8 +4,8 @@
 //! replaces are dropped (and restored by `down`).
 
 use super::{Mode, Planner};
-use crate::catalog::{self, ConstraintKind};
-use crate::ddl::{Constraint, Ddl, Validate};
+use crate::catalog::{self, ConstraintKind, FkAction};
+use crate::ddl::{Constraint, Ddl, OnDelete, Validate};
 use crate::sql::{self, names};
 
 pub(super) fn tenant_fks(p: &mut Planner<'_>) {
@@ -34,7 +34,29 @@ pub(super) fn tenant_fks(p: &mut Planner<'_>) {
             // The plain keys it replaces (same column, same parent).
             let replaced: Vec<catalog::Constraint> =
                 fks.into_iter().filter(|c| c.ref_table.as_deref() == Some(reference.table.as_str())).collect();
-            p.replace_foreign_key(t, sql::foreign_key_constraint(p.schema, table, column, reference), &replaced);
+            let mut constraint = sql::foreign_key_constraint(p.schema, table, column, reference);
+            // What deleting a parent does stays as the legacy key had it (of this column only,
+            // never the org column): a conversion changes who may see rows, not what they mean.
+            if let (Some(legacy), Constraint::ForeignKey { on_delete, .. }) = (replaced.first(), &mut constraint) {
+                let found = legacy.on_delete.unwrap_or(FkAction::NoAction);
+                let kept = match found {
+                    FkAction::NoAction => None,
+                    FkAction::Restrict => Some(OnDelete::Restrict),
+                    FkAction::Cascade => Some(OnDelete::Cascade),
+                    FkAction::SetNull => Some(OnDelete::SetNull(vec![column.name.clone()])),
+                    FkAction::SetDefault => Some(OnDelete::SetDefault(vec![column.name.clone()])),
+                };
+                if *on_delete != kept {
+                    p.plan.notes.push(format!(
+                        "{t}.{}: ON DELETE {} kept as the legacy key {} had it",
+                        column.name,
+                        found.sql(),
+                        legacy.name
+                    ));
+                }
+                *on_delete = kept;
+            }
+            p.replace_foreign_key(t, constraint, &replaced);
         }
     }
     p.finish();

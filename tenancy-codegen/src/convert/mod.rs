@@ -120,6 +120,19 @@ pub struct Live {
     /// need none).
     #[serde(default)]
     pub sequences: BTreeMap<String, Vec<LiveSequence>>,
+    /// tenant table (with its org column) → what its rows say about their organization.
+    #[serde(default)]
+    pub placement: BTreeMap<String, Placement>,
+}
+
+/// A tenant table's rows without an organization and with one that does not exist, counted
+/// when planning, with up to five keys of each.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    pub null_rows: i64,
+    pub null_keys: Vec<String>,
+    pub missing_rows: i64,
+    pub missing_keys: Vec<String>,
 }
 
 /// A sequence a column default draws from, and whether the app role may use it.

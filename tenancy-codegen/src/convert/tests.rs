@@ -113,3 +113,32 @@ fn a_broken_facts_row_is_an_error_naming_the_query() {
     let err = Catalog::new(&broken).unwrap_err();
     assert_eq!(err.query, "policies");
 }
+
+#[test]
+fn rows_of_missing_organizations_and_rows_without_a_strategy_are_refused_together() {
+    let (facts, mut live, mut schema) = inputs();
+    let catalog = Catalog::new(&facts).unwrap();
+    // The 61 calls of a deleted organization, with nothing declared about them.
+    schema.tables.iter_mut().find(|t| t.name == "calls").unwrap().missing_org = None;
+    // And rows without an organization in a table that declares no strategy.
+    let census = live.placement.get_mut("products").unwrap();
+    (census.null_rows, census.null_keys) = (2, vec!["7".to_owned(), "9".to_owned()]);
+    schema.tables.iter_mut().find(|t| t.name == "products").unwrap().backfill = None;
+    let err = plan(&catalog, &live, &schema, &options()).map(|_| "planned").unwrap_err().to_string();
+    assert!(err.contains("2 tables"), "{err}");
+    assert!(
+        err.contains("table calls: 61 rows name an organization that does not exist (id 97, 194, 291, 388, 485)"),
+        "{err}"
+    );
+    assert!(err.contains("table products: 2 rows have no organization (id 7, 9)"), "{err}");
+    // Where every row already names an existing organization, no strategy is needed: no backfill.
+    let census = live.placement.get_mut("products").unwrap();
+    (census.null_rows, census.null_keys) = (0, Vec::new());
+    schema.tables.iter_mut().find(|t| t.name == "calls").unwrap().missing_org =
+        Some(tenancy_schema::MissingOrg::Delete);
+    let plan = plan(&catalog, &live, &schema, &options()).unwrap();
+    assert!(!plan.steps.iter().any(|s| s.name.ends_with("backfill_products")));
+    let calls = plan.steps.iter().find(|s| s.name.ends_with("backfill_calls")).unwrap();
+    let sql = calls.up.iter().map(|s| s.ddl.to_string()).collect::<String>();
+    assert!(sql.contains(r#"DELETE FROM "calls" AS t WHERE t."org_id" IS NOT NULL AND NOT EXISTS"#), "{sql}");
+}

@@ -391,8 +391,10 @@ impl Constraint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OnDelete {
     Cascade,
+    Restrict,
     /// PostgreSQL 15: only these columns (never the org column).
     SetNull(Vec<String>),
+    SetDefault(Vec<String>),
 }
 
 /// What `VALIDATE CONSTRAINT` reads, for its lock.

@@ -326,7 +326,9 @@ impl Display for Constraint {
                 write!(f, "FOREIGN KEY ({}) REFERENCES {} ({})", idents(columns), ident(table), idents(ref_columns))?;
                 match on_delete {
                     Some(OnDelete::Cascade) => f.write_str(" ON DELETE CASCADE"),
+                    Some(OnDelete::Restrict) => f.write_str(" ON DELETE RESTRICT"),
                     Some(OnDelete::SetNull(columns)) => write!(f, " ON DELETE SET NULL ({})", idents(columns)),
+                    Some(OnDelete::SetDefault(columns)) => write!(f, " ON DELETE SET DEFAULT ({})", idents(columns)),
                     None => Ok(()),
                 }
             }

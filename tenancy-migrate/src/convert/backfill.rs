@@ -71,6 +71,57 @@ pub fn run(conn: &mut PgConnection, spec: &Spec, retry: &Retry, log: &mut dyn Fn
     result
 }
 
+/// How many keys of rows naming a missing organization the log shows.
+const LOGGED_KEYS: usize = 20;
+
+/// Rows naming an organization that does not exist, as the declaration says (`missing_org`):
+/// deleted (one statement), or logged before the strategy places them; left otherwise (they
+/// stop the run with their keys after the batches).
+fn missing_organizations(conn: &mut PgConnection, spec: &Spec, doing: &str, log: &mut dyn FnMut(&str)) -> Result<()> {
+    let shown = |keys: &[String]| {
+        let more = if keys.len() > LOGGED_KEYS { ", ..." } else { "" };
+        format!("{} {}{more}", spec.key_label(), keys.iter().take(LOGGED_KEYS).cloned().collect::<Vec<_>>().join(", "))
+    };
+    if let Some(sql) = spec.delete_missing_sql() {
+        #[derive(diesel::QueryableByName)]
+        struct Key {
+            #[diesel(sql_type = Text)]
+            key: String,
+        }
+        let deleted: Vec<String> = conn
+            .transaction(|conn| {
+                diesel::sql_query("SET LOCAL row_security = off").execute(conn)?;
+                diesel::sql_query(&sql).load::<Key>(conn)
+            })
+            .map_err(|e| Error::query(format!("{doing}: deleting rows of organizations that do not exist"), e))?
+            .into_iter()
+            .map(|k| k.key)
+            .collect();
+        if !deleted.is_empty() {
+            log(&format!(
+                "deleted {} rows of {} naming an organization that does not exist (missing_org = \"delete\"): {}",
+                deleted.len(),
+                spec.table,
+                shown(&deleted)
+            ));
+        }
+    } else if spec.missing_org == Some(tenancy_schema::MissingOrg::Reassign) {
+        let found = diesel::sql_query(spec.missing_keys_sql(LOGGED_KEYS as u32 + 1))
+            .load::<Unplaced>(conn)
+            .map_err(|e| Error::query(format!("{doing}: reading rows of organizations that do not exist"), e))?;
+        if let Some(first) = found.first() {
+            let keys: Vec<String> = found.iter().map(|u| u.key.clone()).collect();
+            log(&format!(
+                "{} rows of {} name an organization that does not exist; placed by the strategy (missing_org = \"reassign\"): {}",
+                first.count,
+                spec.table,
+                shown(&keys)
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn run_on_search_path(
     conn: &mut PgConnection,
     spec: &Spec,
@@ -78,6 +129,7 @@ fn run_on_search_path(
     log: &mut dyn FnMut(&str),
 ) -> Result<Filled> {
     let doing = format!("backfilling {}.{}", spec.table, spec.column);
+    missing_organizations(conn, spec, &doing, log)?;
     let total = diesel::sql_query(format!("SELECT count(*) AS count FROM {}", ident(&spec.table)))
         .get_result::<Count>(conn)
         .map_err(|e| Error::query(doing.clone(), e))?

@@ -26,7 +26,7 @@ pub fn plan_database(conn: &mut PgConnection, schema: &Schema, namespace: &str, 
     let mut schema = schema.clone();
     schema.settings.schema = namespace.split(',').next().unwrap_or(namespace).to_owned();
     let catalog = crate::catalog::load(conn, namespace, &schema.settings.app_role)?;
-    let live = live::load(conn, &schema, namespace)?;
+    let live = live::load(conn, &schema, &catalog, namespace)?;
     let plan = plan(&catalog, &live, &schema, options)?;
     check_backfills(conn, &plan, namespace)?;
     Ok(plan)

@@ -442,7 +442,8 @@ fn the_planner_facts_fixture_matches_the_legacy_database() {
         session,
         vec![r#"{"database": "legacy_app", "server_version": "15", "role": "postgres", "superuser": true, "bypass_rls": true}"#.to_owned()],
     );
-    let live = convert::load_live(&mut conn, &declaration, "public").unwrap();
+    let catalog = tenancy_migrate::catalog::load(&mut conn, "public", &declaration.settings.app_role).unwrap();
+    let live = convert::load_live(&mut conn, &declaration, &catalog, "public").unwrap();
     let text = serde_json::to_string_pretty(&serde_json::json!({
         "generated": "by tenancy-migrate/tests/it/convert.rs (UPDATE_FIXTURES=1) from fixtures/legacy_app.sql. Do not edit by hand.",
         "facts": facts,

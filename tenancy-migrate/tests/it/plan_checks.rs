@@ -1,6 +1,7 @@
 //! What `plan` checks against the live database before it writes anything: every backfill's
 //! statement is planned by PostgreSQL (EXPLAIN, after the columns the plan adds, rolled back),
-//! so a strategy naming a column that does not exist is refused with every such table at once.
+//! so a strategy naming a column that does not exist is refused with every such table at once;
+//! and what it keeps as found: a legacy foreign key's delete action.
 
 use crate::support::TestDb;
 use diesel::connection::SimpleConnection;
@@ -10,11 +11,12 @@ const LEGACY: &str = "
 CREATE TABLE organizations (id uuid PRIMARY KEY, slug text UNIQUE NOT NULL);
 INSERT INTO organizations VALUES ('00000000-0000-4000-8000-00000000000a', 'a');
 CREATE TABLE users (id bigint PRIMARY KEY, home text NOT NULL);
-CREATE TABLE notes (id bigint PRIMARY KEY, author_id bigint NOT NULL, body text NOT NULL);
 CREATE TABLE tags (id bigint PRIMARY KEY, team text NOT NULL);
+CREATE TABLE notes (id bigint PRIMARY KEY, author_id bigint NOT NULL, body text NOT NULL,
+    tag_id bigint REFERENCES tags (id));
 INSERT INTO users VALUES (1, 'a');
-INSERT INTO notes VALUES (1, 1, 'n');
 INSERT INTO tags VALUES (1, 'a');
+INSERT INTO notes VALUES (1, 1, 'n', 1);
 ";
 
 fn declaration(notes: &str, tags: &str) -> tenancy_schema::Schema {
@@ -25,7 +27,7 @@ struct Organization {{ #[key] id: Uuid, #[unique] slug: String }}
 struct User {{ #[key] id: i64, home: String }}
 #[tenancy(tenant)]
 #[backfill({notes})]
-struct Note {{ #[key] id: i64, author_id: i64, body: String }}
+struct Note {{ #[key] id: i64, author_id: i64, body: String, #[references(tags)] tag_id: Option<i64> }}
 #[tenancy(tenant)]
 #[backfill({tags})]
 struct Tag {{ #[key] id: i64, team: String }}
@@ -69,4 +71,22 @@ fn a_backfill_that_cannot_run_is_refused_at_plan_time_with_every_table() {
     convert::write(&plan, &options, &dir).unwrap();
     convert::run::apply_dir(&mut db.admin(), &dir, convert::run::RunOptions::default(), &mut |_| {})
         .unwrap_or_else(|e| panic!("apply: {e}"));
+    // notes.tag_id kept NO ACTION (deleting a tag with notes is refused, as before), now
+    // composite through the org column; the plan said so.
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n == "notes.tag_id: ON DELETE NO ACTION kept as the legacy key notes_tag_id_fkey had it"),
+        "{:#?}",
+        plan.notes
+    );
+    let definition: String = {
+        use diesel::prelude::*;
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+            "(SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'notes'::regclass AND contype = 'f' AND conname = 'notes_tag_id_fkey')",
+        ))
+        .get_result(&mut db.admin())
+        .unwrap()
+    };
+    assert_eq!(definition, "FOREIGN KEY (org_id, tag_id) REFERENCES tags(org_id, id)");
 }
