@@ -312,6 +312,10 @@ pub fn conversion(schema: &Schema, catalog: &Catalog, cluster: &Cluster) -> Resu
         "down.sql takes the tables off the cluster (undistribute_table); the policies stay in their Citus form, which works on one node too"
             .to_owned(),
     );
-    let up = steps.statements.into_iter().map(|ddl| Statement { lock: ddl.lock(), rows: rows(&ddl), ddl }).collect();
+    let up = steps
+        .statements
+        .into_iter()
+        .map(|ddl| Statement { lock: ddl.lock(), rows: rows(&ddl), ddl, offenders: None })
+        .collect();
     Ok(Plan { steps: vec![Step { name: "0001_citus_placement".to_owned(), mode: Mode::Transaction, up, down }], notes })
 }

@@ -76,6 +76,7 @@ pub(super) fn not_null(p: &mut Planner<'_>) {
         let constraint = Constraint::NotNull { name: check.clone(), column: org.to_owned() };
         p.up_and_undo(Ddl::AddConstraint { table: t.clone(), constraint, not_valid: true }, None);
         p.up(Ddl::ValidateConstraint { table: t.clone(), name: check.clone(), kind: Validate::Check }, Some(&t));
+        p.offenders(p.null_offenders(&t, org));
         p.up_and_undo(Ddl::SetNotNull { table: t.clone(), column: org.to_owned() }, None);
         p.up(Ddl::DropConstraint { table: t, name: check, if_exists: true, cascade: false }, None);
     }

@@ -7,6 +7,10 @@ use super::{Mode, Options, Plan, Step};
 use crate::sql;
 use std::fmt::Write as _;
 
+/// The comment line before a `VALIDATE` holding the query that names the rows breaking it
+/// (`apply --dir` runs it when PostgreSQL refuses the statement).
+pub const OFFENDERS: &str = "-- tenancy-offenders: ";
+
 /// The header of a conversion file.
 fn header(step: &Step, options: &Options, down: bool) -> String {
     let schema = options.schema.as_str();
@@ -52,7 +56,8 @@ pub fn files(step: &Step, options: &Options) -> Vec<(&'static str, String)> {
     }
     for statement in &step.up {
         let rows = statement.rows.map_or(String::new(), |r| format!(", ~{r} rows"));
-        let _ = write!(up, "\n-- lock: {}{rows}\n{}\n", statement.lock, statement.ddl);
+        let offenders = statement.offenders.as_ref().map_or(String::new(), |sql| format!("{OFFENDERS}{sql}\n"));
+        let _ = write!(up, "\n-- lock: {}{rows}\n{offenders}{}\n", statement.lock, statement.ddl);
     }
     let mut down = header(step, options, true);
     for statement in &step.down {

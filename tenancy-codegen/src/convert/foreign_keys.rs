@@ -74,6 +74,12 @@ impl Planner<'_> {
     ) {
         let wanted = constraint.name().to_owned();
         let legacy = names::legacy(&wanted);
+        let offenders = match &constraint {
+            Constraint::ForeignKey { columns, table: parent, ref_columns, .. } => {
+                Some(self.foreign_key_offenders(table, columns, parent, ref_columns))
+            }
+            _ => None,
+        };
         if replaced.iter().any(|c| c.name == wanted) {
             self.rename_constraint(table, &wanted, &legacy);
         }
@@ -81,6 +87,9 @@ impl Planner<'_> {
         let validate =
             Ddl::ValidateConstraint { table: table.to_owned(), name: wanted.clone(), kind: Validate::ForeignKey };
         self.up(validate, Some(table));
+        if let Some(offenders) = offenders {
+            self.offenders(offenders);
+        }
         for fk in replaced {
             let current = if fk.name == wanted { legacy.clone() } else { fk.name.clone() };
             self.up(

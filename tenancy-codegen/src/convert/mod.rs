@@ -36,6 +36,7 @@ mod security;
 use crate::catalog::{Catalog, Constraint, Row};
 use crate::ddl::{Condition, Constraint as DdlConstraint, Ddl, Privilege};
 use crate::error::PlanError;
+use crate::sql;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tenancy_schema::{Schema, Table};
@@ -58,6 +59,9 @@ pub struct Statement {
     pub lock: &'static str,
     /// Estimated rows of the table the statement reads or rewrites (`None`: catalog only).
     pub rows: Option<i64>,
+    /// For a `VALIDATE`: the query naming up to five rows that break the constraint (count and
+    /// key), which the runner shows when PostgreSQL refuses it.
+    pub offenders: Option<String>,
 }
 
 /// One migration directory.
@@ -215,7 +219,7 @@ impl<'a> Planner<'a> {
 
     fn up_locking(&mut self, ddl: Ddl, lock: &'static str, table: Option<&str>) {
         let rows = table.and_then(|t| self.rows(t));
-        self.current().up.push(Statement { ddl, lock, rows });
+        self.current().up.push(Statement { ddl, lock, rows, offenders: None });
     }
 
     /// Adds `ddl` and its [`Ddl::undo`].
@@ -252,7 +256,55 @@ impl Planner<'_> {
                 kind: crate::ddl::Validate::ForeignKey,
             };
             self.up(validate, Some(table));
+            let parent = fk.ref_table.as_deref().unwrap_or_default();
+            self.offenders(self.foreign_key_offenders(table, &fk.columns, parent, &fk.ref_columns));
         }
+    }
+
+    /// Attaches the query naming the rows a `VALIDATE` just added would refuse.
+    fn offenders(&mut self, sql: String) {
+        if let Some(statement) = self.current().up.last_mut() {
+            statement.offenders = Some(sql);
+        }
+    }
+
+    /// Rows of `table` as `count` and `key` (the declared key as text, else the row address).
+    fn offending_rows(&self, table: &str, condition: &str) -> String {
+        let keys = self.schema.table(table).map(|t| t.key_names()).unwrap_or_default();
+        let key = match keys.as_slice() {
+            _ if keys.is_empty() || keys.iter().any(|k| self.catalog.column(table, k).is_none()) => "c.ctid".to_owned(),
+            [one] => format!("c.{}", sql::ident(one)),
+            several => format!(
+                "ROW({})",
+                several.iter().map(|k| format!("c.{}", sql::ident(k))).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        format!(
+            "SELECT count(*) OVER () AS count, {key}::text AS key FROM {} c WHERE {condition} ORDER BY {key} LIMIT 5",
+            sql::ident(table)
+        )
+    }
+
+    /// Rows whose every key column is set and that no row of `parent` matches.
+    fn foreign_key_offenders(&self, table: &str, columns: &[String], parent: &str, ref_columns: &[String]) -> String {
+        let set: Vec<String> = columns.iter().map(|c| format!("c.{} IS NOT NULL", sql::ident(c))).collect();
+        let matched: Vec<String> = columns
+            .iter()
+            .zip(ref_columns)
+            .map(|(c, r)| format!("p.{} = c.{}", sql::ident(r), sql::ident(c)))
+            .collect();
+        let condition = format!(
+            "{} AND NOT EXISTS (SELECT FROM {} p WHERE {})",
+            set.join(" AND "),
+            sql::ident(parent),
+            matched.join(" AND ")
+        );
+        self.offending_rows(table, &condition)
+    }
+
+    /// Rows where `column` is NULL.
+    fn null_offenders(&self, table: &str, column: &str) -> String {
+        self.offending_rows(table, &format!("c.{} IS NULL", sql::ident(column)))
     }
 
     /// Drops a legacy constraint; `down` restores it from its definition.

@@ -198,6 +198,7 @@ fn run_step(
         }
         backfill::run(conn, &spec, &retry, log)?;
     } else {
+        let offenders = offenders_of(up);
         for (i, statement) in body.iter().enumerate() {
             let i = i as i32;
             if finished.contains(&i) {
@@ -210,17 +211,63 @@ fn run_step(
                 retry.run(&doing, log, conn, |conn| conn.batch_execute(statement))?;
                 retry.run(&doing, log, conn, |conn| log_row(conn, name, i))?;
             } else {
-                retry.run(&doing, log, conn, |conn| {
+                let done = retry.run(&doing, log, conn, |conn| {
                     conn.transaction(|conn| {
                         conn.batch_execute(statement)?;
                         log_row(conn, name, i)
                     })
-                })?;
+                });
+                match (done, offenders.get(statement.trim())) {
+                    (Err(Error::StepFailed { doing, reason }), Some(query)) => {
+                        let rows = offending_rows(conn, query);
+                        return Err(Error::StepFailed { doing, reason: format!("{reason}; {rows}") });
+                    }
+                    (done, _) => {
+                        done?;
+                    }
+                }
             }
         }
     }
     retry.run(name, log, conn, |conn| log_row(conn, name, -1))?;
     Ok(())
+}
+
+/// The queries naming the rows that break each `VALIDATE` of a step (the plan writes one on the
+/// comment line before the statement): statement → query.
+fn offenders_of(up: &str) -> std::collections::HashMap<String, String> {
+    let lines: Vec<&str> = up.lines().collect();
+    lines
+        .windows(2)
+        .filter_map(|pair| {
+            let query = pair[0].strip_prefix(tenancy_codegen::convert::files::OFFENDERS)?;
+            Some((pair[1].trim().trim_end_matches(';').to_owned(), query.to_owned()))
+        })
+        .collect()
+}
+
+/// What the offenders query finds, for the error: `3 rows break it (id 4, 9, 12)`.
+fn offending_rows(conn: &mut PgConnection, query: &str) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        count: i64,
+        #[diesel(sql_type = Text)]
+        key: String,
+    }
+    let found = conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        diesel::sql_query("SET LOCAL row_security = off").execute(conn)?;
+        diesel::sql_query(query).load::<Row>(conn)
+    });
+    match found {
+        Ok(rows) if rows.is_empty() => "no row breaks it now (rerun apply --dir)".to_owned(),
+        Ok(rows) => {
+            let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+            let more = if rows[0].count > keys.len() as i64 { ", ..." } else { "" };
+            format!("{} rows break it: {}{more} ({query})", rows[0].count, keys.join(", "))
+        }
+        Err(e) => format!("the rows breaking it could not be read ({e}): {query}"),
+    }
 }
 
 /// The first line of a statement, shortened, for messages.

@@ -90,3 +90,33 @@ fn a_backfill_that_cannot_run_is_refused_at_plan_time_with_every_table() {
     };
     assert_eq!(definition, "FOREIGN KEY (org_id, tag_id) REFERENCES tags(org_id, id)");
 }
+
+/// A note of organization a that points at a tag of organization b: the composite foreign key's
+/// `VALIDATE` fails, and apply names the row; fixed, the rerun finishes.
+#[test]
+fn a_failing_validate_names_the_rows_that_break_it() {
+    let db = TestDb::new("plan_checks_validate");
+    db.admin()
+        .batch_execute(&format!(
+            "{LEGACY}
+             INSERT INTO organizations VALUES ('00000000-0000-4000-8000-00000000000b', 'b');
+             INSERT INTO tags VALUES (2, 'b');
+             INSERT INTO notes VALUES (2, 1, 'crosses organizations', 2), (3, 1, 'fine', 1);"
+        ))
+        .unwrap();
+    let schema = declaration(
+        r#"sql = "(SELECT o.id FROM organizations o JOIN users u ON o.slug = u.home WHERE u.id = t.author_id)""#,
+        r#"sql = "(SELECT o.id FROM organizations o WHERE o.slug = t.team)""#,
+    );
+    let options = convert::Options::default();
+    let plan = convert::plan_database(&mut db.admin(), &schema, "public", &options).unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("plan_checks_validate");
+    let _ = std::fs::remove_dir_all(&dir);
+    convert::write(&plan, &options, &dir).unwrap();
+    let run =
+        |db: &TestDb| convert::run::apply_dir(&mut db.admin(), &dir, convert::run::RunOptions::default(), &mut |_| {});
+    let err = run(&db).map(|_| ()).unwrap_err().to_string();
+    assert!(err.contains("notes_tag_id_fkey") && err.contains("1 rows break it: 2 ("), "{err}");
+    db.admin().batch_execute("UPDATE notes SET tag_id = 1 WHERE id = 2").unwrap();
+    run(&db).unwrap_or_else(|e| panic!("after the fix: {e}"));
+}
