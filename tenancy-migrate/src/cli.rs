@@ -146,6 +146,11 @@ pub enum Command {
         /// lock_timeout of every statement (PostgreSQL interval); apply retries on timeouts
         #[arg(long, default_value = "1s")]
         lock_timeout: String,
+        /// Take away access the database grants today that tenancy's model does not (other
+        /// policies, extra privileges, EXECUTE on definer functions); without it plan lists them
+        /// and stops
+        #[arg(long)]
+        replace_access: bool,
         /// `citus`: the step that places an already converted database's tables on the Citus
         /// cluster it is the coordinator of (what `apply` does after migrations on a coordinator)
         #[arg(long, value_enum, default_value = "postgres")]
@@ -397,7 +402,17 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
             }
             return Ok(if passed { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
-        Command::Plan { connection, declaration, schema, out: dir, dry_run, batch_size, lock_timeout, target } => {
+        Command::Plan {
+            connection,
+            declaration,
+            schema,
+            out: dir,
+            dry_run,
+            batch_size,
+            lock_timeout,
+            replace_access,
+            target,
+        } => {
             let embedded = declaration.is_none();
             let mut declaration = crate::declaration::load(declaration.as_deref())?;
             let schema = in_schema(&mut declaration, schema)?;
@@ -405,7 +420,8 @@ pub fn run(command: Command) -> crate::Result<ExitCode> {
             // The workspace's migrations lead to the embedded declaration: a conversion to it
             // records them as applied, so later ones apply to it as to a fresh database.
             let baseline = if embedded { migrate::versions()? } else { Vec::new() };
-            let options = convert::Options { batch_size, lock_timeout, baseline, schema: schema.clone() };
+            let options =
+                convert::Options { batch_size, lock_timeout, baseline, schema: schema.clone(), replace_access };
             let plan = match target {
                 Target::Postgres => convert::plan_database(&mut conn, &declaration, &schema, &options)?,
                 Target::Citus => {

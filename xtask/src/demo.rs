@@ -41,7 +41,9 @@ pub fn run(args: &[&str]) -> Result<()> {
         s.errors, s.warnings, s.rls_coverage.enabled, s.rls_coverage.total, s.compliance_percent
     );
 
-    let options = convert::Options { baseline: migrate::versions()?, ..convert::Options::default() };
+    // The seeds' open policy, blanket grants and definer function go: the demo has reviewed them.
+    let options =
+        convert::Options { baseline: migrate::versions()?, replace_access: true, ..convert::Options::default() };
     let plan = convert::plan_database(&mut conn, &declaration, "public", &options)?;
     let plan_dir = root.join("target/tenancy/demo-plan");
     let _ = std::fs::remove_dir_all(&plan_dir);

@@ -93,11 +93,21 @@ pub struct Options {
     pub baseline: Vec<String>,
     /// The PostgreSQL schema converted: every file runs with it first on the search path.
     pub schema: String,
+    /// Take away access the database grants today that tenancy's model does not (policies,
+    /// privileges, EXECUTE on definer functions; listed in the plan's notes). Without it, the
+    /// plan refuses and lists them (`plan --replace-access`).
+    pub replace_access: bool,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { batch_size: 1000, lock_timeout: "1s".to_owned(), baseline: Vec::new(), schema: "public".to_owned() }
+        Options {
+            batch_size: 1000,
+            lock_timeout: "1s".to_owned(),
+            baseline: Vec::new(),
+            schema: "public".to_owned(),
+            replace_access: false,
+        }
     }
 }
 
@@ -164,7 +174,7 @@ pub fn plan(catalog: &Catalog, live: &Live, schema: &Schema, options: &Options) 
     keys::org_keys(&mut planner);
     foreign_keys::tenant_fks(&mut planner);
     keys::primary_keys(&mut planner);
-    security::security(&mut planner);
+    security::security(&mut planner)?;
     baseline::baseline(&mut planner);
     baseline::notes(&mut planner);
     let mut plan = planner.plan;

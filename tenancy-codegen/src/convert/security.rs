@@ -5,14 +5,23 @@
 //! handed back.
 
 use super::{Mode, Planner};
+use crate::catalog::policy as reading;
 use crate::catalog::{self, ViewKind};
 use crate::ddl::{self, Condition, Ddl, FunctionRef, Grantee, Owner, Privilege, QualifiedName};
+use crate::error::PlanError;
 use crate::sql;
 use tenancy_schema::{Scope, Table};
 
-pub(super) fn security(p: &mut Planner<'_>) {
+/// Access the database grants today that tenancy's model does not, which the step takes away:
+/// policies other than an org-scoped permissive one, privileges beyond the declared grants,
+/// EXECUTE on SECURITY DEFINER functions. Listed in the plan's notes, and refused unless
+/// `Options::replace_access` says the list was reviewed.
+struct Replaced(Vec<String>);
+
+pub(super) fn security(p: &mut Planner<'_>) -> Result<(), PlanError> {
     let settings = &p.schema.settings;
     let role = settings.app_role.clone();
+    let mut replaced = Replaced(Vec::new());
     p.step("security", Mode::Statements);
     for table in p.schema.tables_in_dependency_order() {
         let t = table.name.as_str();
@@ -44,6 +53,19 @@ pub(super) fn security(p: &mut Planner<'_>) {
                     for policy in others {
                         p.up(Ddl::DropPolicy { name: policy.name.clone(), table: t.to_owned(), if_exists: true }, None);
                         p.down(restore_policy(&policy));
+                        let scope = sql::scope_column(settings, table);
+                        let org_scoped = policy.permissive
+                            && scope.is_some_and(|column| {
+                                reading::sides(&policy).iter().all(|side| {
+                                    reading::expression(&policy, *side).is_some_and(|e| reading::org_scoped(e, column))
+                                })
+                            });
+                        let shown = describe_policy(&policy);
+                        if org_scoped {
+                            p.plan.notes.push(format!("{shown} is dropped; {ours} on {t} does what it did"));
+                        } else {
+                            replaced.0.push(format!("{shown} (replaced by {ours})"));
+                        }
                     }
                 }
                 Ddl::CreateTrigger { ref name, .. } => {
@@ -51,13 +73,13 @@ pub(super) fn security(p: &mut Planner<'_>) {
                         p.up_and_undo(statement, None);
                     }
                 }
-                Ddl::Grant { privileges, .. } => grants(p, table, &privileges),
+                Ddl::Grant { privileges, .. } => grants(p, table, &privileges, &mut replaced),
                 other => p.up(other, None),
             }
         }
         // An internal table has no grant to make: whatever the app role holds goes.
         if table.scope == Scope::Internal {
-            grants(p, table, &[]);
+            grants(p, table, &[], &mut replaced);
         }
     }
     // The rest of the database: views over isolated tables and SECURITY DEFINER functions the
@@ -74,6 +96,10 @@ pub(super) fn security(p: &mut Planner<'_>) {
     }
     for function in p.catalog.functions.iter() {
         if function.security_definer && function.app_role_can_execute == Some(true) {
+            replaced.0.push(format!(
+                "EXECUTE on SECURITY DEFINER function {}({}) (it reads past row-level security)",
+                function.name, function.arguments
+            ));
             let function = FunctionRef { name: function.name.clone(), arguments: function.arguments.clone() };
             p.up(
                 Ddl::RevokeExecute {
@@ -92,6 +118,40 @@ pub(super) fn security(p: &mut Planner<'_>) {
         }
     }
     p.finish();
+    if replaced.0.is_empty() {
+        return Ok(());
+    }
+    if !p.options.replace_access {
+        return Err(PlanError::conversion(
+            "the app role's access",
+            format!(
+                "the plan would take away {} that tenancy's model does not grant: {}",
+                if replaced.0.len() == 1 { "1 grant".to_owned() } else { format!("{} grants", replaced.0.len()) },
+                replaced.0.join("; ")
+            ),
+            "review each (the application may rely on it; tenancy's policies, grants and claim replace them), then plan again with --replace-access; nothing was written",
+        ));
+    }
+    p.plan.notes.extend(replaced.0.into_iter().map(|r| format!("replaced (--replace-access): {r}")));
+    Ok(())
+}
+
+/// `policy calls_service on calls (PERMISSIVE FOR ALL TO app_user USING (true) WITH CHECK (true))`.
+fn describe_policy(policy: &catalog::Policy) -> String {
+    let mut sides = String::new();
+    for side in reading::sides(policy) {
+        if let Some(expression) = reading::expression(policy, *side) {
+            sides.push_str(&format!(" {} ({expression})", side.sql()));
+        }
+    }
+    format!(
+        "policy {} on {} ({} FOR {} TO {}{sides})",
+        policy.name,
+        policy.table,
+        if policy.permissive { "PERMISSIVE" } else { "RESTRICTIVE" },
+        reading::command_name(policy),
+        policy.roles.join(", ")
+    )
 }
 
 fn hand_back(p: &mut Planner<'_>, table: &str) {
@@ -103,7 +163,7 @@ fn hand_back(p: &mut Planner<'_>, table: &str) {
 /// The declared grants, and revoking what the app role may do beyond them. Where it may
 /// insert, USAGE on the sequences the table's defaults draw from (a `serial` key: without it
 /// every INSERT is refused).
-fn grants(p: &mut Planner<'_>, table: &Table, wanted: &[Privilege]) {
+fn grants(p: &mut Planner<'_>, table: &Table, wanted: &[Privilege], replaced: &mut Replaced) {
     let role = p.schema.settings.app_role.clone();
     if wanted.contains(&Privilege::Insert) {
         let sequences = p.live.sequences.get(&table.name).cloned().unwrap_or_default();
@@ -121,6 +181,8 @@ fn grants(p: &mut Planner<'_>, table: &Table, wanted: &[Privilege]) {
     }
     let extra: Vec<Privilege> = held.into_iter().filter(|h| !wanted.contains(h)).collect();
     if !extra.is_empty() {
+        let names: Vec<&str> = extra.iter().map(|e| e.sql()).collect();
+        replaced.0.push(format!("{} on {} held by {role}", names.join(", "), table.name));
         p.up_and_undo(Ddl::Revoke { privileges: extra, table: t, role }, None);
     }
 }

@@ -21,7 +21,7 @@ fn inputs() -> (Facts, Live, Schema) {
 }
 
 fn options() -> Options {
-    Options { baseline: vec!["0001".to_owned()], ..Options::default() }
+    Options { baseline: vec!["0001".to_owned()], replace_access: true, ..Options::default() }
 }
 
 #[test]
@@ -141,4 +141,19 @@ fn rows_of_missing_organizations_and_rows_without_a_strategy_are_refused_togethe
     let calls = plan.steps.iter().find(|s| s.name.ends_with("backfill_calls")).unwrap();
     let sql = calls.up.iter().map(|s| s.ddl.to_string()).collect::<String>();
     assert!(sql.contains(r#"DELETE FROM "calls" AS t WHERE t."org_id" IS NOT NULL AND NOT EXISTS"#), "{sql}");
+}
+
+#[test]
+fn access_tenancy_does_not_grant_is_taken_only_when_the_user_says_so() {
+    let (facts, live, schema) = inputs();
+    let catalog = Catalog::new(&facts).unwrap();
+    let options = Options { replace_access: false, ..options() };
+    let err = plan(&catalog, &live, &schema, &options).map(|_| "planned").unwrap_err().to_string();
+    assert!(err.contains("the plan would take away 6 grants that tenancy's model does not grant"), "{err}");
+    assert!(err.contains("INSERT, DELETE on organizations held by app_user"), "{err}");
+    assert!(
+        err.contains("policy calls_service on calls (PERMISSIVE FOR ALL TO app_user USING (true) WITH CHECK (true))"),
+        "{err}"
+    );
+    assert!(err.contains("--replace-access"), "{err}");
 }

@@ -193,8 +193,11 @@ fn a_populated_single_node_database_moves_onto_the_cluster_with_every_row() {
     let mut conn = PgConnection::establish(&citus.url(name)).unwrap();
     conn.batch_execute(crate::convert::LEGACY_APP).unwrap();
     let declaration = tenancy_migrate::declaration::load(None).unwrap();
-    let options =
-        convert::Options { baseline: tenancy_migrate::migrate::versions().unwrap(), ..convert::Options::default() };
+    let options = convert::Options {
+        baseline: tenancy_migrate::migrate::versions().unwrap(),
+        replace_access: true,
+        ..convert::Options::default()
+    };
     let plan = convert::plan_database(&mut conn, &declaration, "public", &options).unwrap();
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("citus_grow");
     let _ = std::fs::remove_dir_all(&dir);

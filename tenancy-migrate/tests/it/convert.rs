@@ -45,8 +45,12 @@ fn plan_dir(test: &str) -> PathBuf {
 pub fn write_plan(db: &TestDb, test: &str, batch_size: u32) -> PathBuf {
     let dir = plan_dir(test);
     let declaration = tenancy_migrate::declaration::load(None).unwrap();
-    let options =
-        convert::Options { batch_size, baseline: migrate::versions().unwrap(), ..convert::Options::default() };
+    let options = convert::Options {
+        batch_size,
+        baseline: migrate::versions().unwrap(),
+        replace_access: true,
+        ..convert::Options::default()
+    };
     let plan = convert::plan_database(&mut db.admin(), &declaration, "public", &options).expect("plan");
     convert::write(&plan, &options, &dir).expect("write the plan");
     dir
@@ -355,7 +359,11 @@ fn plan_refuses_what_it_cannot_convert_safely_and_writes_nothing() {
     assert!(stderr.contains("no such directory; write one with `tenancy-migrate plan --out DIR`"), "{stderr}");
     let ok = legacy("convert_refused_ok");
     let dir = write_plan(&ok, "convert_refused_ok", 1000);
-    let output = binary().args(["plan", "--database-url", &ok.admin_url(), "--out"]).arg(&dir).output().unwrap();
+    let output = binary()
+        .args(["plan", "--replace-access", "--database-url", &ok.admin_url(), "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr.contains("the directory is not empty"), "{stderr}");
@@ -364,7 +372,20 @@ fn plan_refuses_what_it_cannot_convert_safely_and_writes_nothing() {
 #[test]
 fn dry_run_lists_every_statement_with_its_lock_and_rows() {
     let db = legacy("convert_dry_run");
+    // The seeds' open policy, blanket grants and definer function grant access tenancy's model
+    // does not: listed, and nothing planned until the user says they were reviewed.
     let output = binary().args(["plan", "--dry-run", "--database-url", &db.admin_url()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for taken in [
+        "policy calls_service on calls (PERMISSIVE FOR ALL TO app_user USING (true) WITH CHECK (true)) (replaced by",
+        "EXECUTE on SECURITY DEFINER function count_all_contacts()",
+        "--replace-access",
+    ] {
+        assert!(stderr.contains(taken), "{taken}: {stderr}");
+    }
+    let output =
+        binary().args(["plan", "--dry-run", "--replace-access", "--database-url", &db.admin_url()]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("== 0004_backfill_agents (batches of 1000 rows, one transaction each)"), "{text}");
@@ -372,6 +393,7 @@ fn dry_run_lists_every_statement_with_its_lock_and_rows() {
     assert!(text.contains("[SHARE UPDATE EXCLUSIVE (CONCURRENTLY: reads and writes continue) | rows ~6000]"), "{text}");
     assert!(text.contains("ALTER TABLE \"calls\" VALIDATE CONSTRAINT \"calls_org_id_not_null\";"), "{text}");
     assert!(text.contains("note: table webhook_events is not declared"), "{text}");
+    assert!(text.contains("note: replaced (--replace-access): policy calls_service on calls"), "{text}");
     // Nothing was written or changed.
     let mut conn = db.admin();
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM pg_namespace WHERE nspname = 'tenancy'"), 0);
@@ -403,7 +425,8 @@ fn a_busy_table_is_retried_with_backoff_then_stops_with_a_clear_message() {
     let db = legacy("convert_busy");
     let dir = plan_dir("convert_busy");
     let declaration = tenancy_migrate::declaration::load(None).unwrap();
-    let plan_options = convert::Options { lock_timeout: "50ms".to_owned(), ..convert::Options::default() };
+    let plan_options =
+        convert::Options { lock_timeout: "50ms".to_owned(), replace_access: true, ..convert::Options::default() };
     let plan = convert::plan_database(&mut db.admin(), &declaration, "public", &plan_options).unwrap();
     convert::write(&plan, &plan_options, &dir).unwrap();
     // A long transaction reading agents: ADD COLUMN cannot get its ACCESS EXCLUSIVE lock.
