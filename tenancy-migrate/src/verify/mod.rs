@@ -19,6 +19,7 @@
 //! left behind (docs/threat-model.md).
 
 mod attacks;
+mod checked;
 mod checksum;
 mod login;
 mod notes;
@@ -379,6 +380,7 @@ fn prepare<'s>(conn: &mut PgConnection, schema: &'s Schema, superuser: bool, cit
     let runner = Runner { schema, orgs: orgs.clone(), superuser, key, markers: Default::default(), citus };
     let mut samples = Samples::new(&run_id);
     samples.external = external_references(conn, &catalog, schema)?;
+    samples.checked = checked::values(conn, schema)?;
     for table in schema.tables_in_dependency_order() {
         let mut keys = [None, None];
         for org in [Org::A, Org::B] {

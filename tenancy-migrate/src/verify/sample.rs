@@ -30,6 +30,8 @@ pub struct Samples {
     /// the database constrains with a foreign key to a table outside the declaration
     /// (`auth.users`), read by the connecting role before the attacks.
     pub external: HashMap<(String, String), External>,
+    /// (table, column) → a value that passes the column's CHECK constraints (see `checked`).
+    pub checked: HashMap<(String, String), String>,
 }
 
 /// Existing keys of a table outside the declaration, and how many a key column has used.
@@ -221,7 +223,12 @@ impl Samples {
                 return Err(format!("{} references its own table and is required", column.name));
             }
             columns.push(ident(&column.name));
-            values.push(self.value(column, org, towards, global, schema)?);
+            match self.checked.get(&(table.name.clone(), column.name.clone())) {
+                Some(value) if column.references.is_none() => {
+                    values.push(format!("{}::{}", literal(value), column.ty.sql_name()))
+                }
+                _ => values.push(self.value(column, org, towards, global, schema)?),
+            }
         }
         Ok(Insert { table: ident(&table.name), columns, values, key })
     }

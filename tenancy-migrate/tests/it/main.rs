@@ -23,3 +23,4 @@ mod squawk;
 mod support;
 mod types;
 mod verify;
+mod verify_samples;
