@@ -33,8 +33,9 @@ pub(super) fn steps(p: &mut Planner<'_>) -> Result<(), PlanError> {
             Some(census) if census.missing_rows > 0 && table.missing_org.is_none() => {
                 refusals.push(refuse(
                     format!(
-                        "{} name an organization that does not exist ({} {})",
+                        "{} {} an organization that does not exist ({} {})",
                         rows(census.missing_rows),
+                        if census.missing_rows == 1 { "names" } else { "name" },
                         table.key_names().join(", "),
                         census.missing_keys.join(", ")
                     ),
@@ -45,8 +46,9 @@ pub(super) fn steps(p: &mut Planner<'_>) -> Result<(), PlanError> {
             Some(census) if census.null_rows > 0 && table.backfill.is_none() => {
                 refusals.push(refuse(
                     format!(
-                        "{} have no organization ({} {}), and it declares no #[backfill(...)]",
+                        "{} {} no organization ({} {}), and it declares no #[backfill(...)]",
                         rows(census.null_rows),
+                        if census.null_rows == 1 { "has" } else { "have" },
                         table.key_names().join(", "),
                         census.null_keys.join(", ")
                     ),

@@ -109,15 +109,70 @@ struct Impression { #[key] id: i64, #[references(ads)] ad_id: i64, seen_at: Time
 struct AdStat { #[key] #[references(ads)] ad_id: i64, #[key] day: Date, #[default("0")] impressions: i64 }
 "#;
 
-/// The ads shape converted: the plan grants the app role its tables and the sequences of their
-/// `bigserial` keys, so the application inserts as before (ids from the sequence).
+/// The ads shape converted end to end, as a user would, with bad rows planted the way real
+/// databases get them: a click of a deleted company restored with triggers off (behind a
+/// foreign key PostgreSQL still marks validated) and an ad whose campaign is another company's.
+/// scan finds both with their keys; the user fixes the ad and declares what to do with rows of
+/// missing companies; plan + apply run under a concurrent writer with no writer error; every
+/// other row keeps its values; scan reports no error, verify attacks every tenant table with no
+/// leak and no error cell, and the app role inserts into every table (keys from the
+/// `bigserial` sequences the plan granted).
 #[test]
 fn a_bigint_tenant_with_serial_keys_converts_and_the_app_inserts() {
+    use diesel::prelude::*;
     use tenancy_migrate::convert::{self, run};
     let db = TestDb::new("adoption_ads_convert");
     db.admin().batch_execute(ADS.sql).unwrap();
+    db.admin()
+        .batch_execute(
+            "SET session_replication_role = replica;
+             INSERT INTO clicks (company_id, id, ad_id, clicked_at, site_url, user_ip, user_data)
+                 VALUES (3, 3000, 300, now(), 'gone.example', '10.0.0.3', '{}');
+             INSERT INTO ads (company_id, id, campaign_id, name, created_at, updated_at) VALUES (1, 101, 20, 'crossed', now(), now());
+             SET session_replication_role = DEFAULT;",
+        )
+        .unwrap();
     let declaration = tenancy_schema::parse_str("ads.rs", ADS_REVIEWED).unwrap();
+    let report = scan(&db, &declaration, "public");
+    let found: Vec<String> = crate::support::scan_errors(&report);
+    assert!(found.iter().any(|f| f.contains("org-id-orphan-rows") && f.contains("clicks")), "{found:#?}");
+    assert!(found.iter().any(|f| f.contains("parent-org-mismatch") && f.contains("ads")), "{found:#?}");
+    let keyed =
+        |code: &str| report.findings.iter().find(|f| f.code == code).map(|f| f.message.clone()).unwrap_or_default();
+    assert!(keyed("org-id-orphan-rows").contains("3000"), "{}", keyed("org-id-orphan-rows"));
+    assert!(keyed("parent-org-mismatch").contains("101"), "{}", keyed("parent-org-mismatch"));
+    // Unreviewed, the plan stops on the click of a company that does not exist.
     let options = convert::Options::default();
+    let err = convert::plan_database(&mut db.admin(), &declaration, "public", &options).map(|_| ()).unwrap_err();
+    assert!(
+        err.to_string().contains("table clicks: 1 row names an organization that does not exist (id 3000)"),
+        "{err}"
+    );
+    // The fixes a user makes: the ad back in its own company's campaign, and clicks of deleted
+    // companies deleted.
+    db.admin().batch_execute("UPDATE ads SET campaign_id = 10 WHERE id = 101").unwrap();
+    let reviewed = ADS_REVIEWED.replace(
+        "#[tenancy(tenant)]\nstruct Click",
+        "#[tenancy(tenant)]\n#[backfill(missing_org = \"delete\")]\nstruct Click",
+    );
+    let declaration = tenancy_schema::parse_str("ads.rs", &reviewed).unwrap();
+    let snapshot = |db: &TestDb| -> Vec<String> {
+        let mut rows = Vec::new();
+        for table in ["companies", "campaigns", "ads", "clicks", "impressions", "ad_stats"] {
+            #[derive(QueryableByName)]
+            struct Row {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                row: String,
+            }
+            // The writer's rows (ids from 500000) are not the legacy's.
+            let sql = format!(
+                "SELECT '{table} ' || to_jsonb(t)::text AS row FROM {table} t WHERE to_jsonb(t) ->> 'id' IS NULL OR (to_jsonb(t) ->> 'id')::bigint < 500000 ORDER BY 1"
+            );
+            rows.extend(diesel::sql_query(sql).load::<Row>(&mut db.admin()).unwrap().into_iter().map(|r| r.row));
+        }
+        rows
+    };
+    let before: Vec<String> = snapshot(&db).into_iter().filter(|r| !r.contains("gone.example")).collect();
     let plan = convert::plan_database(&mut db.admin(), &declaration, "public", &options).expect("plan");
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("adoption_ads");
     let _ = std::fs::remove_dir_all(&dir);
@@ -126,18 +181,42 @@ fn a_bigint_tenant_with_serial_keys_converts_and_the_app_inserts() {
         std::fs::read_dir(&dir).unwrap().flatten().find(|e| e.file_name().to_string_lossy().ends_with("_security"));
     let security = std::fs::read_to_string(security.expect("a security step").path().join("up.sql")).unwrap();
     assert!(security.contains(r#"GRANT USAGE ON SEQUENCE "public"."campaigns_id_seq" TO "app_user";"#), "{security}");
-    run::apply_dir(&mut db.admin(), &dir, run::RunOptions::default(), &mut |_| {})
-        .unwrap_or_else(|e| panic!("apply: {e}"));
-    let unusable: i64 = {
-        use diesel::prelude::*;
-        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "(SELECT count(*) FROM (SELECT oid FROM pg_class WHERE relkind = 'S' AND relname <> 'companies_id_seq' OFFSET 0) s WHERE NOT has_sequence_privilege('app_user', s.oid, 'USAGE'))",
-        ))
-        .get_result(&mut db.admin())
-        .unwrap()
+    // The legacy application keeps writing impressions while the conversion runs.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, url) = (stop.clone(), db.admin_url());
+        std::thread::spawn(move || {
+            let mut conn = PgConnection::establish(&url).unwrap();
+            let (mut written, mut errors) = (0, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let sql = format!(
+                    "INSERT INTO impressions (company_id, id, ad_id, seen_at, site_url, user_ip, user_data) VALUES (1, {}, 100, now(), 'w.example', '10.0.0.1', '{{}}')",
+                    500_000 + written
+                );
+                match conn.batch_execute(&sql) {
+                    Ok(()) => written += 1,
+                    Err(e) => errors.push(e.to_string()),
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            (written, errors)
+        })
     };
+    let mut log = Vec::new();
+    let applied = run::apply_dir(&mut db.admin(), &dir, run::RunOptions::default(), &mut |l| log.push(l.to_owned()));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (written, errors) = writer.join().unwrap();
+    applied.unwrap_or_else(|e| panic!("apply: {e}\n{log:#?}"));
+    assert!(written > 0 && errors.is_empty(), "writer: {written} rows, errors {errors:#?}");
+    assert!(log.iter().any(|l| l.contains("deleted 1 rows of clicks") && l.contains("3000")), "{log:#?}");
+    assert_eq!(snapshot(&db), before, "every remaining legacy row keeps its values");
+    let unusable: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM (SELECT oid FROM pg_class WHERE relkind = 'S' AND relname <> 'companies_id_seq' OFFSET 0) s WHERE NOT has_sequence_privilege('app_user', s.oid, 'USAGE'))",
+    ))
+    .get_result(&mut db.admin())
+    .unwrap();
     assert_eq!(unusable, 0, "every key sequence usable by the app (which does not insert companies)");
-    // As the application: a campaign, an ad in it and a click on it, keys from the sequences.
+    // As the application: a row in every tenant table, keys from the sequences.
     db.app()
         .batch_execute(
             "BEGIN;
@@ -152,6 +231,17 @@ fn a_bigint_tenant_with_serial_keys_converts_and_the_app_inserts() {
         .unwrap_or_else(|e| panic!("the app inserts: {e}"));
     let report = scan(&db, &declaration, "public");
     assert_eq!(crate::support::scan_errors(&report), Vec::<String>::new());
+    let v = tenancy_migrate::verify::verify(&mut db.admin(), &declaration).unwrap_or_else(|e| panic!("verify: {e}"));
+    assert!(tenancy_migrate::verify::passed(&v), "{:#?}", crate::support::verify_failures(&v));
+    assert_eq!((v.counts.leaked, v.counts.error), (0, 0));
+    for table in ADS.tenants {
+        let verified = v.tables.iter().find(|t| t.table == *table).unwrap();
+        assert!(
+            verified.skipped.is_none()
+                && verified.cells.iter().any(|c| c.outcome == tenancy_schema::report::Outcome::Blocked),
+            "{table}"
+        );
+    }
 }
 
 const AWS: Shape = Shape {
