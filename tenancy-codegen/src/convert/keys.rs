@@ -24,6 +24,14 @@ pub(super) fn org_keys(p: &mut Planner<'_>) {
             Some(fk) if fk.on_delete == Some(crate::catalog::FkAction::Cascade) => p.validate_foreign_key(t, fk),
             existing => {
                 let replaced: Vec<crate::catalog::Constraint> = existing.into_iter().map(|r| r.fact.clone()).collect();
+                for legacy in &replaced {
+                    let found = legacy.on_delete.unwrap_or(crate::catalog::FkAction::NoAction);
+                    p.plan.notes.push(format!(
+                        "{t}.{org}: ON DELETE {} of {} becomes CASCADE (deleting an organization deletes its rows)",
+                        found.sql(),
+                        legacy.name
+                    ));
+                }
                 p.replace_foreign_key(t, sql::org_foreign_key(p.schema, t), &replaced);
             }
         }

@@ -290,6 +290,92 @@ struct OrderLine { #[key] line_id: i64, product_id: Uuid, quantity: i32 }
     assert_eq!(drift(&scan(&db, &reviewed, "public")), Vec::<String>::new());
 }
 
+/// The AWS shape converted: its own setting (`app.current_tenant`) stays the claim, its
+/// tenant-keyed policies are noted as replaced by tenancy's (no opt-in needed: they granted
+/// nothing beyond), order lines get a tenant_id from their product, the CHECK-constrained
+/// varchar columns take sample values verify can insert, and a delete that RESTRICT refused is
+/// noted as becoming CASCADE.
+#[test]
+fn a_uuid_tenant_id_with_row_level_security_converts() {
+    use diesel::prelude::*;
+    use tenancy_migrate::convert::{self, run};
+    let db = TestDb::new("adoption_aws_convert");
+    db.admin().batch_execute(AWS.sql).unwrap();
+    let declaration = tenancy_schema::parse_str(
+        "aws.rs",
+        r#"#![tenancy(org_column = "tenant_id", claim = "app.current_tenant")]
+#[tenancy(root, table = "tenant")]
+struct Tenant { #[key] tenant_id: Uuid, #[unique] name: Option<Varchar<255>>, status: Option<Varchar<64>>, tier: Option<Varchar<64>> }
+#[tenancy(tenant, table = "tenant_user")]
+struct TenantUser { #[key] user_id: Uuid, #[unique(global)] email: Varchar<255>, given_name: Varchar<255>, family_name: Varchar<255> }
+#[tenancy(tenant, table = "product", unique(expr = "lower(name)"))]
+struct Product { #[key] product_id: Uuid, name: String, price: Numeric<10, 2>, #[default("now()")] created_at: Timestamptz }
+#[tenancy(tenant, table = "order_line")]
+#[backfill(from_parent = "product_id")]
+struct OrderLine { #[key] line_id: i64, #[references(product)] product_id: Uuid, quantity: i32 }
+"#,
+    )
+    .unwrap();
+    let rows = |db: &TestDb| -> Vec<String> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            row: String,
+        }
+        let sql = "SELECT 'tenant ' || to_jsonb(t)::text AS row FROM tenant t UNION ALL
+                   SELECT 'user ' || to_jsonb(t)::text FROM tenant_user t UNION ALL
+                   SELECT 'product ' || to_jsonb(t)::text FROM product t UNION ALL
+                   SELECT 'line ' || (to_jsonb(t) - 'tenant_id')::text FROM order_line t ORDER BY 1";
+        diesel::sql_query(sql).load::<Row>(&mut db.admin()).unwrap().into_iter().map(|r| r.row).collect()
+    };
+    let before = rows(&db);
+    let options = convert::Options::default();
+    let plan = convert::plan_database(&mut db.admin(), &declaration, "public", &options)
+        .unwrap_or_else(|e| panic!("plan: {e}"));
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n.starts_with("policy product_isolation_policy on product") && n.contains("does what it did")),
+        "{:#?}",
+        plan.notes
+    );
+    assert!(
+        plan.notes.iter().any(|n| n.contains("ON DELETE RESTRICT of tenant_user_tenant_id_fkey becomes CASCADE")),
+        "{:#?}",
+        plan.notes
+    );
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("adoption_aws");
+    let _ = std::fs::remove_dir_all(&dir);
+    convert::write(&plan, &options, &dir).unwrap();
+    run::apply_dir(&mut db.admin(), &dir, run::RunOptions::default(), &mut |_| {})
+        .unwrap_or_else(|e| panic!("apply: {e}"));
+    assert_eq!(rows(&db), before, "every row kept, with its values");
+    let misplaced: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM order_line l JOIN product p USING (product_id) WHERE l.tenant_id IS DISTINCT FROM p.tenant_id)",
+    ))
+    .get_result(&mut db.admin())
+    .unwrap();
+    assert_eq!(misplaced, 0);
+    db.app()
+        .batch_execute(
+            "BEGIN;
+             SELECT set_config('app.current_tenant', '00000000-0000-4000-8000-00000000000a', true);
+             INSERT INTO tenant_user (email, given_name, family_name) VALUES ('cy@a.example', 'Cy', 'C');
+             INSERT INTO product (name, price) VALUES ('sprocket', 1.5);
+             INSERT INTO order_line (product_id, quantity) SELECT product_id, 3 FROM product WHERE name = 'sprocket';
+             COMMIT;",
+        )
+        .unwrap_or_else(|e| panic!("the app inserts: {e}"));
+    let report = scan(&db, &declaration, "public");
+    assert_eq!(crate::support::scan_errors(&report), Vec::<String>::new());
+    let v = tenancy_migrate::verify::verify(&mut db.admin(), &declaration).unwrap_or_else(|e| panic!("verify: {e}"));
+    assert!(tenancy_migrate::verify::passed(&v), "{:#?}", crate::support::verify_failures(&v));
+    for table in AWS.tenants {
+        let verified = v.tables.iter().find(|t| t.table == *table).unwrap();
+        assert!(verified.skipped.is_none(), "{table}: {:?}", verified.skipped);
+    }
+}
+
 const BASEJUMP: Shape = Shape {
     test: "adoption_basejump",
     sql: include_str!("../fixtures/adoption/basejump.sql"),
