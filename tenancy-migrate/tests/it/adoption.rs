@@ -182,32 +182,17 @@ fn a_bigint_tenant_with_serial_keys_converts_and_the_app_inserts() {
     let security = std::fs::read_to_string(security.expect("a security step").path().join("up.sql")).unwrap();
     assert!(security.contains(r#"GRANT USAGE ON SEQUENCE "public"."campaigns_id_seq" TO "app_user";"#), "{security}");
     // The legacy application keeps writing impressions while the conversion runs.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = {
-        let (stop, url) = (stop.clone(), db.admin_url());
-        std::thread::spawn(move || {
-            let mut conn = PgConnection::establish(&url).unwrap();
-            let (mut written, mut errors) = (0, Vec::new());
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let sql = format!(
-                    "INSERT INTO impressions (company_id, id, ad_id, seen_at, site_url, user_ip, user_data) VALUES (1, {}, 100, now(), 'w.example', '10.0.0.1', '{{}}')",
-                    500_000 + written
-                );
-                match conn.batch_execute(&sql) {
-                    Ok(()) => written += 1,
-                    Err(e) => errors.push(e.to_string()),
-                }
-                std::thread::sleep(std::time::Duration::from_millis(2));
-            }
-            (written, errors)
-        })
-    };
-    let mut log = Vec::new();
-    let applied = run::apply_dir(&mut db.admin(), &dir, run::RunOptions::default(), &mut |l| log.push(l.to_owned()));
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (written, errors) = writer.join().unwrap();
+    let (applied, log) = crate::support::apply_under_writer(
+        &db,
+        |n| {
+            format!(
+                "INSERT INTO impressions (company_id, id, ad_id, seen_at, site_url, user_ip, user_data) VALUES (1, {}, 100, now(), 'w.example', '10.0.0.1', '{{}}')",
+                500_000 + n
+            )
+        },
+        |log| run::apply_dir(&mut db.admin(), &dir, run::RunOptions::default(), log),
+    );
     applied.unwrap_or_else(|e| panic!("apply: {e}\n{log:#?}"));
-    assert!(written > 0 && errors.is_empty(), "writer: {written} rows, errors {errors:#?}");
     assert!(log.iter().any(|l| l.contains("deleted 1 rows of clicks") && l.contains("3000")), "{log:#?}");
     assert_eq!(snapshot(&db), before, "every remaining legacy row keeps its values");
     let unusable: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
@@ -301,6 +286,15 @@ fn a_uuid_tenant_id_with_row_level_security_converts() {
     use tenancy_migrate::convert::{self, run};
     let db = TestDb::new("adoption_aws_convert");
     db.admin().batch_execute(AWS.sql).unwrap();
+    // A product of a tenant that no longer exists, restored with triggers off.
+    db.admin()
+        .batch_execute(
+            "SET session_replication_role = replica;
+             INSERT INTO product (product_id, tenant_id, name, price)
+                 VALUES ('00000000-0000-4000-8000-0000000000c1', '00000000-0000-4000-8000-00000000000c', 'ghost', 1);
+             SET session_replication_role = DEFAULT;",
+        )
+        .unwrap();
     let declaration = tenancy_schema::parse_str(
         "aws.rs",
         r#"#![tenancy(org_column = "tenant_id", claim = "app.current_tenant")]
@@ -328,6 +322,14 @@ struct OrderLine { #[key] line_id: i64, #[references(product)] product_id: Uuid,
                    SELECT 'line ' || (to_jsonb(t) - 'tenant_id')::text FROM order_line t ORDER BY 1";
         diesel::sql_query(sql).load::<Row>(&mut db.admin()).unwrap().into_iter().map(|r| r.row).collect()
     };
+    let report = scan(&db, &declaration, "public");
+    let orphan = report.findings.iter().find(|f| f.code == "org-id-orphan-rows").map(|f| f.message.clone());
+    assert!(
+        orphan.as_deref().is_some_and(|m| m.contains("product") && m.contains("00000000-0000-4000-8000-0000000000c1")),
+        "{orphan:?}"
+    );
+    // The fix a user makes here: the ghost product goes.
+    db.admin().batch_execute("DELETE FROM product WHERE name = 'ghost'").unwrap();
     let before = rows(&db);
     let options = convert::Options::default();
     let plan = convert::plan_database(&mut db.admin(), &declaration, "public", &options)
@@ -347,9 +349,19 @@ struct OrderLine { #[key] line_id: i64, #[references(product)] product_id: Uuid,
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("adoption_aws");
     let _ = std::fs::remove_dir_all(&dir);
     convert::write(&plan, &options, &dir).unwrap();
-    run::apply_dir(&mut db.admin(), &dir, run::RunOptions::default(), &mut |_| {})
-        .unwrap_or_else(|e| panic!("apply: {e}"));
-    assert_eq!(rows(&db), before, "every row kept, with its values");
+    // The legacy application signs users up while the conversion runs.
+    let (applied, log) = crate::support::apply_under_writer(
+        &db,
+        |n| {
+            format!(
+                "INSERT INTO tenant_user (tenant_id, email, given_name, family_name) VALUES ('00000000-0000-4000-8000-00000000000a', 'writer{n}@a.example', 'W', 'W')"
+            )
+        },
+        |log| run::apply_dir(&mut db.admin(), &dir, run::RunOptions::default(), log),
+    );
+    applied.unwrap_or_else(|e| panic!("apply: {e}\n{log:#?}"));
+    let kept: Vec<String> = rows(&db).into_iter().filter(|r| !r.contains("\"email\": \"writer")).collect();
+    assert_eq!(kept, before, "every row kept, with its values");
     let misplaced: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
         "(SELECT count(*) FROM order_line l JOIN product p USING (product_id) WHERE l.tenant_id IS DISTINCT FROM p.tenant_id)",
     ))
@@ -557,9 +569,32 @@ struct Invitation { #[key] id: Uuid, account_role: Enum<"basejump.account_role">
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("adoption_basejump");
     let _ = std::fs::remove_dir_all(&dir);
     convert::write(&plan, &options, &dir).unwrap();
-    run::apply_dir(&mut db.admin(), &dir, run::RunOptions::default(), &mut |_| {})
-        .unwrap_or_else(|e| panic!("apply: {e}"));
-    assert_eq!(count(&db), before, "every row kept");
+    // The application keeps inviting people while the conversion runs.
+    let account: String = {
+        use diesel::prelude::*;
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("(SELECT min(id::text) FROM basejump.accounts)"))
+            .get_result(&mut db.admin())
+            .unwrap()
+    };
+    let (applied, log) = crate::support::apply_under_writer(
+        &db,
+        move |n| {
+            format!(
+                "INSERT INTO basejump.invitations (account_id, account_role, invited_by_user_id, token) VALUES ('{account}', 'member', '00000000-0000-4000-8000-0000000000aa', 'writer-{n}')"
+            )
+        },
+        |log| run::apply_dir(&mut db.admin(), &dir, run::RunOptions::default(), log),
+    );
+    applied.unwrap_or_else(|e| panic!("apply: {e}\n{log:#?}"));
+    let written: i64 = {
+        use diesel::prelude::*;
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM basejump.invitations WHERE token LIKE 'writer-%')",
+        ))
+        .get_result(&mut db.admin())
+        .unwrap()
+    };
+    assert_eq!(count(&db), before + written, "every row kept");
     // The baseline is where a plain connection finds it: status is clean, a plain apply a no-op.
     use tenancy_migrate::migrate;
     let status = migrate::status(&mut db.admin()).unwrap();

@@ -28,3 +28,38 @@ pub fn verify_failures(v: &Verification) -> Vec<String> {
     let skipped = v.tables.iter().filter_map(|t| t.skipped.as_ref().map(|why| format!("{} skipped: {why}", t.table)));
     cells.chain(objects).chain(skipped).collect()
 }
+
+/// Runs `apply` while a legacy writer inserts a row every ~2 ms on its own connection (the
+/// statement `insert(n)` for the nth row, as the connecting role), then stops it. Returns
+/// apply's result and log; asserts the writer wrote and never failed.
+pub fn apply_under_writer<T>(
+    db: &TestDb,
+    insert: impl Fn(u64) -> String + Send + 'static,
+    apply: impl FnOnce(&mut dyn FnMut(&str)) -> T,
+) -> (T, Vec<String>) {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, url) = (stop.clone(), db.admin_url());
+        std::thread::spawn(move || {
+            let mut conn = diesel::PgConnection::establish(&url).unwrap();
+            let (mut written, mut errors) = (0, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                match conn.batch_execute(&insert(written)) {
+                    Ok(()) => written += 1,
+                    Err(e) => errors.push(e.to_string()),
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            (written, errors)
+        })
+    };
+    let mut log = Vec::new();
+    let result = apply(&mut |line: &str| log.push(line.to_owned()));
+    stop.store(true, Ordering::Relaxed);
+    let (written, errors) = writer.join().unwrap();
+    assert!(written > 0 && errors.is_empty(), "the writer: {written} rows, errors {errors:#?}");
+    (result, log)
+}
