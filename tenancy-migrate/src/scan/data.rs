@@ -23,6 +23,11 @@ use tenancy_schema::{Schema, Scope, Table};
 /// How many offending keys a finding shows.
 pub const SAMPLES: usize = 5;
 
+/// Below this many (estimated) rows a table's counting query looks up each row's organization
+/// and parent (`NOT EXISTS`); planning it takes ~0.07 ms against ~1 ms for the grouped joins,
+/// which are faster per row (a hash join, in parallel) on large tables.
+const SMALL_TABLE: i64 = 10_000;
+
 /// What the data checks found in one table.
 #[derive(Debug, Clone)]
 pub struct TableData {
@@ -89,7 +94,13 @@ struct Plan<'a> {
     parents_from: Vec<String>,
     from: String,
     root: Option<(String, String)>,
+    /// The org column and the root key have the same type: compared as they are (an index
+    /// lookup), not as text.
+    root_typed: bool,
     parents: Vec<(String, String, String)>,
+    /// Estimated at fewer than [`SMALL_TABLE`] rows: counted with `NOT EXISTS` lookups, which
+    /// PostgreSQL plans in a tenth of the time of the grouped joins that large tables need.
+    small: bool,
     /// Every table its query reads (the table, the organizations table, parents): what it locks.
     touched: Vec<String>,
 }
@@ -269,6 +280,8 @@ fn plan<'a>(schema: &'a Schema, catalog: &Catalog, table: &'a Table) -> Option<P
     let mut touched = vec![table.name.clone()];
     touched.extend(root.as_ref().map(|_| schema.root().name.clone()));
     touched.extend(parents.iter().map(|(_, parent, _)| parent.clone()));
+    let root_typed = comparable(catalog, (&table.name, org_column), (&schema.root().name, root_key));
+    let small = catalog.table(&table.name).is_some_and(|t| t.estimated_rows < SMALL_TABLE);
     Some(Plan {
         table,
         org: ident(org_column),
@@ -276,7 +289,9 @@ fn plan<'a>(schema: &'a Schema, catalog: &Catalog, table: &'a Table) -> Option<P
         parents_from: parents.iter().map(|(_, parent, _)| qualified(parent)).collect(),
         from: qualified(&table.name),
         root,
+        root_typed,
         parents,
+        small,
         touched,
     })
 }
@@ -292,6 +307,9 @@ fn comparable(catalog: &Catalog, (t1, c1): (&str, &str), (t2, c2): (&str, &str))
 }
 
 fn count_sql(plan: &Plan<'_>) -> String {
+    if plan.small {
+        return lookup_count_sql(plan);
+    }
     let org = &plan.org;
     let mut grouped = vec![format!("t.{org} AS org"), "count(*) AS n".to_owned()];
     let mut joins = String::new();
@@ -330,6 +348,32 @@ fn count_sql(plan: &Plan<'_>) -> String {
         plan.from,
         totals.join(", "),
     )
+}
+
+/// The counting row of a small table: each row's organization and parents looked up.
+fn lookup_count_sql(plan: &Plan<'_>) -> String {
+    let org = &plan.org;
+    let mut counts = vec![format!("count(*) FILTER (WHERE t.{org} IS NULL) AS null_org")];
+    if let Some((root, key)) = &plan.root {
+        let same = match plan.root_typed {
+            true => format!("o.{key} = t.{org}"),
+            // Compared as text: a mistyped org column is reported separately, not a crash here.
+            false => format!("o.{key}::text = t.{org}::text"),
+        };
+        counts.push(format!(
+            "count(*) FILTER (WHERE t.{org} IS NOT NULL AND NOT EXISTS (SELECT FROM {root} o WHERE {same})) AS orphan_org"
+        ));
+    }
+    for (i, (column, _, target)) in plan.parents.iter().enumerate() {
+        counts.push(format!(
+            "count(*) FILTER (WHERE t.{col} IS NOT NULL AND NOT EXISTS (SELECT FROM {parent} p WHERE p.{target} = t.{col} AND p.{org} = t.{org})) AS {name}",
+            col = ident(column),
+            parent = plan.parents_from[i],
+            target = ident(target),
+            name = ident(&outside_key(column)),
+        ));
+    }
+    format!("SELECT {}\nFROM {} t", counts.join(",\n       "), plan.from)
 }
 
 /// The counting row of every table of a batch, in one statement (one round trip, one plan):
@@ -458,5 +502,45 @@ mod tests {
         let cut = batches(&tables, |c| *c, 64);
         assert_eq!(cut.len(), 167);
         assert!(cut.iter().all(|b| b.len() <= 12));
+    }
+
+    /// A small table is counted with per-row lookups, a large one (by its estimated rows) with
+    /// grouped joins: both find the same planted rows with the same keys, behind foreign keys
+    /// PostgreSQL marks validated (rows written with triggers off).
+    #[test]
+    fn small_and_large_tables_are_counted_alike() {
+        use diesel::connection::SimpleConnection;
+        let db = crate::scan::testing::fixture("data_forms");
+        let mut conn = db.admin();
+        let found = |conn: &mut diesel::PgConnection| -> Vec<String> {
+            let report = crate::scan::testing::scan_as(conn);
+            let mut found: Vec<String> = report
+                .findings
+                .iter()
+                .filter(|f| f.category == "data")
+                .map(|f| format!("{}: {}", f.code, f.message))
+                .collect();
+            found.sort();
+            found
+        };
+        conn.batch_execute(
+            "SET session_replication_role = replica;
+             INSERT INTO agents (org_id, id, name) VALUES ('0000000c-0000-4000-8000-000000000000', 9, 'ghost');
+             UPDATE contacts SET agent_id = 2 WHERE id = 1;
+             SET session_replication_role = DEFAULT;",
+        )
+        .unwrap();
+        let small = found(&mut conn);
+        assert_eq!(small.len(), 2, "{small:#?}");
+        // 20,000 more rows of organization A in agents and contacts, analyzed: large tables.
+        conn.batch_execute(
+            "INSERT INTO agents (org_id, id, name) SELECT '0000000a-0000-4000-8000-000000000000', n, 'a' FROM generate_series(100, 20099) n;
+             INSERT INTO contacts (org_id, id, email, agent_id) SELECT '0000000a-0000-4000-8000-000000000000', n, 'c' || n, n FROM generate_series(100, 20099) n;
+             ANALYZE agents; ANALYZE contacts;",
+        )
+        .unwrap();
+        let catalog = crate::catalog::load(&mut conn, "public", "app_user").unwrap();
+        assert!(catalog.table("contacts").is_some_and(|t| t.estimated_rows >= super::SMALL_TABLE));
+        assert_eq!(found(&mut conn), small, "the grouped form finds what the lookup form found");
     }
 }
