@@ -144,7 +144,7 @@ pub enum Command {
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
         batch_size: u32,
         /// lock_timeout of every statement (PostgreSQL interval); apply retries on timeouts
-        #[arg(long, default_value = "1s")]
+        #[arg(long, default_value = "100ms")]
         lock_timeout: String,
         /// Take away access the database grants today that tenancy's model does not (other
         /// policies, extra privileges, EXECUTE on definer functions); without it plan lists them

@@ -103,7 +103,7 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             batch_size: 1000,
-            lock_timeout: "1s".to_owned(),
+            lock_timeout: "100ms".to_owned(),
             baseline: Vec::new(),
             schema: "public".to_owned(),
             replace_access: false,

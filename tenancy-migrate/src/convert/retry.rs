@@ -6,7 +6,10 @@ use crate::error::{Error, Result};
 use diesel::{PgConnection, QueryResult};
 use std::time::Duration;
 
-/// Retries of a statement that hit `lock_timeout`, with exponential backoff.
+/// Retries of a statement that hit `lock_timeout`, with exponential backoff. The default pairs a
+/// short `lock_timeout` (100 ms: the longest the application's queries queue behind a waiting
+/// `ALTER`) with many attempts (20, about 15 s of waiting in all), so a table busy with a long
+/// transaction or an autovacuum run is waited out without holding the application up.
 #[derive(Debug, Clone, Copy)]
 pub struct Retry {
     pub attempts: u32,
@@ -14,7 +17,7 @@ pub struct Retry {
 
 impl Default for Retry {
     fn default() -> Retry {
-        Retry { attempts: 5 }
+        Retry { attempts: 20 }
     }
 }
 
@@ -33,6 +36,7 @@ impl Retry {
             match body(conn) {
                 Ok(value) => return Ok(value),
                 Err(err) if is_lock_timeout(&err) && attempt < self.attempts => {
+                    cancel_autovacuum(conn, doing, log);
                     let pause = backoff(attempt);
                     log(&format!(
                         "{doing}: lock_timeout (the table is busy); retry {}/{} in {} ms",
@@ -49,6 +53,30 @@ impl Retry {
                 Err(err) => return Err(step_error(doing, err)),
             }
         }
+    }
+}
+
+/// An autovacuum worker holds its lock on a freshly backfilled table for as long as it runs,
+/// and PostgreSQL cancels it only after a waiter has queued `deadlock_timeout` (1 s) — longer than
+/// the short `lock_timeout` lets us queue. So a timed-out statement cancels the autovacuum
+/// workers of this database as PostgreSQL would (never one preventing wraparound), and says so;
+/// autovacuum comes back on its own. Without the right to signal them (a superuser's), the
+/// retries just wait.
+fn cancel_autovacuum(conn: &mut PgConnection, doing: &str, log: &mut dyn FnMut(&str)) {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Cancelled {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        query: String,
+    }
+    let cancelled = diesel::sql_query(
+        "SELECT a.query FROM pg_catalog.pg_stat_activity a
+         WHERE a.backend_type = 'autovacuum worker' AND a.datname = current_database()
+           AND a.query NOT LIKE '%to prevent wraparound%' AND pg_catalog.pg_cancel_backend(a.pid)",
+    )
+    .load::<Cancelled>(conn);
+    for worker in cancelled.unwrap_or_default() {
+        log(&format!("{doing}: cancelled `{}`, which held the table's lock", worker.query));
     }
 }
 
@@ -69,7 +97,7 @@ pub(crate) fn step_error(doing: &str, err: diesel::result::Error) -> Error {
     }
 }
 
-/// Backoff between retries of a step that hit `lock_timeout`.
+/// Backoff between retries of a step that hit `lock_timeout`: 200, 400, then 800 ms.
 pub(crate) fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(100 * 2u64.pow(attempt.min(6)))
+    Duration::from_millis(100 * 2u64.pow(attempt.min(3)))
 }

@@ -174,7 +174,7 @@ pub fn run(admin: &str, batch_size: u32) -> Result<()> {
     // tenancy: plan, then apply --dir.
     let schema = tenancy_schema::parse_str("bench.rs", DECLARATION).map_err(anyhow::Error::msg)?;
     let mut conn = PgConnection::establish(&url("bench_convert_tenancy"))?;
-    let options = convert::Options { batch_size, ..convert::Options::default() };
+    let options = convert::Options { batch_size, replace_access: true, ..convert::Options::default() };
     let plan = convert::plan_database(&mut conn, &schema, "public", &options)?;
     let dir = crate::project_root().join("target/tenancy/bench-convert-plan");
     let _ = std::fs::remove_dir_all(&dir);
