@@ -559,6 +559,23 @@ struct Invitation { #[key] id: Uuid, account_role: Enum<"basejump.account_role">
     // runs in schema basejump.
     db.admin().batch_execute("ALTER TABLE basejump.billing_subscriptions DROP COLUMN account_id").unwrap();
     let before = count(&db);
+    // Every row with its values (the subscriptions' new account_id aside; the writer's
+    // invitations aside).
+    let rows = |db: &TestDb| -> Vec<String> {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            row: String,
+        }
+        let sql = "SELECT 'a ' || to_jsonb(t)::text AS row FROM basejump.accounts t UNION ALL
+                   SELECT 'u ' || to_jsonb(t)::text FROM basejump.account_user t UNION ALL
+                   SELECT 'c ' || to_jsonb(t)::text FROM basejump.billing_customers t UNION ALL
+                   SELECT 's ' || (to_jsonb(t) - 'account_id')::text FROM basejump.billing_subscriptions t UNION ALL
+                   SELECT 'i ' || to_jsonb(t)::text FROM basejump.invitations t WHERE token NOT LIKE 'writer-%' ORDER BY 1";
+        diesel::sql_query(sql).load::<Row>(&mut db.admin()).unwrap().into_iter().map(|r| r.row).collect()
+    };
+    let values = rows(&db);
     // With a baseline (the workspace's migrations recorded as applied), as `plan` writes one.
     let options = convert::Options {
         schema: "basejump".to_owned(),
@@ -595,6 +612,7 @@ struct Invitation { #[key] id: Uuid, account_role: Enum<"basejump.account_role">
         .unwrap()
     };
     assert_eq!(count(&db), before + written, "every row kept");
+    assert_eq!(rows(&db), values, "every legacy row keeps its values");
     // The baseline is where a plain connection finds it: status is clean, a plain apply a no-op.
     use tenancy_migrate::migrate;
     let status = migrate::status(&mut db.admin()).unwrap();
