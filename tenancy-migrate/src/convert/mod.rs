@@ -28,7 +28,7 @@ pub fn plan_database(conn: &mut PgConnection, schema: &Schema, namespace: &str, 
     let catalog = crate::catalog::load(conn, namespace, &schema.settings.app_role)?;
     let live = live::load(conn, &schema, &catalog, namespace)?;
     let plan = plan(&catalog, &live, &schema, options)?;
-    check_backfills(conn, &plan, namespace)?;
+    check_backfills(conn, &plan, namespace, &options.lock_timeout)?;
     Ok(plan)
 }
 
@@ -36,8 +36,9 @@ pub fn plan_database(conn: &mut PgConnection, schema: &Schema, namespace: &str, 
 /// after the columns the plan adds, in a transaction that is rolled back: a strategy naming a
 /// column or table that does not exist (`via` a column with no such name) is refused now, with
 /// every such table at once, instead of halfway through `apply`. Adding the columns takes each
-/// table's lock for a moment (`lock_timeout` 2 s); nothing stays.
-fn check_backfills(conn: &mut PgConnection, plan: &Plan, namespace: &str) -> Result<()> {
+/// table's lock for a moment, waiting no longer than the plan's `lock_timeout` (what the
+/// application's queries may queue behind it); nothing stays.
+fn check_backfills(conn: &mut PgConnection, plan: &Plan, namespace: &str, lock_timeout: &str) -> Result<()> {
     use diesel::Connection;
     use diesel::connection::SimpleConnection;
     let specs: Vec<&tenancy_codegen::convert::backfill::Spec> = plan
@@ -52,7 +53,7 @@ fn check_backfills(conn: &mut PgConnection, plan: &Plan, namespace: &str) -> Res
         return Ok(());
     }
     let added = plan.steps.iter().flat_map(|s| &s.up).filter(|s| matches!(s.ddl, Ddl::AddColumn { .. }));
-    let mut setup = "SET LOCAL lock_timeout = '2s';\n".to_owned();
+    let mut setup = format!("SET LOCAL lock_timeout = {};\n", tenancy_codegen::sql::literal(lock_timeout));
     let schemas: Vec<&str> = namespace.split(',').collect();
     if let Some(path) = tenancy_codegen::sql::search_path(&schemas) {
         setup.push_str(&format!("SET LOCAL search_path = {path};\n"));
@@ -75,6 +76,12 @@ fn check_backfills(conn: &mut PgConnection, plan: &Plan, namespace: &str) -> Res
     });
     match outcome {
         Err(diesel::result::Error::RollbackTransaction) | Ok(()) => {}
+        Err(e) if e.to_string().contains("lock timeout") => {
+            return Err(Error::query(
+                "checking the backfills against the live database",
+                "a table is busy (lock_timeout while adding the planned columns for a moment); plan again, or with a longer --lock-timeout",
+            ));
+        }
         Err(e) => return Err(Error::query("checking the backfills against the live database".to_owned(), e)),
     }
     if refused.is_empty() {

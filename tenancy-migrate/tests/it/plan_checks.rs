@@ -120,3 +120,24 @@ fn a_failing_validate_names_the_rows_that_break_it() {
     db.admin().batch_execute("UPDATE notes SET tag_id = 1 WHERE id = 2").unwrap();
     run(&db).unwrap_or_else(|e| panic!("after the fix: {e}"));
 }
+
+/// The backfill check adds the planned columns for a moment: on a table busy with a long
+/// transaction it waits no longer than the plan's `lock_timeout`, then says so, changing nothing.
+#[test]
+fn the_backfill_check_waits_no_longer_than_the_lock_timeout() {
+    let db = TestDb::new("plan_checks_busy");
+    db.admin().batch_execute(LEGACY).unwrap();
+    let schema = declaration(
+        r#"sql = "(SELECT o.id FROM organizations o JOIN users u ON o.slug = u.home WHERE u.id = t.author_id)""#,
+        r#"sql = "(SELECT o.id FROM organizations o WHERE o.slug = t.team)""#,
+    );
+    let mut reader = db.admin();
+    reader.batch_execute("BEGIN; LOCK TABLE notes IN ACCESS SHARE MODE;").unwrap();
+    let options = convert::Options { lock_timeout: "50ms".to_owned(), ..convert::Options::default() };
+    let started = std::time::Instant::now();
+    let err = convert::plan_database(&mut db.admin(), &schema, "public", &options).map(|_| ()).unwrap_err().to_string();
+    assert!(err.contains("a table is busy"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    reader.batch_execute("COMMIT").unwrap();
+    convert::plan_database(&mut db.admin(), &schema, "public", &options).unwrap_or_else(|e| panic!("{e}"));
+}
