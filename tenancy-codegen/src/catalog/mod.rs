@@ -135,7 +135,31 @@ pub struct Catalog {
     pub grants: Rows<Grant>,
 }
 
+/// A row's key as one SQL value over `alias`: `t."id"`, or `ROW(t."a", t."b")` for a key of
+/// several columns (ordered and compared as a row).
+pub fn row_value(alias: &str, columns: &[&str]) -> String {
+    match columns {
+        [one] => format!("{alias}.{}", crate::sql::ident(one)),
+        several => {
+            format!(
+                "ROW({})",
+                several.iter().map(|c| format!("{alias}.{}", crate::sql::ident(c))).collect::<Vec<_>>().join(", ")
+            )
+        }
+    }
+}
+
 impl Catalog {
+    /// The declared `keys` of `table` as one SQL value over `alias` ([`row_value`]),
+    /// or the row address (`ctid`) when a key column is missing: what findings and errors show
+    /// as a row's key.
+    pub fn row_key(&self, table: &str, keys: &[&str], alias: &str) -> String {
+        if keys.is_empty() || keys.iter().any(|k| self.column(table, k).is_none()) {
+            return format!("{alias}.ctid");
+        }
+        row_value(alias, keys)
+    }
+
     /// Reads the facts into typed rows; a row of the wrong shape is an error, never skipped.
     pub fn new(facts: &Facts) -> Result<Catalog, FactError> {
         let rows = |query: Query| facts.rows.get(&query).map_or(&[][..], Vec::as_slice);

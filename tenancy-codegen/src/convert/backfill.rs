@@ -94,6 +94,14 @@ pub(super) fn steps(p: &mut Planner<'_>) -> Result<(), PlanError> {
     }
 }
 
+/// A key as a reader sees one: `id`, or `(company_id, id)`.
+fn label(columns: &[&str]) -> String {
+    match columns {
+        [one] => (*one).to_owned(),
+        several => format!("({})", several.join(", ")),
+    }
+}
+
 fn rows(n: i64) -> String {
     if n == 1 { "1 row".to_owned() } else { format!("{n} rows") }
 }
@@ -173,10 +181,7 @@ impl Spec {
             return Err(refuse(
                 format!(
                     "its rows need an organization, but its key {} has no unique index to batch by",
-                    match declared.as_slice() {
-                        [one] => (*one).to_owned(),
-                        several => format!("({})", several.join(", ")),
-                    }
+                    label(&declared)
                 ),
                 "add a primary key or unique index on the key columns (CREATE UNIQUE INDEX CONCURRENTLY), then plan again",
             ));
@@ -327,11 +332,11 @@ impl Spec {
 
     /// A row's key as text: `t.id::text`, or `ROW(t.a, t.b)::text`.
     fn key_text(&self) -> String {
-        let row: Vec<String> = self.key.iter().map(|k| format!("t.{}", ident(k))).collect();
-        match row.as_slice() {
-            [one] => format!("{one}::text"),
-            several => format!("ROW({})::text", several.join(", ")),
-        }
+        format!("{}::text", crate::catalog::row_value("t", &self.key_columns()))
+    }
+
+    fn key_columns(&self) -> Vec<&str> {
+        self.key.iter().map(String::as_str).collect()
     }
 
     /// The whole backfill as statements, for runners other than tenancy-migrate.
@@ -385,21 +390,17 @@ impl Spec {
 
     /// The key as a reader sees one: `id`, or `(company_id, id)`.
     pub fn key_label(&self) -> String {
-        match self.key.as_slice() {
-            [one] => one.clone(),
-            several => format!("({})", several.join(", ")),
-        }
+        label(&self.key_columns())
     }
 
     /// Rows still without an organization: the count and up to five keys.
     pub fn unplaced_sql(&self) -> String {
-        let order: Vec<String> = self.key.iter().map(|k| format!("t.{}", ident(k))).collect();
         format!(
             "SELECT count(*) OVER () AS count, {key} AS key FROM {table} t WHERE {unplaced} ORDER BY {order} LIMIT 5",
             key = self.key_text(),
             table = ident(&self.table),
             unplaced = self.unplaced("t"),
-            order = order.join(", ")
+            order = crate::catalog::row_value("t", &self.key_columns())
         )
     }
 

@@ -281,14 +281,7 @@ impl Planner<'_> {
     /// Rows of `table` as `count` and `key` (the declared key as text, else the row address).
     fn offending_rows(&self, table: &str, condition: &str) -> String {
         let keys = self.schema.table(table).map(|t| t.key_names()).unwrap_or_default();
-        let key = match keys.as_slice() {
-            _ if keys.is_empty() || keys.iter().any(|k| self.catalog.column(table, k).is_none()) => "c.ctid".to_owned(),
-            [one] => format!("c.{}", sql::ident(one)),
-            several => format!(
-                "ROW({})",
-                several.iter().map(|k| format!("c.{}", sql::ident(k))).collect::<Vec<_>>().join(", ")
-            ),
-        };
+        let key = self.catalog.row_key(table, &keys, "c");
         format!(
             "SELECT count(*) OVER () AS count, {key}::text AS key FROM {} c WHERE {condition} ORDER BY {key} LIMIT 5",
             sql::ident(table)

@@ -148,74 +148,23 @@ pub fn load(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog, namespa
     })
 }
 
-/// Counts, per tenant table with its org column, the rows without an organization and with one
-/// the root table does not have, and reads up to five keys of each (compared as text: a column
-/// of the wrong type is the planner's refusal to make, not this query's error). One pass over
-/// each table, as the connecting role with row-level security off.
+/// The placement census is the scan's data pass (NULL and missing organizations per tenant
+/// table with the org column, sample keys, validated keys not trusted), read for the planner.
+/// Tables the connecting role cannot read past row-level security get none.
 fn placement(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog) -> Result<BTreeMap<String, Placement>> {
-    use diesel::Connection;
-    let org = &schema.settings.org_column;
-    let root = schema.root();
-    let root_key = &root.key().name;
-    let mut out = BTreeMap::new();
-    if catalog.column(&root.name, root_key).is_none() {
-        return Ok(out);
-    }
-    let qualified =
-        |table: &tenancy_schema::Table| format!("{}.{}", ident(table.schema_in(&schema.settings)), ident(&table.name));
-    let root_rows = format!("(SELECT {}::text AS k FROM {})", ident(root_key), qualified(root));
-    #[derive(diesel::QueryableByName)]
-    struct Counts {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        null_rows: i64,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        missing_rows: i64,
-    }
-    #[derive(diesel::QueryableByName)]
-    struct Key {
-        #[diesel(sql_type = Text)]
-        key: String,
-    }
-    for table in schema.tables.iter().filter(|t| t.is_tenant() && catalog.column(&t.name, org).is_some()) {
-        let t = qualified(table);
-        let o = ident(org);
-        let keys = table.key_names();
-        let key = match keys.as_slice() {
-            _ if keys.iter().any(|k| catalog.column(&table.name, k).is_none()) => "t.ctid".to_owned(),
-            [one] => format!("t.{}", ident(one)),
-            several => {
-                format!("ROW({})", several.iter().map(|k| format!("t.{}", ident(k))).collect::<Vec<_>>().join(", "))
-            }
-        };
-        let missing = format!("t.{o} IS NOT NULL AND NOT EXISTS (SELECT FROM {root_rows} r WHERE r.k = t.{o}::text)");
-        let doing = format!("counting the rows of {} without an existing organization", table.name);
-        let census = conn
-            .transaction::<Placement, diesel::result::Error, _>(|conn| {
-                diesel::sql_query("SET LOCAL row_security = off").execute(conn)?;
-                let counts = diesel::sql_query(format!(
-                    "SELECT count(*) FILTER (WHERE t.{o} IS NULL) AS null_rows,
-                            count(*) FILTER (WHERE t.{o} IS NOT NULL AND r.k IS NULL) AS missing_rows
-                     FROM {t} t LEFT JOIN {root_rows} r ON r.k = t.{o}::text"
-                ))
-                .get_result::<Counts>(conn)?;
-                let mut keys_of = |condition: &str, rows: i64| -> diesel::QueryResult<Vec<String>> {
-                    if rows == 0 {
-                        return Ok(Vec::new());
-                    }
-                    let sql = format!("SELECT {key}::text AS key FROM {t} t WHERE {condition} ORDER BY {key} LIMIT 5");
-                    Ok(diesel::sql_query(sql).load::<Key>(conn)?.into_iter().map(|k| k.key).collect())
-                };
-                let null_keys = keys_of(&format!("t.{o} IS NULL"), counts.null_rows)?;
-                let missing_keys = keys_of(&missing, counts.missing_rows)?;
-                Ok(Placement {
-                    null_rows: counts.null_rows,
-                    null_keys,
-                    missing_rows: counts.missing_rows,
-                    missing_keys,
-                })
-            })
-            .map_err(|e| Error::query(doing, e))?;
-        out.insert(table.name.clone(), census);
-    }
-    Ok(out)
+    let pass = crate::scan::data::run(conn, schema, catalog)?;
+    Ok(pass
+        .tables
+        .into_iter()
+        .map(|t| {
+            let missing = t.orphan_org.unwrap_or_default();
+            let census = Placement {
+                null_rows: t.null_org.rows,
+                null_keys: t.null_org.samples,
+                missing_rows: missing.rows,
+                missing_keys: missing.samples,
+            };
+            (t.table, census)
+        })
+        .collect())
 }

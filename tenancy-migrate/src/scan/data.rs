@@ -257,12 +257,7 @@ fn plan<'a>(schema: &'a Schema, catalog: &Catalog, table: &'a Table) -> Option<P
     let root = catalog.column(&root.name, root_key).map(|_| (qualified(&root.name), ident(root_key)));
     // Sample keys: the declared key when it exists (a row of its columns when there are
     // several), else the physical row address.
-    let keys = table.key_names();
-    let key = match keys.as_slice() {
-        _ if keys.iter().any(|k| catalog.column(&table.name, k).is_none()) => "t.ctid".to_owned(),
-        [one] => format!("t.{}", ident(one)),
-        several => format!("ROW({})", several.iter().map(|k| format!("t.{}", ident(k))).collect::<Vec<_>>().join(", ")),
-    };
+    let key = catalog.row_key(&table.name, &table.key_names(), "t");
     let parents = table
         .columns
         .iter()

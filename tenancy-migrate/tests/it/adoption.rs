@@ -174,8 +174,7 @@ fn a_bigint_tenant_with_serial_keys_converts_and_the_app_inserts() {
     };
     let before: Vec<String> = snapshot(&db).into_iter().filter(|r| !r.contains("gone.example")).collect();
     let plan = convert::plan_database(&mut db.admin(), &declaration, "public", &options).expect("plan");
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("adoption_ads");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::support::plan_dir("adoption_ads");
     convert::write(&plan, &options, &dir).unwrap();
     let security =
         std::fs::read_dir(&dir).unwrap().flatten().find(|e| e.file_name().to_string_lossy().ends_with("_security"));
@@ -346,8 +345,7 @@ struct OrderLine { #[key] line_id: i64, #[references(product)] product_id: Uuid,
         "{:#?}",
         plan.notes
     );
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("adoption_aws");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::support::plan_dir("adoption_aws");
     convert::write(&plan, &options, &dir).unwrap();
     // The legacy application signs users up while the conversion runs.
     let (applied, log) = crate::support::apply_under_writer(
@@ -583,8 +581,7 @@ struct Invitation { #[key] id: Uuid, account_role: Enum<"basejump.account_role">
         ..convert::Options::default()
     };
     let plan = convert::plan_database(&mut db.admin(), &declaration, "basejump", &options).expect("plan");
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("adoption_basejump");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::support::plan_dir("adoption_basejump");
     convert::write(&plan, &options, &dir).unwrap();
     // The application keeps inviting people while the conversion runs.
     let account: String = {

@@ -199,8 +199,7 @@ fn a_populated_single_node_database_moves_onto_the_cluster_with_every_row() {
         ..convert::Options::default()
     };
     let plan = convert::plan_database(&mut conn, &declaration, "public", &options).unwrap();
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("citus_grow");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::support::plan_dir("citus_grow");
     convert::write(&plan, &options, &dir).unwrap();
     run::apply_dir(&mut conn, &dir, run::RunOptions::default(), &mut |_| {}).unwrap();
     let before = checksums(&mut conn);

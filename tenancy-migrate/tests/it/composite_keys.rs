@@ -130,8 +130,7 @@ fn a_legacy_key_of_several_columns_converts() {
     let options = convert::Options { batch_size: 97, ..convert::Options::default() };
     let plan =
         convert::plan_database(&mut db.admin(), &schema, "public", &options).unwrap_or_else(|e| panic!("plan: {e}"));
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("composite_keys_legacy");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::support::plan_dir("composite_keys_legacy");
     convert::write(&plan, &options, &dir).unwrap();
     let mut log = Vec::new();
     run::apply_dir(&mut db.admin(), &dir, run::RunOptions::default(), &mut |line| log.push(line.to_owned()))

@@ -2,7 +2,7 @@
 //! clean, no row is lost or changed, a kill at any point resumes, two runs never interleave, rows
 //! the backfill cannot place stop the run, and revert brings the legacy shape back.
 
-use crate::support::{TestDb, count, exec, texts};
+use crate::support::{TestDb, count, exec, plan_dir, texts};
 use diesel::PgConnection;
 use diesel::connection::SimpleConnection;
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,12 +33,6 @@ pub fn legacy(test: &str) -> TestDb {
     let db = TestDb::new(test);
     db.admin().batch_execute(LEGACY_APP).expect("load fixtures/legacy_app.sql");
     db
-}
-
-fn plan_dir(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join(test);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
 }
 
 /// Plans the conversion of `db` into a fresh directory, as `plan --out` does.

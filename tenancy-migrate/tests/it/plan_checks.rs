@@ -66,8 +66,7 @@ fn a_backfill_that_cannot_run_is_refused_at_plan_time_with_every_table() {
         r#"sql = "(SELECT o.id FROM organizations o WHERE o.slug = t.team)""#,
     );
     let plan = convert::plan_database(&mut db.admin(), &fixed, "public", &options).unwrap_or_else(|e| panic!("{e}"));
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("plan_checks_backfill");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::support::plan_dir("plan_checks_backfill");
     convert::write(&plan, &options, &dir).unwrap();
     convert::run::apply_dir(&mut db.admin(), &dir, convert::run::RunOptions::default(), &mut |_| {})
         .unwrap_or_else(|e| panic!("apply: {e}"));
@@ -110,8 +109,7 @@ fn a_failing_validate_names_the_rows_that_break_it() {
     );
     let options = convert::Options::default();
     let plan = convert::plan_database(&mut db.admin(), &schema, "public", &options).unwrap_or_else(|e| panic!("{e}"));
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join("plan_checks_validate");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::support::plan_dir("plan_checks_validate");
     convert::write(&plan, &options, &dir).unwrap();
     let run =
         |db: &TestDb| convert::run::apply_dir(&mut db.admin(), &dir, convert::run::RunOptions::default(), &mut |_| {});

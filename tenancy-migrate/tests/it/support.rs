@@ -4,6 +4,13 @@ pub use tenancy_migrate::testing::*;
 
 use tenancy_schema::report::{Report, Severity, Verification};
 
+/// A fresh directory for a plan under the test target directory (an earlier run's removed).
+pub fn plan_dir(test: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans").join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 /// A report's error findings, as `code: message` (for asserting there are none).
 pub fn scan_errors(report: &Report) -> Vec<String> {
     report
