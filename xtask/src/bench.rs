@@ -18,13 +18,13 @@ pub fn run(args: &[&str]) -> Result<()> {
         [] => {
             codegen()?;
             scan_bench(&[200, 2_000])?;
-            convert::run(&admin_url()?, 1000)
+            convert::run(&admin_url()?, tenancy_codegen::convert::Options::default().batch_size)
         }
         ["codegen"] => codegen(),
         ["scan"] => scan_bench(&[200, 2_000]),
         // A fleet-size run: `cargo xtask bench scan 20000` (its database takes a while to create).
         ["scan", tables] => scan_bench(&[tables.parse().context("tables: a positive integer")?]),
-        ["convert"] => convert::run(&admin_url()?, 1000),
+        ["convert"] => convert::run(&admin_url()?, tenancy_codegen::convert::Options::default().batch_size),
         ["claim"] => claim::run(&admin_url()?, 1000),
         ["citus"] => citus::run(&admin_url()?, 1000),
         ["pool"] => pool::run(&admin_url()?, 1000),

@@ -46,7 +46,8 @@ pub fn files(step: &Step, options: &Options) -> Vec<(&'static str, String)> {
     if let Mode::Backfill(spec) = &step.mode {
         let _ = writeln!(
             up,
-            "-- tenancy-migrate apply runs this backfill in batches of {} rows, one transaction each, resumable.\n\
+            "-- tenancy-migrate apply runs this backfill in batches of about {} rows by their place in the table\n\
+             -- (pages, read by ctid), one transaction each, then sweeps up rows a concurrent update moved; resumable.\n\
              -- Any other runner runs the statement below in one transaction (correct, but it locks every row until done).\n\
              {}{}",
             options.batch_size,
@@ -74,7 +75,7 @@ pub fn render_dry_run(plan: &Plan, options: &Options) -> String {
         let how = match &step.mode {
             Mode::Transaction => "one transaction".to_owned(),
             Mode::Statements => "each statement its own transaction".to_owned(),
-            Mode::Backfill(_) => format!("batches of {} rows, one transaction each", options.batch_size),
+            Mode::Backfill(_) => format!("batches of about {} rows by ctid, one transaction each", options.batch_size),
         };
         let _ = writeln!(out, "== {} ({how})", step.name);
         for statement in &step.up {

@@ -132,7 +132,7 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
         /// Rows per backfill transaction
-        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..))]
         batch_size: u32,
         /// lock_timeout of every statement (PostgreSQL interval); apply retries on timeouts
         #[arg(long, default_value = "100ms")]

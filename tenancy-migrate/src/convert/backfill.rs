@@ -10,15 +10,19 @@ pub use tenancy_codegen::convert::backfill::{MARKER, Spec};
 use tenancy_codegen::sql::ident;
 
 #[derive(diesel::QueryableByName)]
+struct Size {
+    #[diesel(sql_type = BigInt)]
+    pages: i64,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Double>)]
+    rows_per_page: Option<f64>,
+}
+
+#[derive(diesel::QueryableByName)]
 struct Batch {
-    #[diesel(sql_type = Nullable<Text>)]
-    last: Option<String>,
     #[diesel(sql_type = BigInt)]
     scanned: i64,
     #[diesel(sql_type = BigInt)]
     filled: i64,
-    #[diesel(sql_type = BigInt)]
-    moved: i64,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -29,45 +33,67 @@ struct Unplaced {
     key: String,
 }
 
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
-
 /// What a backfill did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Filled {
+    /// Rows that needed an organization when the pass read their pages.
     pub scanned: i64,
     pub filled: i64,
     /// Rows that had an organization that does not exist, now placed by the strategy.
     pub moved: i64,
+    /// Rows placed by the sweeps after the pass (a concurrent update had moved them behind it).
+    pub swept: i64,
 }
+
+impl Filled {
+    fn add(&mut self, batch: &Batch) {
+        self.scanned += batch.scanned;
+        self.filled += batch.filled;
+    }
+}
+
+/// How many sweeps that place less than a batch, at most.
+const SWEEPS: usize = 10;
 
 /// Runs the backfill batch by batch with a progress bar on stderr; fails with the keys of rows
 /// the strategy could not place.
 pub fn run(conn: &mut PgConnection, spec: &Spec, retry: &Retry, log: &mut dyn FnMut(&str)) -> Result<Filled> {
-    if spec.schema == "public" {
-        return run_on_search_path(conn, spec, retry, log);
+    // For the whole backfill, then as they were: row-level security off (each batch then fails
+    // loudly, instead of filtering, if it applies to this role), so that a batch is one
+    // statement, its own transaction; and the tables' schema first on the search path.
+    let mut settings = vec![("row_security", "off".to_owned())];
+    if spec.schema != "public" {
+        settings.push(("search_path", format!("{}, public", ident(&spec.schema))));
     }
-    // The tables' schema first on the search path for the backfill, then as it was.
-    let set = |conn: &mut PgConnection, path: &str| {
-        diesel::sql_query(format!("SELECT set_config('search_path', {}, false)", tenancy_codegen::sql::literal(path)))
-            .execute(conn)
-            .map_err(|e| Error::query("setting the search path", e))
-    };
     #[derive(diesel::QueryableByName)]
-    struct Path {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        path: String,
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        value: String,
     }
-    let old = diesel::sql_query("SELECT current_setting('search_path') AS path")
-        .get_result::<Path>(conn)
-        .map_err(|e| Error::query("reading the search path", e))?
-        .path;
-    set(conn, &format!("{}, public", ident(&spec.schema)))?;
-    let result = run_on_search_path(conn, spec, retry, log);
-    set(conn, &old)?;
+    let set = |conn: &mut PgConnection, name: &str, value: &str| {
+        diesel::sql_query("SELECT set_config($1, $2, false) AS value")
+            .bind::<Text, _>(name)
+            .bind::<Text, _>(value)
+            .get_result::<Setting>(conn)
+            .map_err(|e| Error::query(format!("setting {name} for the backfill"), e))
+    };
+    let mut old = Vec::new();
+    for (name, value) in &settings {
+        let was = diesel::sql_query("SELECT current_setting($1) AS value")
+            .bind::<Text, _>(*name)
+            .get_result::<Setting>(conn)
+            .map_err(|e| Error::query(format!("reading {name}"), e))?;
+        set(conn, name, value)?;
+        old.push((*name, was.value));
+    }
+    let result = run_with_settings(conn, spec, retry, log);
+    for (name, value) in old {
+        let restored = set(conn, name, &value);
+        // The backfill's own error, if any, is the one to report.
+        if result.is_ok() {
+            restored?;
+        }
+    }
     result
 }
 
@@ -76,8 +102,8 @@ const LOGGED_KEYS: usize = 20;
 
 /// Rows naming an organization that does not exist, as the declaration says (`missing_org`):
 /// deleted (one statement), or logged before the strategy places them; left otherwise (they
-/// stop the run with their keys after the batches).
-fn missing_organizations(conn: &mut PgConnection, spec: &Spec, doing: &str, log: &mut dyn FnMut(&str)) -> Result<()> {
+/// stop the run with their keys after the batches). Returns how many the strategy is to place.
+fn missing_organizations(conn: &mut PgConnection, spec: &Spec, doing: &str, log: &mut dyn FnMut(&str)) -> Result<i64> {
     let shown = |keys: &[String]| {
         let more = if keys.len() > LOGGED_KEYS { ", ..." } else { "" };
         format!("{} {}{more}", spec.key_label(), keys.iter().take(LOGGED_KEYS).cloned().collect::<Vec<_>>().join(", "))
@@ -117,72 +143,96 @@ fn missing_organizations(conn: &mut PgConnection, spec: &Spec, doing: &str, log:
                 spec.table,
                 shown(&keys)
             ));
+            return Ok(first.count);
         }
     }
-    Ok(())
+    Ok(0)
 }
 
-fn run_on_search_path(
-    conn: &mut PgConnection,
-    spec: &Spec,
-    retry: &Retry,
-    log: &mut dyn FnMut(&str),
-) -> Result<Filled> {
+fn run_with_settings(conn: &mut PgConnection, spec: &Spec, retry: &Retry, log: &mut dyn FnMut(&str)) -> Result<Filled> {
     let doing = format!("backfilling {}.{}", spec.table, spec.column);
-    missing_organizations(conn, spec, &doing, log)?;
-    let total = diesel::sql_query(format!("SELECT count(*) AS count FROM {}", ident(&spec.table)))
-        .get_result::<Count>(conn)
-        .map_err(|e| Error::query(doing.clone(), e))?
-        .count;
-    let bar = indicatif::ProgressBar::with_draw_target(Some(total as u64), indicatif::ProgressDrawTarget::stderr());
+    let missing = missing_organizations(conn, spec, &doing, log)?;
+    let size = diesel::sql_query(format!(
+        "SELECT (pg_relation_size(c.oid) / current_setting('block_size')::int)::bigint AS pages,
+                CASE WHEN c.reltuples > 0 AND c.relpages > 0 THEN (c.reltuples / c.relpages)::float8 END AS rows_per_page
+         FROM pg_class c WHERE c.oid = {}::regclass",
+        tenancy_codegen::sql::literal(&ident(&spec.table))
+    ))
+    .get_result::<Size>(conn)
+    .map_err(|e| Error::query(doing.clone(), e))?;
+    let bar =
+        indicatif::ProgressBar::with_draw_target(Some(size.pages as u64), indicatif::ProgressDrawTarget::stderr());
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {human_pos}/{human_len} rows  {per_sec}  ETA {eta}",
+            "{prefix} [{bar:30}] {human_pos}/{human_len} pages  {per_sec}  ETA {eta}",
         )
         .expect("a valid template")
         .progress_chars("=> "),
     );
     bar.set_prefix(format!("backfill {}", spec.table));
-    let sql = spec.batch_sql();
-    let mut last: Option<String> = None;
-    let mut filled = Filled::default();
-    loop {
+    let mut filled = Filled { moved: missing, ..Filled::default() };
+    // The pages the table had when the backfill started, by ranges of about `batch_size` rows:
+    // the range adapts to the rows the last one held (at most 4 times larger each step, so a
+    // run of empty pages does not make the next range cover a dense part whole).
+    let target = i64::from(spec.batch_size.max(1));
+    let mut pages = size.rows_per_page.map_or(1, |per_page| ((target as f64 / per_page.max(1.0)) as i64).max(1));
+    let sql = spec.range_sql();
+    let mut first = 0_i64;
+    while first < size.pages {
+        let end = (first + pages).min(size.pages);
         let batch = retry.run(&doing, log, &mut *conn, |conn| {
-            conn.transaction(|conn| {
-                // Fails loudly, instead of filtering, if row-level security applies to this role.
-                diesel::sql_query("SET LOCAL row_security = off").execute(conn)?;
-                diesel::sql_query(&sql)
-                    .bind::<Nullable<Text>, _>(last.clone())
-                    .bind::<Integer, _>(spec.batch_size as i32)
-                    .get_result::<Batch>(conn)
-            })
+            diesel::sql_query(&sql)
+                .bind::<Text, _>(format!("({first},0)"))
+                .bind::<Text, _>(format!("({end},0)"))
+                .get_result::<Batch>(conn)
         })?;
-        filled.scanned += batch.scanned;
-        filled.filled += batch.filled;
-        filled.moved += batch.moved;
-        bar.inc(batch.scanned as u64);
-        if batch.last.is_none() || batch.scanned < i64::from(spec.batch_size) {
-            break;
-        }
-        last = batch.last;
+        filled.add(&batch);
+        bar.inc((end - first) as u64);
+        let next = (end - first) as f64 * target as f64 / batch.scanned.max(1) as f64;
+        pages = (next as i64).clamp(1, (end - first) * 4);
+        first = end;
     }
+    // Rows still unplaced: none, as a rule (one scan). Otherwise, rows a concurrent update
+    // moved (to a page already passed, or past the last one) while still without an
+    // organization are swept, and counted again, until a sweep places none. A sweep that places
+    // a whole batch goes on; after SWEEPS that placed less (rows keep moving under a writer),
+    // what is left stops the run with its keys.
+    let sweep = spec.sweep_sql();
+    let mut partial = 0;
+    let unplaced = loop {
+        let unplaced = diesel::sql_query(spec.unplaced_sql())
+            .load::<Unplaced>(conn)
+            .map_err(|e| Error::query(format!("counting rows {doing} could not place"), e))?;
+        if unplaced.is_empty() || partial == SWEEPS {
+            break unplaced;
+        }
+        let batch = retry.run(&doing, log, &mut *conn, |conn| {
+            diesel::sql_query(&sweep).bind::<Integer, _>(target as i32).get_result::<Batch>(conn)
+        })?;
+        filled.add(&batch);
+        filled.swept += batch.filled;
+        if batch.filled == 0 {
+            break unplaced;
+        }
+        partial += usize::from(batch.filled < target);
+    };
     bar.finish_and_clear();
+    let mut of_which = Vec::new();
+    if filled.moved > 0 {
+        of_which.push(format!("{} had an organization that does not exist", filled.moved));
+    }
+    if filled.swept > 0 {
+        of_which.push(format!("{} were swept up after the pass (a concurrent update had moved them)", filled.swept));
+    }
     log(&format!(
-        "backfilled {}.{} {}: {} rows read, {} placed{}",
+        "backfilled {}.{} {}: {} rows to place, {} placed{}",
         spec.table,
         spec.column,
         spec.strategy,
         filled.scanned,
         filled.filled,
-        if filled.moved > 0 {
-            format!(", of which {} had an organization that does not exist", filled.moved)
-        } else {
-            String::new()
-        }
+        if of_which.is_empty() { String::new() } else { format!(", of which {}", of_which.join("; ")) }
     ));
-    let unplaced = diesel::sql_query(spec.unplaced_sql())
-        .load::<Unplaced>(conn)
-        .map_err(|e| Error::query(format!("counting rows {doing} could not place"), e))?;
     if let Some(first) = unplaced.first() {
         let keys: Vec<&str> = unplaced.iter().map(|u| u.key.as_str()).collect();
         let more = if first.count > keys.len() as i64 { ", ..." } else { "" };

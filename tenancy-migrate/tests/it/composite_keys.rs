@@ -2,7 +2,7 @@
 //! and daily counters keyed `(project_id, day)`. A fresh database gets `(org_id, project_id,
 //! user_name)` primary keys, and verify attacks those tables by their whole key with no leak; a
 //! legacy database with `(project_id, user_name)` primary keys and no org column converts —
-//! the backfill batches by the two-column key, every row is kept in its project's organization,
+//! the backfill (in batches of ~97 rows) keeps every row, in its project's organization,
 //! and the key becomes `(org_id, project_id, user_name)`.
 
 use crate::support::{TestDb, scan_errors, verify_failures};
@@ -126,7 +126,7 @@ fn a_legacy_key_of_several_columns_converts() {
     };
     let before = rows(&db);
     assert_eq!(before.len(), 2400);
-    // Small batches: the two-column key is walked across many batches.
+    // Small batches: many of them, the rows named by their two-column key.
     let options = convert::Options { batch_size: 97, ..convert::Options::default() };
     let plan =
         convert::plan_database(&mut db.admin(), &schema, "public", &options).unwrap_or_else(|e| panic!("plan: {e}"));
@@ -138,11 +138,12 @@ fn a_legacy_key_of_several_columns_converts() {
     assert_eq!(rows(&db), before, "every row kept, with its values");
     assert!(
         log.iter()
-            .any(|l| l.contains("backfilled project_members.org_id") && l.contains("2400 rows read, 2400 placed")),
+            .any(|l| l.contains("backfilled project_members.org_id") && l.contains("2400 rows to place, 2400 placed")),
         "{log:#?}"
     );
     assert!(
-        log.iter().any(|l| l.contains("backfilled daily_counts.org_id") && l.contains("1200 rows read, 1200 placed")),
+        log.iter()
+            .any(|l| l.contains("backfilled daily_counts.org_id") && l.contains("1200 rows to place, 1200 placed")),
         "{log:#?}"
     );
     let misplaced: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(

@@ -333,15 +333,16 @@ fn plan_refuses_what_it_cannot_convert_safely_and_writes_nothing() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(!dir.exists());
 
-    // A table to backfill without a key to batch by.
+    // A table to backfill without a unique key to name its rows by.
     let keyless = legacy("convert_refused_keyless");
     keyless.admin().batch_execute("ALTER TABLE contacts DROP CONSTRAINT contacts_pkey").unwrap();
     let output = binary().args(["plan", "--dry-run", "--database-url", &keyless.admin_url()]).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr
-            .contains("table contacts: its rows need an organization, but its key id has no unique index to batch by"),
+        stderr.contains(
+            "table contacts: its rows need an organization, but its key id has no unique index to name them by"
+        ),
         "{stderr}"
     );
 
@@ -382,7 +383,10 @@ fn dry_run_lists_every_statement_with_its_lock_and_rows() {
         binary().args(["plan", "--dry-run", "--replace-access", "--database-url", &db.admin_url()]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains("== 0004_backfill_agents (batches of 1000 rows, one transaction each)"), "{text}");
+    assert!(
+        text.contains("== 0004_backfill_agents (batches of about 5000 rows by ctid, one transaction each)"),
+        "{text}"
+    );
     assert!(text.contains("[ROW EXCLUSIVE, row locks of one batch at a time | rows ~600]"), "{text}");
     assert!(text.contains("[SHARE UPDATE EXCLUSIVE (CONCURRENTLY: reads and writes continue) | rows ~6000]"), "{text}");
     assert!(text.contains("ALTER TABLE \"calls\" VALIDATE CONSTRAINT \"calls_org_id_not_null\";"), "{text}");

@@ -3,6 +3,7 @@
 
 mod adoption;
 mod apply;
+mod backfill;
 mod catalog;
 mod citus;
 mod claims;
