@@ -432,33 +432,36 @@ impl Spec {
         )
     }
 
-    /// The sweep after the pages: up to `$1` rows anywhere in the table still to fill that the
-    /// strategy places (rows a concurrent update moved behind the pass). Run until it places none.
+    /// The sweep after the pages, in one scan of the table: its rows still unplaced (`unplaced`),
+    /// and of those, up to `$1` the strategy places, placed (`filled`): rows a concurrent update
+    /// moved behind the pass. When both counts are equal, every row is placed.
     pub fn sweep_sql(&self) -> String {
         let rk = ident(&self.root_key);
         let root = ident(&self.root);
         let (joins, placed) = match &self.lookup {
             Some(l) => (
                 format!(
-                    " JOIN {via} tenancy_l ON tenancy_l.{column} = t.{from} JOIN {root} tenancy_o ON tenancy_o.{rk} = tenancy_l.{target}",
+                    " LEFT JOIN {via} tenancy_l ON tenancy_l.{column} = t.{from} LEFT JOIN {root} tenancy_o ON tenancy_o.{rk} = tenancy_l.{target}",
                     via = ident(&l.table),
                     column = ident(&l.column),
                     from = ident(&l.from),
                     target = ident(&l.target),
                 ),
-                "TRUE".to_owned(),
+                format!("tenancy_o.{rk} IS NOT NULL"),
             ),
             None => (String::new(), format!("(SELECT o.{rk} FROM {root} o WHERE o.{rk} = {}) IS NOT NULL", self.value)),
         };
-        // The subquery's `t` is the table read anew (the strategy's SQL is written over `t`).
-        let rows = format!(
-            "t.ctid = ANY (ARRAY(SELECT t.ctid FROM {table} t{joins} WHERE {fill} AND {placed} LIMIT $1))",
+        format!(
+            "WITH found AS MATERIALIZED (\n\
+             \x20 SELECT t.ctid AS tenancy_tid, ({fill}) AND {placed} AS tenancy_placeable\n\
+             \x20 FROM {table} t{joins} WHERE {unplaced}\n\
+             ), done AS (\n{update}\n)\n\
+             SELECT (SELECT count(*) FROM found) AS unplaced, (SELECT count(*) FROM done) AS filled",
             table = ident(&self.table),
             fill = self.to_fill("t"),
-        );
-        format!(
-            "WITH done AS (\n{}\n)\nSELECT 0::bigint AS scanned, (SELECT count(*) FROM done) AS filled",
-            self.update(&rows)
+            unplaced = self.unplaced("t"),
+            update =
+                self.update("t.ctid = ANY (ARRAY(SELECT tenancy_tid FROM found WHERE tenancy_placeable LIMIT $1))"),
         )
     }
 

@@ -26,6 +26,14 @@ struct Batch {
 }
 
 #[derive(diesel::QueryableByName)]
+struct Swept {
+    #[diesel(sql_type = BigInt)]
+    unplaced: i64,
+    #[diesel(sql_type = BigInt)]
+    filled: i64,
+}
+
+#[derive(diesel::QueryableByName)]
 struct Unplaced {
     #[diesel(sql_type = BigInt)]
     count: i64,
@@ -192,29 +200,32 @@ fn run_with_settings(conn: &mut PgConnection, spec: &Spec, retry: &Retry, log: &
         pages = (next as i64).clamp(1, (end - first) * 4);
         first = end;
     }
-    // Rows still unplaced: none, as a rule (one scan). Otherwise, rows a concurrent update
-    // moved (to a page already passed, or past the last one) while still without an
-    // organization are swept, and counted again, until a sweep places none. A sweep that places
-    // a whole batch goes on; after SWEEPS that placed less (rows keep moving under a writer),
-    // what is left stops the run with its keys.
+    // Then one scan for the rows still unplaced: none, as a rule. Rows a concurrent update moved
+    // (to a page already passed, or past the last one) while still without an organization are
+    // placed by the same scan, up to a batch; it goes on while a scan finds rows it could not
+    // place (more than a batch, or rows moved again meanwhile), until one places none; after
+    // SWEEPS scans that placed less than a batch (rows keep moving under a writer), what is left
+    // stops the run with its keys.
     let sweep = spec.sweep_sql();
     let mut partial = 0;
-    let unplaced = loop {
-        let unplaced = diesel::sql_query(spec.unplaced_sql())
-            .load::<Unplaced>(conn)
-            .map_err(|e| Error::query(format!("counting rows {doing} could not place"), e))?;
-        if unplaced.is_empty() || partial == SWEEPS {
-            break unplaced;
-        }
-        let batch = retry.run(&doing, log, &mut *conn, |conn| {
-            diesel::sql_query(&sweep).bind::<Integer, _>(target as i32).get_result::<Batch>(conn)
+    let last = loop {
+        let swept = retry.run(&doing, log, &mut *conn, |conn| {
+            diesel::sql_query(&sweep).bind::<Integer, _>(target as i32).get_result::<Swept>(conn)
         })?;
-        filled.add(&batch);
-        filled.swept += batch.filled;
-        if batch.filled == 0 {
-            break unplaced;
+        filled.filled += swept.filled;
+        filled.swept += swept.filled;
+        if swept.filled == swept.unplaced || swept.filled == 0 || partial == SWEEPS {
+            break swept;
         }
-        partial += usize::from(batch.filled < target);
+        partial += usize::from(swept.filled < target);
+    };
+    // Rows left: named by one more scan.
+    let unplaced = if last.filled == last.unplaced {
+        Vec::new()
+    } else {
+        diesel::sql_query(spec.unplaced_sql())
+            .load::<Unplaced>(conn)
+            .map_err(|e| Error::query(format!("counting rows {doing} could not place"), e))?
     };
     bar.finish_and_clear();
     let mut of_which = Vec::new();

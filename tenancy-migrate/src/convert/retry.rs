@@ -69,10 +69,15 @@ fn cancel_autovacuum(conn: &mut PgConnection, doing: &str, log: &mut dyn FnMut(&
         #[diesel(sql_type = diesel::sql_types::Text)]
         query: String,
     }
+    // The workers first, then the cancelling: in one WHERE, PostgreSQL may evaluate
+    // pg_cancel_backend before the other conditions (it did: other databases' sessions were
+    // cancelled), so the workers are a materialized CTE.
     let cancelled = diesel::sql_query(
-        "SELECT a.query FROM pg_catalog.pg_stat_activity a
-         WHERE a.backend_type = 'autovacuum worker' AND a.datname = current_database()
-           AND a.query NOT LIKE '%to prevent wraparound%' AND pg_catalog.pg_cancel_backend(a.pid)",
+        "WITH workers AS MATERIALIZED (
+           SELECT a.pid, a.query FROM pg_catalog.pg_stat_activity a
+           WHERE a.backend_type = 'autovacuum worker' AND a.datname = current_database()
+             AND a.query NOT LIKE '%to prevent wraparound%')
+         SELECT w.query FROM workers w WHERE pg_catalog.pg_cancel_backend(w.pid)",
     )
     .load::<Cancelled>(conn);
     for worker in cancelled.unwrap_or_default() {

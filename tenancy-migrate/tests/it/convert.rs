@@ -433,8 +433,26 @@ fn a_busy_table_is_retried_with_backoff_then_stops_with_a_clear_message() {
     let mut conn = db.admin();
     let mut log = Vec::new();
     let retry = run::Retry { attempts: 3 };
+    // Sessions the retries' autovacuum cancelling must leave alone: one in this database, one
+    // in another (both were cancelled once, when pg_cancel_backend ran before the filters).
+    let other = TestDb::new("convert_busy_bystander");
+    let bystanders: Vec<_> = [db.admin_url(), other.admin_url()]
+        .into_iter()
+        .map(|url| {
+            std::thread::spawn(move || {
+                <PgConnection as diesel::Connection>::establish(&url)
+                    .unwrap()
+                    .batch_execute("SELECT pg_sleep(1.5)")
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(100));
     let err = run::apply_dir(&mut conn, &dir, run::RunOptions { retry, ..options() }, &mut |l| log.push(l.to_owned()))
         .unwrap_err();
+    for bystander in bystanders {
+        assert_eq!(bystander.join().unwrap(), Ok(()), "a session that is not autovacuum was cancelled");
+    }
     let message = err.to_string();
     assert!(matches!(err, Error::LockTimeout { attempts: 3, .. }), "{message}");
     assert!(message.contains("ALTER TABLE \"agents\" ADD COLUMN IF NOT EXISTS \"org_id\" uuid"), "{message}");
