@@ -81,12 +81,23 @@ pub struct Constraint {
     pub table: String,
     pub name: String,
     pub kind: ConstraintKind,
+    /// Named by `Catalog::new` from `column_numbers`.
+    #[serde(default)]
     pub columns: Vec<String>,
+    /// `conkey`, as the query reads it.
+    #[serde(default)]
+    pub column_numbers: Vec<i16>,
     pub ref_table: Option<String>,
     /// The schema of `ref_table` (a reference can leave the scanned schema: `auth.users`).
     #[serde(default)]
     pub ref_schema: Option<String>,
+    /// Named by the query for a table in another schema, else by `Catalog::new` from
+    /// `ref_column_numbers`.
+    #[serde(default)]
     pub ref_columns: Vec<String>,
+    /// `confkey`, as the query reads it.
+    #[serde(default)]
+    pub ref_column_numbers: Vec<i16>,
     /// Foreign keys only.
     pub on_delete: Option<FkAction>,
     pub validated: bool,
@@ -110,8 +121,16 @@ pub struct Index {
     pub primary: bool,
     pub valid: bool,
     pub partial: bool,
-    /// Key columns in order; an expression in parentheses, as `pg_get_indexdef` prints it: `(lower(email))`.
+    /// Key columns in order; an expression in parentheses, as `pg_get_indexdef` prints it:
+    /// `(lower(email))`. Named by `Catalog::new` from `column_numbers` and `expressions`.
+    #[serde(default)]
     pub columns: Vec<String>,
+    /// The key columns' numbers (`indkey`), 0 for an expression.
+    #[serde(default)]
+    pub column_numbers: Vec<i16>,
+    /// Where `column_numbers` is 0, the expression; empty when there is none.
+    #[serde(default)]
+    pub expressions: Vec<Option<String>>,
 }
 
 /// `polcmd`: the command a policy applies to.
@@ -276,5 +295,29 @@ pub struct Grant {
 impl Grant {
     pub fn has(&self, privilege: &str) -> bool {
         self.privileges.iter().any(|p| p == privilege)
+    }
+}
+
+/// What a catalog query's `$2` filter matches in one of its rows: its table, else its own name.
+pub trait Object {
+    fn object(&self) -> &str;
+}
+
+macro_rules! object {
+    ($field:ident: $($fact:ty),*) => {
+        $(impl Object for $fact {
+            fn object(&self) -> &str {
+                &self.$field
+            }
+        })*
+    };
+}
+
+object!(table: Column, Constraint, Index, Policy, Trigger);
+object!(name: Table, Function, View, Role, Grant);
+
+impl Object for Session {
+    fn object(&self) -> &str {
+        ""
     }
 }

@@ -87,9 +87,12 @@ WHERE n.nspname = ANY (string_to_array($1, ',')) AND c.relkind IN ('r', 'p') AND
   AND ($2::text IS NULL OR c.relname = $2)
 ORDER BY c.relname";
 
+// A default cannot name a column, so it is printed without its table (`pg_get_expr(..., 0)`):
+// given the table, pg_get_expr opens it, which at thousands of tables costs more than the rest of
+// the query. A generated column's expression names columns: printed with its table.
 const COLUMNS_SQL: &str = "SELECT c.relname AS table, a.attname AS name, a.attnum AS position,
        pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
-       pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default
+       pg_catalog.pg_get_expr(d.adbin, CASE WHEN a.attgenerated = '' THEN 0 ELSE d.adrelid END) AS default
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -98,45 +101,41 @@ WHERE n.nspname = ANY (string_to_array($1, ',')) AND c.relkind IN ('r', 'p') AND
   AND a.attnum > 0 AND NOT a.attisdropped AND ($2::text IS NULL OR c.relname = $2)
 ORDER BY c.relname, a.attnum";
 
-// CONSTRAINTS and INDEXES resolve column names through `att`: each table's column names in one
-// array indexed by `attnum` (dropped columns keep their place), one pass over pg_attribute for the
-// schema instead of an index lookup per column of every constraint and index.
-const CONSTRAINTS_SQL: &str = "WITH att AS (SELECT a.attrelid, array_agg(a.attname::text ORDER BY a.attnum) AS names
-  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class r ON r.oid = a.attrelid
-  JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
-  WHERE rn.nspname = ANY (string_to_array($1, ',')) AND r.relkind IN ('r', 'p') AND a.attnum > 0 GROUP BY a.attrelid)
-SELECT c.relname AS table, k.conname AS name, k.contype::text AS kind,
-       ARRAY(SELECT ca.names[u.num] FROM unnest(k.conkey) WITH ORDINALITY u(num, i) ORDER BY u.i) AS columns,
-       f.relname AS ref_table,
-       (SELECT fn.nspname FROM pg_catalog.pg_namespace fn WHERE fn.oid = f.relnamespace) AS ref_schema,
-       ARRAY(SELECT coalesce(fa.names[u.num], (SELECT a.attname::text FROM pg_catalog.pg_attribute a
-                                               WHERE a.attrelid = k.confrelid AND a.attnum = u.num))
-             FROM unnest(k.confkey) WITH ORDINALITY u(num, i) ORDER BY u.i) AS ref_columns,
+// CONSTRAINTS and INDEXES give columns by number (`conkey`, `indkey`); `Catalog::new` names
+// them from the COLUMNS rows. Resolving thousands of tables' names in SQL (an array of each
+// table's names, joined twice) was most of the catalog's time at 2,000 tables. Only a reference
+// to a table the COLUMNS query does not read (another schema: `auth.users`) is named here, and an
+// index's expressions as `pg_get_indexdef` prints them.
+const CONSTRAINTS_SQL: &str = "SELECT c.relname AS table, k.conname AS name, k.contype::text AS kind,
+       k.conkey AS column_numbers, f.relname AS ref_table, fn.nspname AS ref_schema,
+       coalesce(k.confkey, '{}') AS ref_column_numbers,
+       CASE WHEN k.confrelid <> 0 AND NOT (fn.nspname = ANY (string_to_array($1, ',')) AND f.relkind IN ('r', 'p')
+                                          AND NOT f.relispartition)
+            THEN ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(num, i)
+                       JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.num ORDER BY u.i)
+            ELSE '{}' END AS ref_columns,
        NULLIF(k.confdeltype::text, ' ') AS on_delete, k.convalidated AS validated
 FROM pg_catalog.pg_constraint k
 JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN att ca ON ca.attrelid = k.conrelid
 LEFT JOIN pg_catalog.pg_class f ON f.oid = k.confrelid
-LEFT JOIN att fa ON fa.attrelid = k.confrelid
-WHERE n.nspname = ANY (string_to_array($1, ',')) AND k.contype IN ('p', 'u', 'f') AND NOT c.relispartition
-  AND ($2::text IS NULL OR c.relname = $2)
+LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = f.relnamespace
+WHERE n.nspname = ANY (string_to_array($1, ',')) AND k.contype IN ('p', 'u', 'f') AND c.relkind IN ('r', 'p')
+  AND NOT c.relispartition AND ($2::text IS NULL OR c.relname = $2)
 ORDER BY c.relname, k.conname";
 
-const INDEXES_SQL: &str = "WITH att AS (SELECT a.attrelid, array_agg(a.attname::text ORDER BY a.attnum) AS names
-  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class r ON r.oid = a.attrelid
-  JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
-  WHERE rn.nspname = ANY (string_to_array($1, ',')) AND r.relkind IN ('r', 'p') AND a.attnum > 0 GROUP BY a.attrelid)
-SELECT c.relname AS table, i.relname AS name, x.indisunique AS unique, x.indisprimary AS primary,
+const INDEXES_SQL: &str = "SELECT c.relname AS table, i.relname AS name, x.indisunique AS unique, x.indisprimary AS primary,
        x.indisvalid AS valid, x.indpred IS NOT NULL AS partial,
-       ARRAY(SELECT coalesce(ca.names[u.num], '(' || pg_catalog.pg_get_indexdef(x.indexrelid, u.i::int, true) || ')')
-             FROM unnest(x.indkey::int2[]) WITH ORDINALITY u(num, i)
-             WHERE u.i <= x.indnkeyatts ORDER BY u.i) AS columns
+       ARRAY(SELECT u.num FROM unnest(x.indkey::int2[]) WITH ORDINALITY u(num, i)
+             WHERE u.i <= x.indnkeyatts ORDER BY u.i) AS column_numbers,
+       CASE WHEN 0 = ANY (x.indkey::int2[])
+            THEN ARRAY(SELECT CASE WHEN u.num = 0 THEN '(' || pg_catalog.pg_get_indexdef(x.indexrelid, u.i::int, true) || ')' END
+                       FROM unnest(x.indkey::int2[]) WITH ORDINALITY u(num, i) WHERE u.i <= x.indnkeyatts ORDER BY u.i)
+            ELSE '{}' END AS expressions
 FROM pg_catalog.pg_index x
 JOIN pg_catalog.pg_class c ON c.oid = x.indrelid
 JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN att ca ON ca.attrelid = x.indrelid
 WHERE n.nspname = ANY (string_to_array($1, ',')) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND ($2::text IS NULL OR c.relname = $2)
 ORDER BY c.relname, i.relname";

@@ -372,7 +372,8 @@ fn lookup_count_sql(plan: &Plan<'_>) -> String {
 }
 
 /// The counting row of every table of a batch, in one statement (one round trip, one plan):
-/// `SELECT 0 AS i, (<table 0's counting query as JSON>) UNION ALL ...`. Each table's evidence is
+/// `SELECT 0 AS i, (<table 0's counting query as JSON>) UNION ALL ...` (JSON as
+/// [`crate::catalog::as_rows`] makes it). Each table's evidence is
 /// still its own counting query, which returns the same row when rerun alone.
 fn count_batch(conn: &mut PgConnection, batch: &[Plan<'_>]) -> Result<Vec<String>> {
     #[derive(diesel::QueryableByName)]
@@ -385,7 +386,7 @@ fn count_batch(conn: &mut PgConnection, batch: &[Plan<'_>]) -> Result<Vec<String
     let sql = batch
         .iter()
         .enumerate()
-        .map(|(i, p)| format!("SELECT {i} AS i, (SELECT to_jsonb(q)::text FROM ({}) q) AS row", count_sql(p)))
+        .map(|(i, p)| format!("SELECT {i} AS i, (SELECT row_to_json(q)::text FROM ({}) q) AS row", count_sql(p)))
         .collect::<Vec<_>>()
         .join("\nUNION ALL\n");
     let names: Vec<&str> = batch.iter().map(|p| p.table.name.as_str()).collect();

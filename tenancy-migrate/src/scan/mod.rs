@@ -340,7 +340,7 @@ fn report(cx: &Context<'_>, findings: Vec<Finding>) -> Report {
 
 /// Runs a query and returns its rows as JSON text (the same form as catalog rows).
 pub(crate) fn json_rows(conn: &mut PgConnection, sql: &str, doing: &str) -> Result<Vec<String>> {
-    let rows = diesel::sql_query(catalog::as_json(sql))
+    let rows = diesel::sql_query(catalog::as_rows(sql))
         .load::<catalog::JsonRow>(conn)
         .map_err(|err| Error::query(doing, err))?;
     Ok(rows.into_iter().map(|r| r.row).collect())

@@ -40,7 +40,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
 fn assert_evidence_reruns(conn: &mut PgConnection, finding: &Finding) {
     let statements: Vec<&str> = finding.evidence.sql.split(";\n").collect();
     let first = statements[0].trim_end_matches(';');
-    let rows = texts(conn, &format!("SELECT to_jsonb(q)::text AS t FROM ({first}) q"));
+    let rows = texts(conn, &format!("SELECT row_to_json(q)::text AS t FROM ({first}) q"));
     let expected: Vec<&str> = finding.evidence.result.lines().collect();
     let shown = if rows.is_empty() { vec!["(no rows)".to_owned()] } else { rows };
     if statements.len() == 1 {
