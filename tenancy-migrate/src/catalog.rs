@@ -10,7 +10,7 @@ pub use tenancy_codegen::catalog::*;
 /// Reads the catalog of `schema` with one query per kind of object.
 pub fn load(conn: &mut PgConnection, schema: &str, app_role: &str) -> Result<Catalog> {
     let facts = load_facts(conn, schema, app_role)?;
-    Catalog::new(&facts)
+    Catalog::from_facts(facts)
         .map_err(|err| Error::Database { doing: "reading the catalog".to_owned(), reason: err.to_string() })
 }
 

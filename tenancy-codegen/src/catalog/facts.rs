@@ -200,8 +200,13 @@ pub struct Trigger {
     /// Whether the trigger function is SECURITY DEFINER.
     #[serde(default)]
     pub function_definer: bool,
-    /// `UPDATE OF` columns; empty when the trigger fires on any update.
+    /// `UPDATE OF` columns, by name; empty when the trigger fires on any update. Named by
+    /// `Catalog::new` from `column_numbers`.
+    #[serde(default)]
     pub columns: Vec<String>,
+    /// `tgattr`, as the query reads it.
+    #[serde(default)]
+    pub column_numbers: Vec<i16>,
 }
 
 /// `provolatile`.

@@ -61,9 +61,9 @@ pub struct Rows<T> {
 }
 
 impl<T: DeserializeOwned + Object> Rows<T> {
-    fn read(query: Query, rows: &[String]) -> Result<Rows<T>, FactError> {
+    fn read(query: Query, rows: Vec<String>) -> Result<Rows<T>, FactError> {
         let rows = rows
-            .iter()
+            .into_iter()
             .map(|json| {
                 let invalid = |err: serde_json::Error| FactError {
                     query: query.name(),
@@ -72,9 +72,9 @@ impl<T: DeserializeOwned + Object> Rows<T> {
                 };
                 // Straight into the fact (no JSON tree in between: tens of thousands of rows at
                 // fleet size).
-                let fact: T = serde_json::from_str(json).map_err(invalid)?;
+                let fact: T = serde_json::from_str(&json).map_err(invalid)?;
                 let object = fact.object().to_owned();
-                Ok(Row { fact, json: json.clone(), object })
+                Ok(Row { fact, json, object })
             })
             .collect::<Result<Vec<_>, FactError>>()?;
         let mut by_object: HashMap<String, Vec<usize>> = HashMap::new();
@@ -149,12 +149,13 @@ pub fn row_value(alias: &str, columns: &[&str]) -> String {
     }
 }
 
-/// Names the columns of constraints and indexes, which the queries give by number, from the
-/// COLUMNS rows; a number that names no column of the table is an error.
+/// Names the columns of constraints, indexes and triggers, which the queries give by number,
+/// from the COLUMNS rows; a number that names no column of the table is an error.
 fn name_columns(
     columns: &Rows<Column>,
     constraints: &mut Rows<Constraint>,
     indexes: &mut Rows<Index>,
+    triggers: &mut Rows<Trigger>,
 ) -> Result<(), FactError> {
     let named = |query: Query, json: &str, table: &str, numbers: &[i16]| {
         numbers
@@ -191,6 +192,13 @@ fn name_columns(
                 .collect::<Result<Vec<String>, FactError>>()?;
         }
     }
+    for row in &mut triggers.rows {
+        let fact = &mut row.fact;
+        if fact.columns.is_empty() {
+            fact.columns = named(TRIGGERS, &row.json, &fact.table, &fact.column_numbers)?;
+            fact.columns.sort();
+        }
+    }
     Ok(())
 }
 
@@ -207,7 +215,13 @@ impl Catalog {
 
     /// Reads the facts into typed rows; a row of the wrong shape is an error, never skipped.
     pub fn new(facts: &Facts) -> Result<Catalog, FactError> {
-        let rows = |query: Query| facts.rows.get(&query).map_or(&[][..], Vec::as_slice);
+        Catalog::from_facts(facts.clone())
+    }
+
+    /// [`Catalog::new`], keeping the rows' JSON text instead of copying it.
+    pub fn from_facts(facts: Facts) -> Result<Catalog, FactError> {
+        let Facts { schema, app_role, rows: mut all } = facts;
+        let mut rows = |query: Query| all.remove(&query).unwrap_or_default();
         let session: Rows<Session> = Rows::read(SESSION, rows(SESSION))?;
         let session = session.rows.into_iter().next().ok_or_else(|| FactError {
             query: SESSION.name(),
@@ -217,17 +231,18 @@ impl Catalog {
         let columns: Rows<Column> = Rows::read(COLUMNS, rows(COLUMNS))?;
         let mut constraints: Rows<Constraint> = Rows::read(CONSTRAINTS, rows(CONSTRAINTS))?;
         let mut indexes: Rows<Index> = Rows::read(INDEXES, rows(INDEXES))?;
-        name_columns(&columns, &mut constraints, &mut indexes)?;
+        let mut triggers: Rows<Trigger> = Rows::read(TRIGGERS, rows(TRIGGERS))?;
+        name_columns(&columns, &mut constraints, &mut indexes, &mut triggers)?;
         Ok(Catalog {
-            schema: facts.schema.clone(),
-            app_role: facts.app_role.clone(),
+            schema,
+            app_role,
             session,
             tables: Rows::read(TABLES, rows(TABLES))?,
             columns,
             constraints,
             indexes,
             policies: Rows::read(POLICIES, rows(POLICIES))?,
-            triggers: Rows::read(TRIGGERS, rows(TRIGGERS))?,
+            triggers,
             functions: Rows::read(FUNCTIONS, rows(FUNCTIONS))?,
             views: Rows::read(VIEWS, rows(VIEWS))?,
             roles: Rows::read(ROLES, rows(ROLES))?,

@@ -155,8 +155,7 @@ ORDER BY c.relname, p.polname";
 const TRIGGERS_SQL: &str =
     "SELECT c.relname AS table, t.tgname AS name, t.tgtype::int AS type, t.tgenabled::text AS enabled,
        p.proname AS function, p.prosrc AS function_source, p.prosecdef AS function_definer,
-       ARRAY(SELECT a.attname::text FROM unnest(t.tgattr::int2[]) u(num)
-             JOIN pg_catalog.pg_attribute a ON a.attrelid = t.tgrelid AND a.attnum = u.num ORDER BY 1) AS columns
+       t.tgattr::int2[] AS column_numbers
 FROM pg_catalog.pg_trigger t
 JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

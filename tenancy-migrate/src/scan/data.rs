@@ -11,7 +11,7 @@
 //! security, PostgreSQL raises an error instead of silently returning filtered counts. Tables
 //! where that would happen are not queried; `data-unverified` reports them.
 
-use super::json_rows;
+use super::{Declared, json_rows};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use diesel::{PgConnection, RunQueryDsl};
@@ -119,6 +119,7 @@ pub struct DataPass {
 /// Runs the data checks on every declared tenant table that has its org column, and looks into
 /// the undeclared tables the app role can read that have it.
 pub fn run(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog) -> Result<DataPass> {
+    let declared = Declared::new(schema);
     let session = &catalog.session;
     let exempt = session.superuser || session.bypass_rls;
     let org_column = &schema.settings.org_column;
@@ -140,7 +141,7 @@ pub fn run(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog) -> Resul
             blocked.push(table.name.clone());
             continue;
         }
-        if let Some(plan) = plan(schema, catalog, table) {
+        if let Some(plan) = plan(&declared, catalog, table) {
             plans.push(plan);
         }
     }
@@ -155,7 +156,7 @@ pub fn run(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog) -> Resul
             batch.iter().zip(counted).map(|(p, result)| execute(conn, p, result)).collect::<Result<Vec<_>>>()
         })?);
     }
-    let copies = readable_copies(schema, catalog);
+    let copies = readable_copies(&declared, catalog);
     let mut undeclared = Vec::new();
     for batch in batches(&copies, |t| locks(catalog, [*t]), budget) {
         undeclared.extend(read_only(conn, |conn| {
@@ -165,7 +166,7 @@ pub fn run(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog) -> Resul
                     // One row is enough: any organization's row is readable by every other one.
                     let sql = format!(
                         "SELECT EXISTS (SELECT FROM {} WHERE {} IS NOT NULL) AS holds_rows",
-                        qualified(schema, catalog, table),
+                        qualified(&declared, catalog, table),
                         ident(org_column)
                     );
                     let rows = json_rows(conn, &sql, &format!("looking into the undeclared table {table}"))?;
@@ -231,12 +232,12 @@ pub fn batches<T>(items: &[T], cost: impl Fn(&T) -> usize, budget: usize) -> Vec
 
 /// Undeclared tables with the org column that the app role can read (granted SELECT), that the
 /// scanning role can read, and whose row-level security is not on.
-pub fn readable_copies<'c>(schema: &Schema, catalog: &'c Catalog) -> Vec<&'c str> {
-    let org_column = &schema.settings.org_column;
+pub fn readable_copies<'c>(declared: &Declared<'_>, catalog: &'c Catalog) -> Vec<&'c str> {
+    let org_column = &declared.schema.settings.org_column;
     catalog
         .tables
         .iter()
-        .filter(|t| schema.table(&t.name).is_none() && !super::INTERNAL_TABLES.contains(&t.name.as_str()))
+        .filter(|t| declared.table(&t.name).is_none() && !super::INTERNAL_TABLES.contains(&t.name.as_str()))
         .filter(|t| !t.rls_enabled && t.readable && catalog.column(&t.name, org_column).is_some())
         .filter(|t| catalog.grant(crate::catalog::GrantKind::Table, &t.name).is_some_and(|g| g.has("SELECT")))
         .map(|t| t.name.as_str())
@@ -248,8 +249,9 @@ pub fn readable_copies<'c>(schema: &Schema, catalog: &'c Catalog) -> Vec<&'c str
 /// What to count in one table: NULL organizations unless the org column is NOT NULL; orphan
 /// organizations and parents in another organization always (see the module's note on
 /// validated foreign keys). None when there is nothing to ask.
-fn plan<'a>(schema: &'a Schema, catalog: &Catalog, table: &'a Table) -> Option<Plan<'a>> {
-    let qualified = |name: &str| qualified(schema, catalog, name);
+fn plan<'a>(declared: &Declared<'a>, catalog: &Catalog, table: &'a Table) -> Option<Plan<'a>> {
+    let schema = declared.schema;
+    let qualified = |name: &str| qualified(declared, catalog, name);
     let org_column = &schema.settings.org_column;
     let root = schema.root();
     let root_key = &root.key().name;
@@ -263,7 +265,7 @@ fn plan<'a>(schema: &'a Schema, catalog: &Catalog, table: &'a Table) -> Option<P
         .iter()
         .filter_map(|c| c.references.as_ref().map(|r| (c, r)))
         .filter(|(c, r)| {
-            schema.table(&r.table).is_some_and(|p| p.scope == Scope::Tenant)
+            declared.table(&r.table).is_some_and(|p| p.scope == Scope::Tenant)
                 && comparable(catalog, (&table.name, &c.name), (&r.table, &r.column))
                 && comparable(catalog, (&table.name, org_column), (&r.table, org_column))
         })
@@ -469,8 +471,9 @@ struct Counts {
 
 /// `schema.table`: a declared table in the schema it names (or the declaration's own), an
 /// undeclared one in the schema the catalog found it in.
-fn qualified(schema: &Schema, catalog: &Catalog, name: &str) -> String {
-    let namespace = match schema.table(name) {
+fn qualified(declared: &Declared<'_>, catalog: &Catalog, name: &str) -> String {
+    let schema = declared.schema;
+    let namespace = match declared.table(name) {
         Some(table) => table.schema_in(&schema.settings),
         None => catalog
             .table(name)

@@ -102,8 +102,26 @@ impl<'a> On<'a> {
 }
 
 /// What every check reads: the declaration, the catalog, and the data facts.
+/// The declared tables by name, for the lookups a scan makes per table (`Schema::table` is a
+/// linear search: a check that asks it for every table is quadratic at fleet size).
+pub struct Declared<'a> {
+    pub schema: &'a Schema,
+    by_name: std::collections::HashMap<&'a str, &'a Table>,
+}
+
+impl<'a> Declared<'a> {
+    pub fn new(schema: &'a Schema) -> Declared<'a> {
+        Declared { schema, by_name: schema.tables.iter().map(|t| (t.name.as_str(), t)).collect() }
+    }
+
+    pub fn table(&self, name: &str) -> Option<&'a Table> {
+        self.by_name.get(name).copied()
+    }
+}
+
 pub struct Context<'a> {
     pub schema: &'a Schema,
+    pub declared: Declared<'a>,
     pub catalog: &'a Catalog,
     /// One entry per tenant table the data checks ran on; empty with `--no-data`.
     pub data: &'a [data::TableData],
@@ -229,11 +247,10 @@ impl<'a> Context<'a> {
 
     /// The declared root and tenant tables a view reads.
     pub fn isolated_tables_read_by(&self, view: &'a catalog::View) -> Vec<&'a str> {
-        let schema = self.schema;
         view.tables
             .iter()
             .map(String::as_str)
-            .filter(|t| schema.table(t).is_some_and(|t| t.scope != Scope::Global))
+            .filter(|t| self.declared.table(t).is_some_and(|t| t.scope != Scope::Global))
             .collect()
     }
 }
@@ -276,6 +293,7 @@ pub fn scan(conn: &mut PgConnection, declaration: &Schema, options: &Options) ->
     {
         let cx = Context {
             schema: declaration,
+            declared: Declared::new(declaration),
             catalog: &catalog,
             data: &pass.tables,
             data_blocked: &pass.blocked,

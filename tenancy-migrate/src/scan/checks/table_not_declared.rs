@@ -11,7 +11,7 @@ pub const CODES: &[Code] = &[CODE];
 
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for table in &cx.catalog.tables {
-        if cx.schema.table(&table.name).is_some() || INTERNAL_TABLES.contains(&table.name.as_str()) {
+        if cx.declared.table(&table.name).is_some() || INTERNAL_TABLES.contains(&table.name.as_str()) {
             continue;
         }
         // Whether the app role can read it decides how urgent it is (a copy of tenant rows with

@@ -18,7 +18,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         let org = scoped.org_column;
         for fk in cx.catalog.constraints_of(name).filter(|k| k.kind == ConstraintKind::ForeignKey) {
             let Some(parent) = fk.ref_table.as_deref() else { continue };
-            if cx.schema.table(parent).is_none_or(|p| p.scope != Scope::Tenant) {
+            if cx.declared.table(parent).is_none_or(|p| p.scope != Scope::Tenant) {
                 continue;
             }
             let carries_org = fk.columns.iter().zip(&fk.ref_columns).any(|(c, r)| c == org && r == org);

@@ -17,7 +17,7 @@ pub const CODES: &[Code] = &[HOLDS, EMPTY];
 
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     let role = cx.app_role();
-    for table in readable_copies(cx.schema, cx.catalog) {
+    for table in readable_copies(&cx.declared, cx.catalog) {
         let looked = cx.undeclared.iter().find(|u| u.table == table);
         let (code, what, evidence) = match looked {
             Some(u) if u.holds_rows => (
