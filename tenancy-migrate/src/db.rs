@@ -127,3 +127,41 @@ mod tests {
         assert_eq!(with_login("postgres://h:1/db", "u", None, "d"), "postgres://u@h:1/d");
     }
 }
+
+/// Runs `body` with session settings `settings` (name, value), then puts back what they were,
+/// even when `body` fails (its error is the one returned).
+pub fn with_settings<T>(
+    conn: &mut PgConnection,
+    settings: &[(&str, &str)],
+    body: impl FnOnce(&mut PgConnection) -> Result<T>,
+) -> Result<T> {
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let set = |conn: &mut PgConnection, name: &str, value: &str| {
+        diesel::sql_query("SELECT set_config($1, $2, false) AS value")
+            .bind::<diesel::sql_types::Text, _>(name)
+            .bind::<diesel::sql_types::Text, _>(value)
+            .get_result::<Setting>(conn)
+            .map_err(|e| Error::query(format!("setting {name}"), e))
+    };
+    let mut old = Vec::new();
+    for (name, value) in settings {
+        let was = diesel::sql_query("SELECT current_setting($1) AS value")
+            .bind::<diesel::sql_types::Text, _>(*name)
+            .get_result::<Setting>(conn)
+            .map_err(|e| Error::query(format!("reading {name}"), e))?;
+        set(conn, name, value)?;
+        old.push((*name, was.value));
+    }
+    let result = body(conn);
+    for (name, value) in old {
+        let restored = set(conn, name, &value);
+        if result.is_ok() {
+            restored?;
+        }
+    }
+    result
+}

@@ -69,40 +69,12 @@ pub fn run(conn: &mut PgConnection, spec: &Spec, retry: &Retry, log: &mut dyn Fn
     // For the whole backfill, then as they were: row-level security off (each batch then fails
     // loudly, instead of filtering, if it applies to this role), so that a batch is one
     // statement, its own transaction; and the tables' schema first on the search path.
-    let mut settings = vec![("row_security", "off".to_owned())];
+    let path = format!("{}, public", ident(&spec.schema));
+    let mut settings = vec![("row_security", "off")];
     if spec.schema != "public" {
-        settings.push(("search_path", format!("{}, public", ident(&spec.schema))));
+        settings.push(("search_path", path.as_str()));
     }
-    #[derive(diesel::QueryableByName)]
-    struct Setting {
-        #[diesel(sql_type = Text)]
-        value: String,
-    }
-    let set = |conn: &mut PgConnection, name: &str, value: &str| {
-        diesel::sql_query("SELECT set_config($1, $2, false) AS value")
-            .bind::<Text, _>(name)
-            .bind::<Text, _>(value)
-            .get_result::<Setting>(conn)
-            .map_err(|e| Error::query(format!("setting {name} for the backfill"), e))
-    };
-    let mut old = Vec::new();
-    for (name, value) in &settings {
-        let was = diesel::sql_query("SELECT current_setting($1) AS value")
-            .bind::<Text, _>(*name)
-            .get_result::<Setting>(conn)
-            .map_err(|e| Error::query(format!("reading {name}"), e))?;
-        set(conn, name, value)?;
-        old.push((*name, was.value));
-    }
-    let result = run_with_settings(conn, spec, retry, log);
-    for (name, value) in old {
-        let restored = set(conn, name, &value);
-        // The backfill's own error, if any, is the one to report.
-        if result.is_ok() {
-            restored?;
-        }
-    }
-    result
+    crate::db::with_settings(conn, &settings, |conn| run_with_settings(conn, spec, retry, log))
 }
 
 /// How many keys of rows naming a missing organization the log shows.

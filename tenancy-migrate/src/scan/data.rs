@@ -149,45 +149,44 @@ pub fn run(conn: &mut PgConnection, schema: &Schema, catalog: &Catalog) -> Resul
         return Err(Error::DataPermission { tables: unreadable.join(", ") });
     }
     let budget = lock_budget(conn)?;
-    let mut tables = Vec::new();
-    for batch in batches(&plans, |p| locks(catalog, p.touched.iter().map(String::as_str)), budget) {
-        tables.extend(read_only(conn, |conn| {
-            let counted = count_batch(conn, batch)?;
-            batch.iter().zip(counted).map(|(p, result)| execute(conn, p, result)).collect::<Result<Vec<_>>>()
-        })?);
-    }
+    let locks = |table: &str| 1 + catalog.indexes_of(table).count();
     let copies = readable_copies(&declared, catalog);
-    let mut undeclared = Vec::new();
-    for batch in batches(&copies, |t| locks(catalog, [*t]), budget) {
-        undeclared.extend(read_only(conn, |conn| {
-            batch
-                .iter()
-                .map(|table| {
-                    // One row is enough: any organization's row is readable by every other one.
-                    let sql = format!(
-                        "SELECT EXISTS (SELECT FROM {} WHERE {} IS NOT NULL) AS holds_rows",
-                        qualified(&declared, catalog, table),
-                        ident(org_column)
-                    );
-                    let rows = json_rows(conn, &sql, &format!("looking into the undeclared table {table}"))?;
-                    let result = rows.first().cloned().unwrap_or_default();
-                    Ok(Undeclared { table: (*table).to_owned(), holds_rows: result.contains("true"), sql, result })
-                })
-                .collect::<Result<Vec<_>>>()
-        })?);
-    }
-    Ok(DataPass { tables, blocked, undeclared })
+    read_only(conn, |conn| {
+        let mut tables = Vec::new();
+        for batch in batches(&plans, |p| p.touched.iter().map(String::as_str).collect(), locks, budget) {
+            let counted = count_batch(conn, batch)?;
+            for (p, result) in batch.iter().zip(counted) {
+                tables.push(execute(conn, p, result)?);
+            }
+        }
+        let mut undeclared = Vec::new();
+        for batch in batches(&copies, |t| vec![*t], locks, budget) {
+            undeclared.extend(
+                batch
+                    .iter()
+                    .map(|table| {
+                        // One row is enough: any organization's row is readable by every other one.
+                        let sql = format!(
+                            "SELECT EXISTS (SELECT FROM {} WHERE {} IS NOT NULL) AS holds_rows",
+                            qualified(&declared, catalog, table),
+                            ident(org_column)
+                        );
+                        let rows = json_rows(conn, &sql, &format!("looking into the undeclared table {table}"))?;
+                        let result = rows.first().cloned().unwrap_or_default();
+                        Ok(Undeclared { table: (*table).to_owned(), holds_rows: result.contains("true"), sql, result })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            );
+        }
+        Ok(DataPass { tables, blocked, undeclared })
+    })
 }
 
-/// One READ ONLY transaction with `row_security = off` (so that a policy that would filter the
-/// counts raises an error instead).
+/// Every statement its own READ ONLY transaction (`default_transaction_read_only`), with
+/// `row_security = off` (so that a policy that would filter the counts raises an error instead):
+/// a batch of tables is one statement, one round trip, and holds its locks only while it runs.
 fn read_only<T>(conn: &mut PgConnection, body: impl FnOnce(&mut PgConnection) -> Result<T>) -> Result<T> {
-    conn.build_transaction().read_only().run(|conn| {
-        diesel::sql_query("SET LOCAL row_security = off")
-            .execute(conn)
-            .map_err(|err| Error::query("turning row_security off for the data checks", err))?;
-        body(conn)
-    })
+    crate::db::with_settings(conn, &[("row_security", "off"), ("default_transaction_read_only", "on")], body)
 }
 
 /// The locks one transaction may take: `max_locks_per_transaction`, PostgreSQL's per-transaction
@@ -206,23 +205,30 @@ fn lock_budget(conn: &mut PgConnection) -> Result<usize> {
     Ok(usize::try_from(setting.locks).unwrap_or(64).max(1))
 }
 
-/// The locks reading `tables` takes: each table, and each of its indexes (the planner opens them).
-fn locks<'t>(catalog: &Catalog, tables: impl IntoIterator<Item = &'t str>) -> usize {
-    tables.into_iter().map(|t| 1 + catalog.indexes_of(t).count()).sum()
-}
-
-/// `items` in order, cut into batches whose lock cost stays within `budget` (an item over the
-/// budget on its own gets a batch of its own).
-pub fn batches<T>(items: &[T], cost: impl Fn(&T) -> usize, budget: usize) -> Vec<&[T]> {
+/// `items` in order, cut into batches (one statement each) whose locks stay within `budget`:
+/// the locks of a batch are those of the distinct tables its items read (`tables`), each costing
+/// `locks` (a table and each of its indexes: the planner opens them). An item over the budget on
+/// its own gets a batch of its own.
+pub fn batches<'t, T>(
+    items: &'t [T],
+    tables: impl Fn(&'t T) -> Vec<&'t str>,
+    locks: impl Fn(&str) -> usize,
+    budget: usize,
+) -> Vec<&'t [T]> {
     let mut out = Vec::new();
     let (mut start, mut used) = (0, 0);
+    let mut seen = std::collections::HashSet::new();
     for (i, item) in items.iter().enumerate() {
-        let c = cost(item);
-        if i > start && used + c > budget {
+        let new: Vec<&str> = tables(item).into_iter().filter(|t| !seen.contains(t)).collect();
+        let mut cost: usize = new.iter().map(|t| locks(t)).sum();
+        if i > start && used + cost > budget {
             out.push(&items[start..i]);
             (start, used) = (i, 0);
+            seen.clear();
+            cost = tables(item).iter().map(|t| locks(t)).sum();
         }
-        used += c;
+        used += cost;
+        seen.extend(tables(item));
     }
     if start < items.len() {
         out.push(&items[start..]);
@@ -489,18 +495,37 @@ mod tests {
     use super::batches;
 
     #[test]
-    fn batches_keep_each_transaction_within_the_lock_budget() {
-        let costs = [5, 5, 5, 60, 70, 1, 1, 1];
-        let cut = batches(&costs, |c| *c, 64);
+    fn batches_keep_each_statement_within_the_lock_budget() {
+        // Tables named by their lock cost; each item reads one.
+        let costs = ["5", "5", "5", "60", "70", "1", "1", "1"];
+        let cost = |t: &str| t.parse::<usize>().unwrap();
+        let one = |t: &&'static str| vec![*t];
+        let cut = batches(&costs, one, cost, 64);
+        // The three "5"s are one table read three times: 5 locks, then 60 would pass 64.
         assert_eq!(cut, vec![&costs[..3], &costs[3..4], &costs[4..5], &costs[5..]]);
-        assert!(cut.iter().all(|b| b.iter().sum::<usize>() <= 64 || b.len() == 1), "an oversized item stands alone");
         assert_eq!(cut.concat(), costs, "every item once, in order");
-        assert!(batches(&[] as &[usize], |c| *c, 64).is_empty());
-        // 2,000 tables of 1 table + 4 indexes at the default 64: 12 per transaction.
-        let tables = vec![5; 2_000];
-        let cut = batches(&tables, |c| *c, 64);
-        assert_eq!(cut.len(), 167);
-        assert!(cut.iter().all(|b| b.len() <= 12));
+        assert!(batches(&[] as &[&str], one, cost, 64).is_empty());
+        // 2,000 tables of 1 table + 4 indexes, each reading the one before and the organizations
+        // (1 + 1 locks), at the default 64: the shared tables are counted once per batch.
+        let names: Vec<String> = (0..2_000).map(|i| format!("t{i}")).collect();
+        let items: Vec<usize> = (0..2_000).collect();
+        let reads = |&i: &usize| {
+            let mut tables = vec![names[i].as_str(), "organizations"];
+            if i > 0 {
+                tables.push(names[i - 1].as_str());
+            }
+            tables
+        };
+        let locks = |t: &str| if t == "organizations" { 2 } else { 5 };
+        let cut = batches(&items, reads, locks, 64);
+        assert_eq!(cut.concat(), items);
+        for batch in &cut {
+            let mut distinct: Vec<&str> = batch.iter().flat_map(reads).collect();
+            distinct.sort();
+            distinct.dedup();
+            assert!(distinct.iter().map(|t| locks(t)).sum::<usize>() <= 64, "{batch:?}");
+        }
+        assert_eq!(cut.len(), 182, "11 tables a statement (12 in the first), where counting each read apart gave 5");
     }
 
     /// A small table is counted with per-row lookups, a large one (by its estimated rows) with
