@@ -100,34 +100,6 @@ pub fn with_login(url: &str, user: &str, password: Option<&str>, database: &str)
     format!("{scheme}://{credentials}@{host}/{database}{query}")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_never_appear_in_messages() {
-        assert_eq!(redact("postgres://app:secret@db:5432/x"), "postgres://app:***@db:5432/x");
-        assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
-        assert_eq!(redact("postgres://a:b@h"), "postgres://a:***@h");
-    }
-
-    #[test]
-    fn credentials_of_a_url() {
-        assert_eq!(credentials("postgres://a:b@h:1/d"), ("a".to_owned(), Some("b".to_owned())));
-        assert_eq!(credentials("postgres://a@h/d"), ("a".to_owned(), None));
-        assert_eq!(credentials("postgres://h/d"), ("postgres".to_owned(), None));
-    }
-
-    #[test]
-    fn with_login_replaces_user_and_database_only() {
-        assert_eq!(
-            with_login("postgres://root:pw@127.0.0.1:5433/main?sslmode=disable", "app_user", Some("x"), "t1"),
-            "postgres://app_user:x@127.0.0.1:5433/t1?sslmode=disable"
-        );
-        assert_eq!(with_login("postgres://h:1/db", "u", None, "d"), "postgres://u@h:1/d");
-    }
-}
-
 /// Runs `body` with session settings `settings` (name, value), then puts back what they were,
 /// even when `body` fails (its error is the one returned).
 pub fn with_settings<T>(
@@ -164,4 +136,32 @@ pub fn with_settings<T>(
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_appear_in_messages() {
+        assert_eq!(redact("postgres://app:secret@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(redact("postgres://a:b@h"), "postgres://a:***@h");
+    }
+
+    #[test]
+    fn credentials_of_a_url() {
+        assert_eq!(credentials("postgres://a:b@h:1/d"), ("a".to_owned(), Some("b".to_owned())));
+        assert_eq!(credentials("postgres://a@h/d"), ("a".to_owned(), None));
+        assert_eq!(credentials("postgres://h/d"), ("postgres".to_owned(), None));
+    }
+
+    #[test]
+    fn with_login_replaces_user_and_database_only() {
+        assert_eq!(
+            with_login("postgres://root:pw@127.0.0.1:5433/main?sslmode=disable", "app_user", Some("x"), "t1"),
+            "postgres://app_user:x@127.0.0.1:5433/t1?sslmode=disable"
+        );
+        assert_eq!(with_login("postgres://h:1/db", "u", None, "d"), "postgres://u@h:1/d");
+    }
 }
