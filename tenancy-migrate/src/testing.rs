@@ -66,8 +66,16 @@ pub fn citus() -> &'static crate::citus::Citus {
 pub fn citus_database(test: &str) -> (String, String) {
     let name = format!("t_{test}");
     let citus = citus();
+    // Adding the workers to a new database makes Citus copy the coordinator's roles onto them,
+    // the app role's NOLOGIN included: its worker login is given back at once, one database at a
+    // time, for the tests running meanwhile as the app role (they failed with "role app_user is
+    // not permitted to log in" when this happened mid-query).
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CREATING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     citus.drop_database(&name).expect("drop the test database");
     citus.ensure_database(&name).expect("the test database on every node");
+    let mut conn = PgConnection::establish(&citus.url(&name)).expect("coordinator connection");
+    crate::citus::app_role_on_workers(&mut conn, APP_ROLE, &mut |_| {}).expect("the app role on the workers");
     (citus.url(&name), db::with_login(&citus.url(&name), APP_LOGIN, Some(APP_PASSWORD), &name))
 }
 
