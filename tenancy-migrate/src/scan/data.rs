@@ -98,9 +98,14 @@ struct Plan<'a> {
     /// lookup), not as text.
     root_typed: bool,
     parents: Vec<(String, String, String)>,
-    /// Estimated at fewer than [`SMALL_TABLE`] rows: counted with `NOT EXISTS` lookups, which
+    /// Estimated at fewer than [`SMALL_TABLE`] rows: counted row by row (lookups), which
     /// PostgreSQL plans in a tenth of the time of the grouped joins that large tables need.
     small: bool,
+    /// Whether the organizations table, and each parent (parallel to `parents`), is estimated
+    /// at fewer than [`SMALL_TABLE`] rows: then a row's lookup is a probe of a hash PostgreSQL
+    /// builds once (`NOT IN`), else an index lookup per row (`NOT EXISTS`).
+    small_root: bool,
+    small_parents: Vec<bool>,
     /// Every table its query reads (the table, the organizations table, parents): what it locks.
     touched: Vec<String>,
 }
@@ -284,7 +289,9 @@ fn plan<'a>(declared: &Declared<'a>, catalog: &Catalog, table: &'a Table) -> Opt
     touched.extend(root.as_ref().map(|_| schema.root().name.clone()));
     touched.extend(parents.iter().map(|(_, parent, _)| parent.clone()));
     let root_typed = comparable(catalog, (&table.name, org_column), (&schema.root().name, root_key));
+    let small_table = |name: &str| catalog.table(name).is_some_and(|t| (0..SMALL_TABLE).contains(&t.estimated_rows));
     let small = catalog.table(&table.name).is_some_and(|t| t.estimated_rows < SMALL_TABLE);
+    let small_parents = parents.iter().map(|(_, parent, _)| small_table(parent)).collect();
     Some(Plan {
         table,
         org: ident(org_column),
@@ -295,6 +302,8 @@ fn plan<'a>(declared: &Declared<'a>, catalog: &Catalog, table: &'a Table) -> Opt
         root_typed,
         parents,
         small,
+        small_root: small_table(&schema.root().name),
+        small_parents,
         touched,
     })
 }
@@ -353,26 +362,32 @@ fn count_sql(plan: &Plan<'_>) -> String {
     )
 }
 
-/// The counting row of a small table: each row's organization and parents looked up.
+/// The counting row of a small table: each row's organization and parents looked up. The
+/// `NOT IN` forms say what the `NOT EXISTS` ones say (the samples' conditions): the values
+/// compared are not NULL on either side, so `NOT IN` is never unknown.
 fn lookup_count_sql(plan: &Plan<'_>) -> String {
     let org = &plan.org;
     let mut counts = vec![format!("count(*) FILTER (WHERE t.{org} IS NULL) AS null_org")];
     if let Some((root, key)) = &plan.root {
-        let same = match plan.root_typed {
-            true => format!("o.{key} = t.{org}"),
-            // Compared as text: a mistyped org column is reported separately, not a crash here.
-            false => format!("o.{key}::text = t.{org}::text"),
+        // Compared as text when the types differ: a mistyped org column is reported
+        // separately, not a crash here.
+        let cast = if plan.root_typed { "" } else { "::text" };
+        let missing = match plan.small_root {
+            true => format!("t.{org}{cast} NOT IN (SELECT o.{key}{cast} FROM {root} o WHERE o.{key} IS NOT NULL)"),
+            false => format!("NOT EXISTS (SELECT FROM {root} o WHERE o.{key}{cast} = t.{org}{cast})"),
         };
-        counts.push(format!(
-            "count(*) FILTER (WHERE t.{org} IS NOT NULL AND NOT EXISTS (SELECT FROM {root} o WHERE {same})) AS orphan_org"
-        ));
+        counts.push(format!("count(*) FILTER (WHERE t.{org} IS NOT NULL AND {missing}) AS orphan_org"));
     }
     for (i, (column, _, target)) in plan.parents.iter().enumerate() {
+        let (col, parent, target) = (ident(column), &plan.parents_from[i], ident(target));
+        let outside = match plan.small_parents[i] {
+            true => format!(
+                "(t.{org} IS NULL OR (t.{col}, t.{org}) NOT IN (SELECT p.{target}, p.{org} FROM {parent} p WHERE p.{target} IS NOT NULL AND p.{org} IS NOT NULL))"
+            ),
+            false => format!("NOT EXISTS (SELECT FROM {parent} p WHERE p.{target} = t.{col} AND p.{org} = t.{org})"),
+        };
         counts.push(format!(
-            "count(*) FILTER (WHERE t.{col} IS NOT NULL AND NOT EXISTS (SELECT FROM {parent} p WHERE p.{target} = t.{col} AND p.{org} = t.{org})) AS {name}",
-            col = ident(column),
-            parent = plan.parents_from[i],
-            target = ident(target),
+            "count(*) FILTER (WHERE t.{col} IS NOT NULL AND {outside}) AS {name}",
             name = ident(&outside_key(column)),
         ));
     }
@@ -528,43 +543,55 @@ mod tests {
         assert_eq!(cut.len(), 182, "11 tables a statement (12 in the first), where counting each read apart gave 5");
     }
 
-    /// A small table is counted with per-row lookups, a large one (by its estimated rows) with
-    /// grouped joins: both find the same planted rows with the same keys, behind foreign keys
+    /// A small table is counted row by row — through a hash of a small parent (`NOT IN`), an
+    /// index lookup into a large one (`NOT EXISTS`) — and a large one (by its estimated rows)
+    /// with grouped joins: all find the same planted rows with the same keys, behind foreign keys
     /// PostgreSQL marks validated (rows written with triggers off).
     #[test]
     fn small_and_large_tables_are_counted_alike() {
         use diesel::connection::SimpleConnection;
         let db = crate::scan::testing::fixture("data_forms");
         let mut conn = db.admin();
-        let found = |conn: &mut diesel::PgConnection| -> Vec<String> {
+        // The data findings, and the counting query of contacts (whose agent is planted in
+        // another organization).
+        let found = |conn: &mut diesel::PgConnection| -> (Vec<String>, String) {
             let report = crate::scan::testing::scan_as(conn);
-            let mut found: Vec<String> = report
-                .findings
-                .iter()
-                .filter(|f| f.category == "data")
-                .map(|f| format!("{}: {}", f.code, f.message))
-                .collect();
+            let data: Vec<_> = report.findings.iter().filter(|f| f.category == "data").collect();
+            let mut found: Vec<String> = data.iter().map(|f| format!("{}: {}", f.code, f.message)).collect();
             found.sort();
-            found
+            let contacts = data.iter().find(|f| f.table.as_deref() == Some("contacts")).expect("a contacts finding");
+            (found, contacts.evidence.sql.clone())
         };
         conn.batch_execute(
             "SET session_replication_role = replica;
              INSERT INTO agents (org_id, id, name) VALUES ('0000000c-0000-4000-8000-000000000000', 9, 'ghost');
              UPDATE contacts SET agent_id = 2 WHERE id = 1;
-             SET session_replication_role = DEFAULT;",
+             SET session_replication_role = DEFAULT;
+             ANALYZE;",
         )
         .unwrap();
-        let small = found(&mut conn);
+        let (small, sql) = found(&mut conn);
         assert_eq!(small.len(), 2, "{small:#?}");
-        // 20,000 more rows of organization A in agents and contacts, analyzed: large tables.
+        assert!(sql.contains("NOT IN (SELECT p.\"id\", p.\"org_id\" FROM"), "a small parent, hashed: {sql}");
+        // 20,000 more agents of organization A, analyzed: contacts looks each agent up by index.
         conn.batch_execute(
             "INSERT INTO agents (org_id, id, name) SELECT '0000000a-0000-4000-8000-000000000000', n, 'a' FROM generate_series(100, 20099) n;
-             INSERT INTO contacts (org_id, id, email, agent_id) SELECT '0000000a-0000-4000-8000-000000000000', n, 'c' || n, n FROM generate_series(100, 20099) n;
-             ANALYZE agents; ANALYZE contacts;",
+             ANALYZE agents;",
+        )
+        .unwrap();
+        let (large_parent, sql) = found(&mut conn);
+        assert!(sql.contains("NOT EXISTS (SELECT FROM \"public\".\"agents\" p"), "a large parent, looked up: {sql}");
+        assert_eq!(large_parent, small, "the lookups find what the hash found");
+        // And 20,000 more contacts: a large table, counted with grouped joins.
+        conn.batch_execute(
+            "INSERT INTO contacts (org_id, id, email, agent_id) SELECT '0000000a-0000-4000-8000-000000000000', n, 'c' || n, n FROM generate_series(100, 20099) n;
+             ANALYZE contacts;",
         )
         .unwrap();
         let catalog = crate::catalog::load(&mut conn, "public", "app_user").unwrap();
         assert!(catalog.table("contacts").is_some_and(|t| t.estimated_rows >= super::SMALL_TABLE));
-        assert_eq!(found(&mut conn), small, "the grouped form finds what the lookup form found");
+        let (grouped, sql) = found(&mut conn);
+        assert!(sql.contains("GROUP BY"), "{sql}");
+        assert_eq!(grouped, small, "the grouped form finds what the lookup forms found");
     }
 }
