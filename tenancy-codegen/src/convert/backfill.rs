@@ -119,7 +119,8 @@ pub struct Spec {
     /// are named in logs and errors. Plans written before keys of several columns held one name.
     #[serde(deserialize_with = "one_or_many")]
     pub key: Vec<String>,
-    /// The key columns' SQL types, for casting the bound last key.
+    /// The key columns' SQL types. Batches went by key until they went by page; kept so that
+    /// plan files stay as they were written.
     #[serde(deserialize_with = "one_or_many")]
     pub key_type: Vec<String>,
     /// The org column being filled.
