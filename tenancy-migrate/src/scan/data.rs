@@ -395,7 +395,9 @@ fn lookup_count_sql(plan: &Plan<'_>) -> String {
 }
 
 /// The counting row of every table of a batch, in one statement (one round trip, one plan):
-/// `SELECT 0 AS i, (<table 0's counting query as JSON>) UNION ALL ...` (JSON as
+/// `SELECT 0 AS i, row_to_json(q)::text AS row FROM (<table 0's counting query>) q UNION ALL
+/// ...` — each counting query is one aggregate row. (As a scalar subquery per table, the same
+/// statement took 1.6 times as long: 123 against 75 ms for 45 batches of 11 tables.) (JSON as
 /// [`crate::catalog::as_rows`] makes it). Each table's evidence is
 /// still its own counting query, which returns the same row when rerun alone.
 fn count_batch(conn: &mut PgConnection, batch: &[Plan<'_>]) -> Result<Vec<String>> {
@@ -409,7 +411,7 @@ fn count_batch(conn: &mut PgConnection, batch: &[Plan<'_>]) -> Result<Vec<String
     let sql = batch
         .iter()
         .enumerate()
-        .map(|(i, p)| format!("SELECT {i} AS i, (SELECT row_to_json(q)::text FROM ({}) q) AS row", count_sql(p)))
+        .map(|(i, p)| format!("SELECT {i} AS i, row_to_json(q)::text AS row FROM ({}) q", count_sql(p)))
         .collect::<Vec<_>>()
         .join("\nUNION ALL\n");
     let names: Vec<&str> = batch.iter().map(|p| p.table.name.as_str()).collect();
@@ -418,6 +420,12 @@ fn count_batch(conn: &mut PgConnection, batch: &[Plan<'_>]) -> Result<Vec<String
         .load::<Counted>(conn)
         .map_err(|err| Error::query(format!("counting rows of {} for the data checks", names.join(", ")), err))?;
     rows.sort_by_key(|r| r.i);
+    if rows.len() != batch.len() {
+        return Err(Error::Database {
+            doing: format!("counting rows of {} for the data checks", names.join(", ")),
+            reason: format!("{} counting rows for {} tables", rows.len(), batch.len()),
+        });
+    }
     Ok(rows.into_iter().map(|r| r.row).collect())
 }
 
