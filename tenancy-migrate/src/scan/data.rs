@@ -16,11 +16,11 @@ mod batches;
 use super::{Declared, json_rows};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
+use batches::{batches, lock_budget};
 use diesel::{PgConnection, RunQueryDsl};
 use serde::Deserialize;
 use tenancy_codegen::sql::ident;
 use tenancy_schema::report::Evidence;
-use batches::{batches, lock_budget};
 use tenancy_schema::{Schema, Scope, Table};
 
 /// How many offending keys a finding shows.
