@@ -5,7 +5,7 @@
 use super::retry::Retry;
 use crate::error::{Error, Result, UnplacedRows};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::{PgConnection, RunQueryDsl};
 pub use tenancy_codegen::convert::backfill::{MARKER, Spec};
 use tenancy_codegen::sql::ident;
 
@@ -94,11 +94,9 @@ fn missing_organizations(conn: &mut PgConnection, spec: &Spec, doing: &str, log:
             #[diesel(sql_type = Text)]
             key: String,
         }
-        let deleted: Vec<String> = conn
-            .transaction(|conn| {
-                diesel::sql_query("SET LOCAL row_security = off").execute(conn)?;
-                diesel::sql_query(&sql).load::<Key>(conn)
-            })
+        // One statement (row_security is off for the whole backfill: `run`).
+        let deleted: Vec<String> = diesel::sql_query(&sql)
+            .load::<Key>(conn)
             .map_err(|e| Error::query(format!("{doing}: deleting rows of organizations that do not exist"), e))?
             .into_iter()
             .map(|k| k.key)
